@@ -1,0 +1,210 @@
+"""The desk's configuration: one TOML file parsed into frozen, typed structs.
+
+Unknown or mistyped keys are errors, not warnings: a typo in a risk limit or a starting balance
+must stop the run before it starts, with one line naming the file and the field. Every field has
+a default, so an empty file (or no file) runs the demo. Secrets never live here: API keys come
+from environment variables only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from core.errors import ConfigError
+
+_STRUCT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
+
+
+class DataConfig(msgspec.Struct, **_STRUCT):
+    """Where the desk's data lives."""
+
+    root: str = "artifacts/demo-data"
+    """URL of the data root (a local path or ``gs://bucket/prefix``) in the desk's layout."""
+
+
+class ResultsConfig(msgspec.Struct, **_STRUCT):
+    """Where backtest results go."""
+
+    root: str = "artifacts"
+    """URL under which ``backtest_results/{run_id}/`` folders are written."""
+
+
+class VenueConfig(msgspec.Struct, **_STRUCT):
+    """One simulated venue: its account, balances, latency and fill behaviour."""
+
+    name: str = "BINANCE"
+    """Venue name, as in the instrument ids (``BTCUSDT.BINANCE``)."""
+    account_type: Literal["cash", "margin"] = "cash"
+    """``cash`` for spot (no borrowing); ``margin`` for perpetuals."""
+    starting_balances: tuple[str, ...] = ("100000 USDT",)
+    """Balances at the start, each ``"AMOUNT CURRENCY"``."""
+    latency_ms: float = 20.0
+    """One-way latency from the strategy to the venue: orders meet the market this much later."""
+    fill_model: Literal["last_trade_then_one_tick"] = "last_trade_then_one_tick"
+    """How market orders fill on trade ticks (see the README's fill model section)."""
+
+
+class StrategyConfig(msgspec.Struct, **_STRUCT):
+    """The rebalancing strategy's parameters (shared by backtest and live)."""
+
+    strategy_id: str = "REBAL-001"
+    """Nautilus strategy id; orders carry it."""
+    valuation_currency: str = "USDT"
+    """Currency in which equity and weights are measured (every instrument's quote)."""
+    min_trade_notional: float = 10.0
+    """Dust threshold: a rebalance order worth less than this (in valuation currency) is skipped."""
+    weight_tolerance: float = 0.0005
+    """No order when |target - current weight| is within this (0.0005 = 5 bps of equity)."""
+    cash_buffer: float = 0.002
+    """Fraction of equity kept in cash on cash accounts, so fees never make a buy unaffordable."""
+
+
+class BacktestConfig(msgspec.Struct, **_STRUCT):
+    """What one backtest covers and how it streams."""
+
+    start: str | None = None
+    """ISO 8601 UTC start (inclusive); default: the first day with trade data."""
+    end: str | None = None
+    """ISO 8601 UTC end (exclusive); default: the end of the last day with trade data."""
+    instruments: tuple[str, ...] = ()
+    """Instrument ids to trade; empty means every instrument in the first day's file."""
+    targets: Literal["signals"] | str = "signals"
+    """``signals`` (the signal files under the data root) or the URL of a target-weights JSON."""
+    chunk_size: int = 500_000
+    """Ticks per chunk streamed into Nautilus: bounds memory whatever the period."""
+    equity_interval_secs: int = 60
+    """Mark-to-market interval of the equity curve (it is also sampled at every fill)."""
+
+
+class LoggingConfig(msgspec.Struct, **_STRUCT):
+    """Where Nautilus writes its logs: a file, never the terminal."""
+
+    directory: str = "artifacts/logs"
+    """Local folder for log files."""
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Level written to the log file."""
+
+
+class AppConfig(msgspec.Struct, **_STRUCT):
+    """The whole configuration file."""
+
+    data: DataConfig = msgspec.field(default_factory=DataConfig)
+    results: ResultsConfig = msgspec.field(default_factory=ResultsConfig)
+    backtest: BacktestConfig = msgspec.field(default_factory=BacktestConfig)
+    strategy: StrategyConfig = msgspec.field(default_factory=StrategyConfig)
+    venues: tuple[VenueConfig, ...] = (VenueConfig(),)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+
+
+_BALANCE = re.compile(r"^\s*(?P<amount>[0-9]+(\.[0-9]+)?)\s+(?P<currency>[A-Z0-9]{2,10})\s*$")
+
+
+def load_config(path: str | Path | None) -> AppConfig:
+    """Parse and validate the TOML file at ``path`` (defaults when ``path`` is None).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and the field: unknown key, wrong type, bad value.
+    """
+    if path is None:
+        return validate(AppConfig(), "defaults")
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: config file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot read config ({error.strerror})") from None
+    try:
+        config = msgspec.toml.decode(raw, type=AppConfig)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"{source}: {_describe(error)}") from None
+    except msgspec.DecodeError as error:
+        raise ConfigError(f"{source}: not valid TOML ({error})") from None
+    return validate(config, source)
+
+
+def _describe(error: msgspec.ValidationError) -> str:
+    # msgspec says "Object contains unknown field `x` - at `$.backtest`": name the dotted field.
+    text = str(error)
+    match = re.match(r"(?P<what>.*?) - at `\$\.?(?P<where>[^`]*)`", text)
+    if match is None:
+        return text
+    where = match["where"].replace("[", ".").replace("]", "")
+    unknown = re.match(r"Object contains unknown field `(?P<key>[^`]+)`", match["what"])
+    if unknown is not None:
+        field = f"{where}.{unknown['key']}" if where else unknown["key"]
+        return f"unknown key '{field}'"
+    return f"{where}: {match['what']}" if where else match["what"]
+
+
+def validate(config: AppConfig, source: str) -> AppConfig:
+    """Check values that types alone cannot (ranges, formats, the window's order)."""
+
+    def fail(field: str, problem: str) -> ConfigError:
+        return ConfigError(f"{source}: {field}: {problem}")
+
+    bt = config.backtest
+    if bt.chunk_size <= 0:
+        raise fail("backtest.chunk_size", f"must be positive, got {bt.chunk_size}")
+    if bt.equity_interval_secs <= 0:
+        interval = bt.equity_interval_secs
+        raise fail("backtest.equity_interval_secs", f"must be positive, got {interval}")
+    start = parse_time(bt.start, "backtest.start", source) if bt.start else None
+    end = parse_time(bt.end, "backtest.end", source) if bt.end else None
+    if start is not None and end is not None and start >= end:
+        raise fail("backtest.start", f"{bt.start} is not before backtest.end {bt.end}")
+    st = config.strategy
+    for name in ("min_trade_notional", "weight_tolerance", "cash_buffer"):
+        value = getattr(st, name)
+        if not math.isfinite(value) or value < 0:
+            raise fail(f"strategy.{name}", f"must be a non-negative number, got {value}")
+    if st.cash_buffer >= 1:
+        raise fail("strategy.cash_buffer", f"must be below 1, got {st.cash_buffer}")
+    if not config.venues:
+        raise fail("venues", "at least one venue is required")
+    names = [venue.name for venue in config.venues]
+    if len(set(names)) != len(names):
+        raise fail("venues", f"venue names repeat: {', '.join(names)}")
+    for i, venue in enumerate(config.venues):
+        if venue.latency_ms < 0 or not math.isfinite(venue.latency_ms):
+            raise fail(f"venues.{i}.latency_ms", f"must be >= 0, got {venue.latency_ms}")
+        if not venue.starting_balances:
+            raise fail(f"venues.{i}.starting_balances", "at least one balance is required")
+        for balance in venue.starting_balances:
+            if _BALANCE.match(balance) is None:
+                raise fail(
+                    f"venues.{i}.starting_balances",
+                    f"'{balance}' is not 'AMOUNT CURRENCY' (e.g. '100000 USDT')",
+                )
+    return config
+
+
+def parse_time(value: str, field: str, source: str = "command line") -> dt.datetime:
+    """Parse an ISO 8601 date or timestamp as UTC (naive values are taken as UTC)."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{source}: {field}: '{value}' is not an ISO 8601 date or time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_balance(balance: str) -> tuple[float, str]:
+    """Split a validated ``"AMOUNT CURRENCY"`` balance."""
+    match = _BALANCE.match(balance)
+    assert match is not None, balance
+    return float(match["amount"]), match["currency"]
+
+
+def to_builtins(config: AppConfig) -> dict:
+    """The resolved configuration as plain data (for summary.json)."""
+    return msgspec.to_builtins(config)

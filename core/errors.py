@@ -1,0 +1,29 @@
+"""Errors the desk's operator sees as one line.
+
+Every bad input (a config key, a data file, a signal) is reported as a single line that names
+the problem and the file or field it came from. The CLI prints ``str(error)`` and exits non-zero;
+it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+
+class TradeConsoleError(Exception):
+    """Base of every error that is the input's fault, not the program's."""
+
+
+class ConfigError(TradeConsoleError):
+    """The configuration file or a command-line option is invalid."""
+
+
+class DataError(TradeConsoleError):
+    """A data file is missing, corrupt, unsorted, duplicated or inconsistent."""
+
+    def __init__(self, problem: str, source: str | None = None) -> None:
+        self.problem = problem
+        self.source = source
+        super().__init__(f"{source}: {problem}" if source else problem)
+
+
+class EmptyWindowError(DataError):
+    """The window holds no ticks: a result from it would look complete yet mean nothing."""

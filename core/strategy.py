@@ -1,0 +1,210 @@
+"""``NautilusRebalanceStrategy``: keeps a portfolio at target weights, in backtest and live alike.
+
+The strategy holds no backtest-only logic. Targets reach it in two ways: ``schedule_targets``
+(a backtest's signal file: each target set applied when the clock reaches its timestamp) and
+``apply_targets`` (the live node's target-weight watcher, or the operator). Both end in
+``rebalance``, which asks :func:`core.rebalance.plan_rebalance` for the orders.
+
+Orders are market orders tagged with the operation that caused them (``operation_id=...``) and
+the price the decision was made at (``decision_price=...``), so results and the OMS can report
+slippage against the decision without another lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.enums import AccountType, OrderSide, PriceType
+from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Currency, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+from core.rebalance import InstrumentRules, RebalanceLine, RebalanceSettings, plan_rebalance
+
+OPERATION_TAG = "operation_id="
+DECISION_PRICE_TAG = "decision_price="
+
+
+class NautilusRebalanceStrategyConfig(StrategyConfig, frozen=True):
+    """Parameters of the rebalancer (mirrors ``core.config.StrategyConfig``)."""
+
+    instrument_ids: tuple[str, ...] = ()
+    valuation_currency: str = "USDT"
+    min_trade_notional: float = 10.0
+    weight_tolerance: float = 0.0005
+    cash_buffer: float = 0.002
+
+
+@dataclass(frozen=True)
+class ScheduledTargets:
+    """A target set due at ``ts_event``: what a signal or a target file says."""
+
+    ts_event: int
+    operation_id: str
+    weights: Mapping[str, float]
+
+
+class NautilusRebalanceStrategy(Strategy):
+    """Rebalances to target weights whenever new targets arrive.
+
+    Between rebalances it does nothing: it subscribes to no data (prices come from the cache,
+    which the data engine keeps current), so it costs the engine nothing per tick.
+    """
+
+    def __init__(self, config: NautilusRebalanceStrategyConfig) -> None:
+        super().__init__(config)
+        if not config.instrument_ids:
+            raise ValueError("NautilusRebalanceStrategyConfig.instrument_ids is empty")
+        self._instrument_ids = [InstrumentId.from_str(i) for i in config.instrument_ids]
+        self._settings = RebalanceSettings(
+            min_trade_notional=config.min_trade_notional,
+            weight_tolerance=config.weight_tolerance,
+            cash_buffer=config.cash_buffer,
+        )
+        self._valuation = Currency.from_str(config.valuation_currency)
+        self._pending: dict[str, ScheduledTargets] = {}
+        self.targets: dict[str, float] = {}
+        """The targets in force (the last set applied)."""
+        self.last_plan: list[RebalanceLine] = []
+        """The lines of the last rebalance, skipped ones included (for previews and logs)."""
+        self.on_warning: Callable[[str], None] | None = None
+        """Called with a one-line warning (no price, skipped instrument); the live node alerts."""
+
+    def on_start(self) -> None:
+        for instrument_id in self._instrument_ids:
+            if self.cache.instrument(instrument_id) is None:
+                self._warn(f"instrument {instrument_id} is not in the cache; it cannot trade")
+        for name, scheduled in self._pending.items():
+            self.clock.set_time_alert_ns(name, scheduled.ts_event, self._on_due)
+
+    def on_stop(self) -> None:
+        # Orders sent from on_stop never reach a live venue (see nautilus-notes); send none.
+        self._pending.clear()
+
+    def schedule_targets(self, schedule: Sequence[ScheduledTargets]) -> None:
+        """Queue target sets to apply at their timestamps (call before the strategy starts)."""
+        for scheduled in schedule:
+            self._pending[f"targets:{scheduled.operation_id}"] = scheduled
+
+    def _on_due(self, event) -> None:  # TimeEvent
+        scheduled = self._pending.pop(event.name, None)
+        if scheduled is not None:
+            self.apply_targets(scheduled.weights, scheduled.operation_id)
+
+    def apply_targets(self, weights: Mapping[str, float], operation_id: str) -> list[RebalanceLine]:
+        """Make ``weights`` the targets in force (others keep theirs), then rebalance."""
+        self.targets.update(weights)
+        return self.rebalance(operation_id)
+
+    def rebalance(self, operation_id: str) -> list[RebalanceLine]:
+        """Send the orders that bring the portfolio to the targets in force now."""
+        plan = self.plan()
+        self.last_plan = plan
+        for line in plan:
+            if line.skip is not None and line.skip.value == "no price":
+                self._warn(f"no price for {line.instrument_id}, skipping")
+            if line.side is None:
+                continue
+            instrument = self.cache.instrument(InstrumentId.from_str(line.instrument_id))
+            order = self.order_factory.market(
+                instrument_id=instrument.id,
+                order_side=OrderSide.BUY if line.side == "BUY" else OrderSide.SELL,
+                quantity=Quantity(line.quantity, instrument.size_precision),
+                tags=[f"{OPERATION_TAG}{operation_id}", f"{DECISION_PRICE_TAG}{line.price!r}"],
+            )
+            self.submit_order(order)
+        return plan
+
+    def plan(self) -> list[RebalanceLine]:
+        """The rebalance the targets in force imply now, without sending anything."""
+        instruments = {
+            str(i): inst
+            for i in self._instrument_ids
+            if (inst := self.cache.instrument(i)) is not None
+        }
+        prices = {key: self._price(inst) for key, inst in instruments.items()}
+        holdings = {key: self._holding(inst) for key, inst in instruments.items()}
+        equity, free_cash = self._equity_and_free_cash(instruments, prices, holdings)
+        rules = {key: _rules(inst) for key, inst in instruments.items()}
+        targets = {k: w for k, w in self.targets.items() if k in instruments}
+        return plan_rebalance(targets, holdings, prices, rules, equity, free_cash, self._settings)
+
+    def _price(self, instrument: Instrument) -> float | None:
+        price = self.cache.price(instrument.id, PriceType.LAST)
+        if price is None:
+            price = self.cache.price(instrument.id, PriceType.MID)
+        return None if price is None else price.as_double()
+
+    def _holding(self, instrument: Instrument) -> float:
+        account = self.portfolio.account(instrument.id.venue)
+        if account is not None and account.type == AccountType.CASH:
+            balance = account.balance_total(instrument.base_currency)
+            return 0.0 if balance is None else balance.as_double()
+        return float(self.portfolio.net_position(instrument.id))
+
+    def _equity_and_free_cash(
+        self,
+        instruments: Mapping[str, Instrument],
+        prices: Mapping[str, float | None],
+        holdings: Mapping[str, float],
+    ) -> tuple[float, float]:
+        equity = 0.0
+        free_cash = 0.0
+        for venue in {inst.id.venue for inst in instruments.values()}:
+            cash, free = self._cash(venue)
+            equity += cash
+            free_cash += free
+        for key, instrument in instruments.items():
+            price = prices[key]
+            if price is None:
+                continue
+            account = self.portfolio.account(instrument.id.venue)
+            if account is not None and account.type == AccountType.CASH:
+                equity += holdings[key] * price
+            else:
+                pnl = self.portfolio.unrealized_pnl(instrument.id)
+                equity += 0.0 if pnl is None else pnl.as_double()
+        return equity, free_cash
+
+    def _cash(self, venue: Venue) -> tuple[float, float]:
+        account = self.portfolio.account(venue)
+        if account is None:
+            return 0.0, 0.0
+        total = account.balance_total(self._valuation)
+        free = account.balance_free(self._valuation)
+        return (
+            0.0 if total is None else total.as_double(),
+            0.0 if free is None else free.as_double(),
+        )
+
+    def _warn(self, message: str) -> None:
+        self.log.warning(message)
+        if self.on_warning is not None:
+            self.on_warning(message)
+
+
+def _rules(instrument: Instrument) -> InstrumentRules:
+    min_notional = instrument.min_notional
+    min_quantity = instrument.min_quantity
+    return InstrumentRules(
+        lot_size=instrument.size_increment.as_double(),
+        size_precision=instrument.size_precision,
+        min_quantity=0.0 if min_quantity is None else min_quantity.as_double(),
+        min_notional=0.0 if min_notional is None else min_notional.as_double(),
+        taker_fee=float(instrument.taker_fee),
+    )
+
+
+def parse_tags(tags: Sequence[str] | None) -> tuple[str | None, float | None]:
+    """The operation id and decision price a rebalance order was tagged with."""
+    operation_id: str | None = None
+    decision_price: float | None = None
+    for tag in tags or ():
+        if tag.startswith(OPERATION_TAG):
+            operation_id = tag.removeprefix(OPERATION_TAG)
+        elif tag.startswith(DECISION_PRICE_TAG):
+            decision_price = float(tag.removeprefix(DECISION_PRICE_TAG))
+    return operation_id, decision_price
