@@ -1,0 +1,73 @@
+"""``trade-console``: the one command-line entry point, with a subcommand per job.
+
+Errors in the operator's input (config, data, options) print one line and exit 2; a backtest
+that ran but failed exits 1 after printing its result folder, where summary.json says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core.errors import TradeConsoleError
+
+EXIT_FAILED_RUN = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, one subparser per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="trade-console",
+        description="The desk's execution console: backtests, a shadow/live node, an OMS.",
+    )
+    parser.add_argument("--config", help="TOML config file (default: built-in defaults)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # --config is accepted before or after the subcommand.
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
+
+    demo = commands.add_parser(
+        "demo-data", parents=[config_option], help="write the deterministic sample data set"
+    )
+    demo.add_argument("--root", default=None, help="data root URL (default: the config's)")
+    demo.add_argument("--days", type=int, default=3, help="number of days (default 3)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+
+    backtest = commands.add_parser(
+        "backtest", parents=[config_option], help="run a backtest and write its result files"
+    )
+    backtest.add_argument("--data-root", help="data root URL (local path or gs://...)")
+    backtest.add_argument("--results-root", help="results root URL")
+    backtest.add_argument("--start", help="start, ISO 8601 UTC (inclusive)")
+    backtest.add_argument("--end", help="end, ISO 8601 UTC (exclusive)")
+    backtest.add_argument("--instruments", help="comma-separated instrument ids")
+    backtest.add_argument("--targets", help="'signals' or a target-weights JSON file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo-data":
+            from console.commands.demo_data import run_demo_data
+
+            return run_demo_data(args)
+        if args.command == "backtest":
+            from console.commands.backtest import run_backtest_command
+
+            return run_backtest_command(args)
+        build_parser().print_help()
+        return EXIT_BAD_INPUT
+    except TradeConsoleError as error:
+        print(f"trade-console: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("trade-console: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
