@@ -1,0 +1,225 @@
+"""The backtest pipeline: the desk's data in, Nautilus in the middle, the five result files out.
+
+``run_backtest`` reads the window's ticks (only the row groups that overlap it), writes them
+vectorised into a scratch Nautilus catalog, streams that catalog through ``BacktestNode`` in
+chunks with ``NautilusRebalanceStrategy`` following the targets, then writes orders, fills,
+positions, equity curve and summary. Whatever goes wrong, the run's folder ends with a
+summary.json: COMPLETED with its results, or FAILED with the error and no parquet file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from core.backtest_inputs import BacktestInputs, prepare_inputs
+from core.catalog import write_trade_ticks
+from core.config import AppConfig, parse_balance, to_builtins
+from core.equity import EquityRecorder, EquityRecorderConfig
+from core.errors import TradeConsoleError
+from core.nautilus_instruments import to_nautilus_instrument
+from core.nautilus_results import fill_rows, last_trade_prices, order_rows
+from core.nautilus_setup import logging_config, run_config
+from core.results import write_failed_summary, write_results
+from core.results_builder import build_results
+from core.run_id import allocate_run_id
+from core.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
+from core.ticks import TickReader
+
+_NANOS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: ``phase`` is reading, running or writing; ``done``/``total`` in its unit."""
+
+    phase: str
+    done: int
+    total: int
+    ticks: int = 0
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """What a run left behind: its id, status, folder, and the one-line error if it failed."""
+
+    run_id: str
+    status: str
+    folder: str
+    error: str | None
+    summary: dict
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def run_backtest(
+    config: AppConfig,
+    progress: ProgressCallback | None = None,
+    now: dt.datetime | None = None,
+) -> BacktestOutcome:
+    """Run one backtest as ``config`` describes and write its result folder.
+
+    Never raises for bad input: a problem with the config or the data ends as a FAILED summary
+    whose error is one line naming the file or field. Unexpected errors end the same way (with
+    the exception type), and the log under ``config.logging.directory`` holds the details.
+    """
+    created_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    results_root = config.results.root
+    run_id = allocate_run_id(results_root, created_at)
+    report = progress or (lambda _: None)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=_scratch_dir(config)))
+    try:
+        return _run(config, run_id, created_at, scratch, report)
+    except Exception as error:  # every failure must end in a FAILED summary
+        message = str(error) if isinstance(error, TradeConsoleError) else _describe(error)
+        folder = write_failed_summary(
+            results_root, run_id, message, to_builtins(config), created_at
+        )
+        return BacktestOutcome(run_id, "FAILED", folder, message, {"status": "FAILED"})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or "no message"
+    return f"{type(error).__name__}: {text}"
+
+
+def _scratch_dir(config: AppConfig) -> str:
+    path = Path(config.logging.directory).parent / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def _run(
+    config: AppConfig,
+    run_id: str,
+    created_at: dt.datetime,
+    scratch: Path,
+    report: ProgressCallback,
+) -> BacktestOutcome:
+    wall_start = time.perf_counter()
+    inputs = prepare_inputs(config)
+    reader = TickReader(config.data.root)
+    catalog = ParquetDataCatalog(str(scratch / "catalog"))
+    ticks = _write_catalog(inputs, reader, catalog, report)
+
+    recorder = EquityRecorder(
+        EquityRecorderConfig(
+            instrument_ids=tuple(inputs.instrument_ids),
+            valuation_currency=config.strategy.valuation_currency,
+            interval_secs=config.backtest.equity_interval_secs,
+        )
+    )
+    strategy = NautilusRebalanceStrategy(
+        NautilusRebalanceStrategyConfig(
+            strategy_id=config.strategy.strategy_id,
+            instrument_ids=tuple(inputs.instrument_ids),
+            valuation_currency=config.strategy.valuation_currency,
+            min_trade_notional=config.strategy.min_trade_notional,
+            weight_tolerance=config.strategy.weight_tolerance,
+            cash_buffer=config.strategy.cash_buffer,
+        )
+    )
+    strategy.schedule_targets(inputs.schedule)
+    span = max(inputs.end_ns - inputs.start_ns, 1)
+    recorder.on_sample = lambda ts: report(
+        Progress("running", min(ts - inputs.start_ns, span), span, ticks)
+    )
+
+    node = BacktestNode(
+        [
+            run_config(
+                catalog_path=scratch / "catalog",
+                instrument_ids=inputs.instrument_ids,
+                venues=config.venues,
+                start_ns=inputs.start_ns,
+                end_ns=inputs.end_ns,
+                chunk_size=config.backtest.chunk_size,
+                logging=logging_config(
+                    Path(config.logging.directory), run_id, config.logging.level
+                ),
+            )
+        ]
+    )
+    try:
+        node.build()
+        engine = node.get_engines()[0]
+        engine.add_actor(recorder)
+        engine.add_strategy(strategy)
+        report(Progress("running", 0, span, ticks))
+        node.run()
+        report(Progress("writing", 0, 1, ticks))
+        orders = order_rows(engine.cache)
+        fills = fill_rows(engine.cache)
+        last_prices = last_trade_prices(engine.cache, inputs.instrument_ids)
+    finally:
+        node.dispose()
+
+    wall_seconds = time.perf_counter() - wall_start
+    tables, summary = build_results(
+        run_id=run_id,
+        created_at=created_at,
+        config=to_builtins(config),
+        inputs=inputs,
+        starting_value=starting_value(config),
+        orders=orders,
+        fills=fills,
+        equity=recorder.columns,
+        last_prices=last_prices,
+        interval_seconds=config.backtest.equity_interval_secs,
+        execution={
+            "ticks_processed": ticks,
+            "bytes_read": reader.bytes_read,
+            "row_groups_read": reader.row_groups_read,
+            "row_groups_skipped": reader.row_groups_skipped,
+            "wall_seconds": wall_seconds,
+            "signals": len(inputs.schedule),
+        },
+    )
+    folder = write_results(config.results.root, run_id, tables, summary)
+    report(Progress("writing", 1, 1, ticks))
+    return BacktestOutcome(run_id, summary.status, folder, None, msgspec.to_builtins(summary))
+
+
+def starting_value(config: AppConfig) -> float:
+    """The portfolio's value at the start: every starting balance, in the valuation currency.
+
+    Balances must be in the valuation currency (checked in ``prepare_inputs``): a cash account
+    starting with coins would need a price before the first tick to be valued.
+    """
+    return sum(parse_balance(b)[0] for venue in config.venues for b in venue.starting_balances)
+
+
+def _write_catalog(
+    inputs: BacktestInputs,
+    reader: TickReader,
+    catalog: ParquetDataCatalog,
+    report: ProgressCallback,
+) -> int:
+    """Copy the window's ticks into the scratch catalog, one file per instrument and day."""
+    instruments = [to_nautilus_instrument(inputs.specs[i]) for i in inputs.instrument_ids]
+    catalog.write_data(instruments)
+    total = len(inputs.instrument_ids) * len(inputs.days)
+    done = 0
+    ticks = 0
+    for instrument in instruments:
+        for day in inputs.days:
+            start = max(inputs.start, dt.datetime.combine(day, dt.time(), dt.UTC))
+            end = min(inputs.end, start.replace(hour=0, minute=0, second=0, microsecond=0)
+                      + dt.timedelta(days=1))
+            table = reader.read_window(instrument.id.value, start, end)
+            ticks += write_trade_ticks(catalog, instrument, table)
+            done += 1
+            report(Progress("reading", done, total, ticks))
+    return ticks

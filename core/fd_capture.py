@@ -1,0 +1,43 @@
+"""Keep file descriptors 1 and 2 away from the terminal while Nautilus runs.
+
+Nautilus's Rust logger writes straight to fds 1 and 2, past any ``sys.stdout`` replacement, and
+even with its stdout level OFF it still writes ERROR lines to fd 2. A progress bar or a Textual
+screen drawn on the same terminal would be written over. ``redirect_std_fds`` points both fds at
+a log file and hands back a stream to the real terminal for whoever draws on it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+
+@contextmanager
+def redirect_std_fds(log_path: Path) -> Iterator[TextIO]:
+    """Send everything written to fds 1 and 2 to ``log_path``; yield a stream to the terminal.
+
+    The yielded stream writes to a duplicate of the original fd 1, so it reaches the terminal
+    while anything else (Nautilus, stray prints) lands in the log.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    terminal = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    try:
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        yield terminal
+    finally:
+        for stream in (sys.stdout, sys.stderr, terminal):
+            stream.flush()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        for fd in (saved_out, saved_err, log_fd):
+            os.close(fd)
+        terminal.close()
