@@ -1,0 +1,187 @@
+"""Benchmark: the whole backtest pipeline against the bare Nautilus engine on the same ticks.
+
+Prints figures; asserts nothing. Each measurement runs in its own spawned process, so peak
+memory (ru_maxrss) is that measurement's alone and one run's Nautilus state cannot help another.
+
+- bare engine: ``BacktestEngine`` with the same venue, the same ticks (already in memory, read
+  from a catalog our writer built) and a no-op strategy; only ``engine.run()`` is timed.
+- pipeline: ``run_backtest`` timed end to end: read the desk's parquet files, write the scratch
+  catalog, stream it through ``BacktestNode`` with the rebalancing strategy and the equity
+  recorder, compute metrics and write the five result files.
+
+Targets (issue 2): pipeline ticks/s >= 0.8x the bare engine's; peak memory < 1 GB; a 3-day
+backtest well under a minute.
+
+Usage: ``uv run python bench/bench_backtest.py [--data-root DIR] [--repeat N]``
+(generates the demo data under artifacts/bench-data when ``--data-root`` is not given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bare_engine(data_root: str, log_dir: str) -> dict:
+    """Time ``engine.run()`` over every tick of the data set with a strategy that does nothing."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.config import LoggingConfig
+    from nautilus_trader.model.data import TradeTick
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+    from nautilus_trader.trading.strategy import Strategy
+
+    from core.backtest_inputs import available_days
+    from core.catalog import write_trade_ticks
+    from core.config import VenueConfig
+    from core.instrument_specs import load_instrument_specs
+    from core.nautilus_instruments import to_nautilus_instrument
+    from core.nautilus_setup import venue_config
+    from core.ticks import TickReader
+
+    days = available_days(data_root)
+    specs = load_instrument_specs(data_root, days[0])
+    instruments = [to_nautilus_instrument(spec) for spec in specs.values()]
+    reader = TickReader(data_root)
+    with tempfile.TemporaryDirectory() as scratch:
+        catalog = ParquetDataCatalog(scratch)
+        import datetime as dt
+
+        for instrument in instruments:
+            for day in days:
+                start = dt.datetime.combine(day, dt.time(), dt.UTC)
+                table = reader.read_window(instrument.id.value, start, start + dt.timedelta(1))
+                write_trade_ticks(catalog, instrument, table)
+        ticks = catalog.query(TradeTick)
+
+    venue = venue_config(VenueConfig())
+    engine = BacktestEngine(
+        BacktestEngineConfig(
+            logging=LoggingConfig(log_level="OFF", log_directory=log_dir, log_level_file="INFO"),
+            run_analysis=False,
+        )
+    )
+    from nautilus_trader.backtest.node import get_fill_model, get_latency_model
+    from nautilus_trader.model.enums import AccountType, OmsType
+    from nautilus_trader.model.objects import Money
+
+    engine.add_venue(
+        venue=Venue(venue.name),
+        oms_type=OmsType.NETTING,
+        account_type=AccountType.CASH,
+        base_currency=None,
+        starting_balances=[Money.from_str(b) for b in venue.starting_balances],
+        fill_model=get_fill_model(venue),
+        latency_model=get_latency_model(venue),
+        trade_execution=True,
+    )
+    for instrument in instruments:
+        engine.add_instrument(instrument)
+    engine.add_data(ticks)
+    engine.add_strategy(Strategy())
+    started = time.perf_counter()
+    engine.run()
+    seconds = time.perf_counter() - started
+    count = len(ticks)
+    engine.dispose()
+    return {"ticks": count, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def pipeline(data_root: str, work_dir: str) -> dict:
+    """Time ``run_backtest`` end to end on the data set's whole period."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from core.backtest import run_backtest
+    from core.config import AppConfig, DataConfig, LoggingConfig, ResultsConfig
+
+    config = AppConfig(
+        data=DataConfig(root=data_root),
+        results=ResultsConfig(root=work_dir),
+        logging=LoggingConfig(directory=str(Path(work_dir) / "logs")),
+    )
+    started = time.perf_counter()
+    outcome = run_backtest(config)
+    seconds = time.perf_counter() - started
+    if outcome.status != "COMPLETED":
+        raise SystemExit(f"pipeline run failed: {outcome.error}")
+    stats = outcome.summary["execution_stats"]
+    return {
+        "ticks": stats["ticks_processed"],
+        "seconds": seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+        "orders": stats["orders"],
+        "fills": stats["fills"],
+        "bytes_read": stats["bytes_read"],
+        "books_balance": stats["books_balance"],
+    }
+
+
+def _in_fresh_process(function, *args) -> dict:
+    with multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(function, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each (median reported)")
+    args = parser.parse_args()
+    data_root = args.data_root
+    if data_root is None:
+        data_root = str(ROOT / "artifacts" / "bench-data")
+        if not (Path(data_root) / "raw_tick_data").exists():
+            from core.demo_data import generate_demo_data
+
+            print(f"generating demo data in {data_root} ...", flush=True)
+            generate_demo_data(data_root)
+
+    bare, piped = [], []
+    with tempfile.TemporaryDirectory() as work:
+        for i in range(args.repeat):
+            bare.append(_in_fresh_process(bare_engine, data_root, str(Path(work) / "bare-logs")))
+            piped.append(_in_fresh_process(pipeline, data_root, str(Path(work) / f"run{i}")))
+
+    def median(runs: list[dict], key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    ticks = piped[0]["ticks"]
+    bare_rate = median(bare, "ticks") / median(bare, "seconds")
+    pipe_rate = ticks / median(piped, "seconds")
+    ratio = pipe_rate / bare_rate
+    peak = max(run["peak_rss_mb"] for run in piped)
+    print(f"data: {data_root} ({ticks:,} ticks)")
+    print(
+        f"bare engine (run only):      {median(bare, 'seconds'):7.2f} s  {bare_rate:10,.0f} ticks/s"
+        f"  peak {max(r['peak_rss_mb'] for r in bare):6.0f} MB"
+    )
+    print(
+        f"pipeline (read+convert+run+write): {median(piped, 'seconds'):7.2f} s  "
+        f"{pipe_rate:10,.0f} ticks/s  peak {peak:6.0f} MB"
+    )
+    print(
+        f"pipeline / bare engine: {ratio:.2f}x (target >= 0.80)  "
+        f"peak memory {peak:.0f} MB (target < 1024)  "
+        f"orders {piped[0]['orders']}  fills {piped[0]['fills']}  "
+        f"bytes read {piped[0]['bytes_read']:,}  books balance {piped[0]['books_balance']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
