@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=3, help="number of days (default 3)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
 
+    commands.add_parser(
+        "demo", parents=[config_option], help="the demo: sample data and a backtest on it"
+    )
+
     backtest = commands.add_parser(
         "backtest", parents=[config_option], help="run a backtest and write its result files"
     )
@@ -55,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.demo_data import run_demo_data
 
             return run_demo_data(args)
+        if args.command == "demo":
+            from console.commands.demo import run_demo
+
+            return run_demo(args)
         if args.command == "backtest":
             from console.commands.backtest import run_backtest_command
 

@@ -22,7 +22,7 @@ from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from core.backtest_inputs import BacktestInputs, prepare_inputs
-from core.catalog import write_trade_ticks
+from core.catalog_feed import CatalogFeed
 from core.config import AppConfig, parse_balance, to_builtins
 from core.equity import EquityRecorder, EquityRecorderConfig
 from core.errors import TradeConsoleError
@@ -33,7 +33,6 @@ from core.results import write_failed_summary, write_results
 from core.results_builder import build_results
 from core.run_id import allocate_run_id
 from core.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
-from core.ticks import TickReader
 
 _NANOS = 1_000_000_000
 
@@ -109,17 +108,70 @@ def _run(
     report: ProgressCallback,
 ) -> BacktestOutcome:
     wall_start = time.perf_counter()
-    inputs = prepare_inputs(config)
-    reader = TickReader(config.data.root)
-    catalog = ParquetDataCatalog(str(scratch / "catalog"))
-    ticks = _write_catalog(inputs, reader, catalog, report)
+    feed = CatalogFeed(config.backtest.chunk_size)  # its worker imports while we prepare
+    try:
+        inputs = prepare_inputs(config)
+        catalog_path = scratch / "catalog"
+        ParquetDataCatalog(str(catalog_path)).write_data(
+            [to_nautilus_instrument(inputs.specs[i]) for i in inputs.instrument_ids]
+        )
+        feed.start(
+            config.data.root,
+            str(catalog_path),
+            [inputs.specs[i] for i in inputs.instrument_ids],
+            inputs.start,
+            inputs.end,
+        )
+        recorded = _simulate(config, inputs, catalog_path, run_id, feed, report)
+    finally:
+        feed.close()
+    orders, fills, last_prices, equity = recorded
+    ticks = feed.stats.ticks
+    wall_seconds = time.perf_counter() - wall_start
+    tables, summary = build_results(
+        run_id=run_id,
+        created_at=created_at,
+        config=to_builtins(resolved_config(config, inputs)),
+        inputs=inputs,
+        starting_value=starting_value(config),
+        orders=orders,
+        fills=fills,
+        equity=equity,
+        last_prices=last_prices,
+        interval_seconds=config.backtest.equity_interval_secs,
+        execution={
+            "ticks_processed": ticks,
+            "bytes_read": feed.stats.bytes_read,
+            "row_groups_read": feed.stats.row_groups_read,
+            "row_groups_skipped": feed.stats.row_groups_skipped,
+            "wall_seconds": wall_seconds,
+            "signals": len(inputs.schedule),
+        },
+    )
+    folder = write_results(config.results.root, run_id, tables, summary)
+    report(Progress("writing", 1, 1, ticks))
+    return BacktestOutcome(run_id, summary.status, folder, None, msgspec.to_builtins(summary))
 
+
+def _simulate(
+    config: AppConfig,
+    inputs: BacktestInputs,
+    catalog_path: Path,
+    run_id: str,
+    feed: CatalogFeed,
+    report: ProgressCallback,
+) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list]]:
+    """Run the engine over the feed; return orders, fills, last prices and equity samples."""
+    span = max(inputs.end_ns - inputs.start_ns, 1)
     recorder = EquityRecorder(
         EquityRecorderConfig(
             instrument_ids=tuple(inputs.instrument_ids),
             valuation_currency=config.strategy.valuation_currency,
             interval_secs=config.backtest.equity_interval_secs,
         )
+    )
+    recorder.on_sample = lambda ts: report(
+        Progress("running", min(ts - inputs.start_ns, span), span, feed.stats.ticks)
     )
     strategy = NautilusRebalanceStrategy(
         NautilusRebalanceStrategyConfig(
@@ -132,15 +184,10 @@ def _run(
         )
     )
     strategy.schedule_targets(inputs.schedule)
-    span = max(inputs.end_ns - inputs.start_ns, 1)
-    recorder.on_sample = lambda ts: report(
-        Progress("running", min(ts - inputs.start_ns, span), span, ticks)
-    )
-
     node = BacktestNode(
         [
             run_config(
-                catalog_path=scratch / "catalog",
+                catalog_path=catalog_path,
                 instrument_ids=inputs.instrument_ids,
                 venues=config.venues,
                 start_ns=inputs.start_ns,
@@ -153,43 +200,33 @@ def _run(
         ]
     )
     try:
-        node.build()
+        node.build()  # venues, instruments and logging from the run config
         engine = node.get_engines()[0]
         engine.add_actor(recorder)
         engine.add_strategy(strategy)
-        report(Progress("running", 0, span, ticks))
-        node.run()
-        report(Progress("writing", 0, 1, ticks))
-        orders = order_rows(engine.cache)
-        fills = fill_rows(engine.cache)
-        last_prices = last_trade_prices(engine.cache, inputs.instrument_ids)
+        report(Progress("running", 0, span, 0))
+        engine.add_data_iterator("desk-trade-ticks", feed.chunks())
+        engine.run(start=inputs.start_ns, end=inputs.end_ns)
+        report(Progress("writing", 0, 1, feed.stats.ticks))
+        return (
+            order_rows(engine.cache),
+            fill_rows(engine.cache),
+            last_trade_prices(engine.cache, inputs.instrument_ids),
+            recorder.columns,
+        )
     finally:
         node.dispose()
 
-    wall_seconds = time.perf_counter() - wall_start
-    tables, summary = build_results(
-        run_id=run_id,
-        created_at=created_at,
-        config=to_builtins(config),
-        inputs=inputs,
-        starting_value=starting_value(config),
-        orders=orders,
-        fills=fills,
-        equity=recorder.columns,
-        last_prices=last_prices,
-        interval_seconds=config.backtest.equity_interval_secs,
-        execution={
-            "ticks_processed": ticks,
-            "bytes_read": reader.bytes_read,
-            "row_groups_read": reader.row_groups_read,
-            "row_groups_skipped": reader.row_groups_skipped,
-            "wall_seconds": wall_seconds,
-            "signals": len(inputs.schedule),
-        },
+
+def resolved_config(config: AppConfig, inputs: BacktestInputs) -> AppConfig:
+    """``config`` with the window and instruments this run actually used filled in."""
+    backtest = msgspec.structs.replace(
+        config.backtest,
+        start=inputs.start.isoformat(),
+        end=inputs.end.isoformat(),
+        instruments=tuple(inputs.instrument_ids),
     )
-    folder = write_results(config.results.root, run_id, tables, summary)
-    report(Progress("writing", 1, 1, ticks))
-    return BacktestOutcome(run_id, summary.status, folder, None, msgspec.to_builtins(summary))
+    return msgspec.structs.replace(config, backtest=backtest)
 
 
 def starting_value(config: AppConfig) -> float:
@@ -199,27 +236,3 @@ def starting_value(config: AppConfig) -> float:
     starting with coins would need a price before the first tick to be valued.
     """
     return sum(parse_balance(b)[0] for venue in config.venues for b in venue.starting_balances)
-
-
-def _write_catalog(
-    inputs: BacktestInputs,
-    reader: TickReader,
-    catalog: ParquetDataCatalog,
-    report: ProgressCallback,
-) -> int:
-    """Copy the window's ticks into the scratch catalog, one file per instrument and day."""
-    instruments = [to_nautilus_instrument(inputs.specs[i]) for i in inputs.instrument_ids]
-    catalog.write_data(instruments)
-    total = len(inputs.instrument_ids) * len(inputs.days)
-    done = 0
-    ticks = 0
-    for instrument in instruments:
-        for day in inputs.days:
-            start = max(inputs.start, dt.datetime.combine(day, dt.time(), dt.UTC))
-            end = min(inputs.end, start.replace(hour=0, minute=0, second=0, microsecond=0)
-                      + dt.timedelta(days=1))
-            table = reader.read_window(instrument.id.value, start, end)
-            ticks += write_trade_ticks(catalog, instrument, table)
-            done += 1
-            report(Progress("reading", done, total, ticks))
-    return ticks

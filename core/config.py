@@ -133,16 +133,14 @@ def load_config(path: str | Path | None) -> AppConfig:
 
 def _describe(error: msgspec.ValidationError) -> str:
     # msgspec says "Object contains unknown field `x` - at `$.backtest`": name the dotted field.
-    text = str(error)
-    match = re.match(r"(?P<what>.*?) - at `\$\.?(?P<where>[^`]*)`", text)
-    if match is None:
-        return text
-    where = match["where"].replace("[", ".").replace("]", "")
-    unknown = re.match(r"Object contains unknown field `(?P<key>[^`]+)`", match["what"])
+    # At the top level it gives no location at all, so the location is optional.
+    what, _, location = str(error).partition(" - at `$")
+    where = location.rstrip("`").lstrip(".").replace("[", ".").replace("]", "")
+    unknown = re.fullmatch(r"Object contains unknown field `(?P<key>[^`]+)`", what)
     if unknown is not None:
         field = f"{where}.{unknown['key']}" if where else unknown["key"]
         return f"unknown key '{field}'"
-    return f"{where}: {match['what']}" if where else match["what"]
+    return f"{where}: {what}" if where else what
 
 
 def validate(config: AppConfig, source: str) -> AppConfig:

@@ -54,7 +54,9 @@ class EquityRecorder(Actor):
         interval = self.config.interval_secs * NANOS_PER_SECOND
         now = self.clock.timestamp_ns()
         first = (now // interval + 1) * interval  # on the interval grid, like a wall clock
-        self.clock.set_timer_ns("equity", interval, first, 0, self._on_timer)
+        # Nautilus fires a timer first at start + interval unless told to fire at the start:
+        # without fire_immediately the curve would miss its first grid point.
+        self.clock.set_timer_ns("equity", interval, first, 0, self._on_timer, fire_immediately=True)
         self.msgbus.subscribe("events.account.*", self._on_account)
 
     def on_stop(self) -> None:

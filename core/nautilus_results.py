@@ -11,8 +11,16 @@ from nautilus_trader.cache.cache import Cache
 from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Money, Price, Quantity
 
 from core.strategy import parse_tags
+
+
+def _exact(value: Price | Quantity | Money) -> float:
+    # as_double() divides a 16-decimal fixed-point integer and can land one ulp off the grid
+    # (94403.85 -> 94403.84999999999); the decimal gives the float nearest the real value, so a
+    # fill price in the results equals the traded price it came from.
+    return float(value.as_decimal())
 
 
 def order_rows(cache: Cache) -> list[dict]:
@@ -32,8 +40,8 @@ def order_rows(cache: Cache) -> list[dict]:
                 "instrument_key": order.instrument_id.value,
                 "side": order.side_string(),
                 "order_type": order.type_string(),
-                "quantity": order.quantity.as_double(),
-                "price": None if price is None else price.as_double(),
+                "quantity": _exact(order.quantity),
+                "price": None if price is None else _exact(price),
                 "status": order.status_string(),
                 "created_at": order.ts_init,
                 "updated_at": order.ts_last,
@@ -61,9 +69,9 @@ def fill_rows(cache: Cache) -> list[dict]:
                     "order_id": order.client_order_id.value,
                     "instrument_key": event.instrument_id.value,
                     "side": "BUY" if event.is_buy else "SELL",
-                    "quantity": event.last_qty.as_double(),
-                    "price": event.last_px.as_double(),
-                    "fee": event.commission.as_double(),
+                    "quantity": _exact(event.last_qty),
+                    "price": _exact(event.last_px),
+                    "fee": _exact(event.commission),
                     "fee_currency": event.commission.currency.code,
                     "ts_event": event.ts_event,
                     "venue": event.instrument_id.venue.value,
@@ -80,5 +88,5 @@ def last_trade_prices(cache: Cache, instrument_ids: list[str]) -> dict[str, floa
     for key in instrument_ids:
         price = cache.price(InstrumentId.from_str(key), PriceType.LAST)
         if price is not None:
-            prices[key] = price.as_double()
+            prices[key] = _exact(price)
     return prices

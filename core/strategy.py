@@ -65,7 +65,8 @@ class NautilusRebalanceStrategy(Strategy):
             cash_buffer=config.cash_buffer,
         )
         self._valuation = Currency.from_str(config.valuation_currency)
-        self._pending: dict[str, ScheduledTargets] = {}
+        self._schedule: list[ScheduledTargets] = []  # latest first: the next one is last
+        self._alert_armed = False
         self.targets: dict[str, float] = {}
         """The targets in force (the last set applied)."""
         self.last_plan: list[RebalanceLine] = []
@@ -77,22 +78,32 @@ class NautilusRebalanceStrategy(Strategy):
         for instrument_id in self._instrument_ids:
             if self.cache.instrument(instrument_id) is None:
                 self._warn(f"instrument {instrument_id} is not in the cache; it cannot trade")
-        for name, scheduled in self._pending.items():
-            self.clock.set_time_alert_ns(name, scheduled.ts_event, self._on_due)
+        self._arm_next_alert()
 
     def on_stop(self) -> None:
         # Orders sent from on_stop never reach a live venue (see nautilus-notes); send none.
-        self._pending.clear()
+        self._schedule.clear()
 
     def schedule_targets(self, schedule: Sequence[ScheduledTargets]) -> None:
-        """Queue target sets to apply at their timestamps (call before the strategy starts)."""
-        for scheduled in schedule:
-            self._pending[f"targets:{scheduled.operation_id}"] = scheduled
+        """Queue target sets to apply when the clock reaches their timestamps."""
+        self._schedule.extend(schedule)
+        self._schedule.sort(key=lambda scheduled: scheduled.ts_event, reverse=True)
+        if self.is_running:
+            self._arm_next_alert()
+
+    def _arm_next_alert(self) -> None:
+        # One alert at a time: the backtest clock checks every pending alert on every tick, so
+        # a hundred queued alerts would tax each of millions of ticks.
+        if self._schedule and not self._alert_armed:
+            self.clock.set_time_alert_ns("targets", self._schedule[-1].ts_event, self._on_due)
+            self._alert_armed = True
 
     def _on_due(self, event) -> None:  # TimeEvent
-        scheduled = self._pending.pop(event.name, None)
-        if scheduled is not None:
+        self._alert_armed = False
+        while self._schedule and self._schedule[-1].ts_event <= event.ts_event:
+            scheduled = self._schedule.pop()
             self.apply_targets(scheduled.weights, scheduled.operation_id)
+        self._arm_next_alert()
 
     def apply_targets(self, weights: Mapping[str, float], operation_id: str) -> list[RebalanceLine]:
         """Make ``weights`` the targets in force (others keep theirs), then rebalance."""

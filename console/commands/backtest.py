@@ -10,6 +10,7 @@ import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from core.backtest import BacktestOutcome, run_backtest
 from core.backtest import Progress as RunProgress
@@ -36,9 +37,7 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
         backtest, **{k: v for k, v in changes.items() if v is not None}
     )
     data = msgspec.structs.replace(config.data, root=args.data_root or config.data.root)
-    results = msgspec.structs.replace(
-        config.results, root=args.results_root or config.results.root
-    )
+    results = msgspec.structs.replace(config.results, root=args.results_root or config.results.root)
     merged = msgspec.structs.replace(config, backtest=backtest, data=data, results=results)
     return validate(merged, "command line")
 
@@ -81,9 +80,13 @@ def _run_with_progress(config: AppConfig, console: Console) -> BacktestOutcome:
 
 
 def _print_outcome(outcome: BacktestOutcome, console: Console) -> None:
+    # soft_wrap: Rich wraps at 80 columns when output is not a terminal, which would split the
+    # one-line error and the folder path over several lines; markup=False because an error or a
+    # path may hold brackets Rich would take for tags.
     if outcome.status != "COMPLETED":
-        console.print(f"[bold red]FAILED[/] {outcome.run_id}: {outcome.error}")
-        console.print(f"result folder: {outcome.folder}")
+        errors = Console(stderr=True, soft_wrap=True)
+        errors.print(Text.assemble(("FAILED", "bold red"), f" {outcome.run_id}: {outcome.error}"))
+        console.print(f"result folder: {outcome.folder}", soft_wrap=True, markup=False)
         return
     summary = outcome.summary
     table = Table(title=f"{outcome.run_id}  COMPLETED", show_header=True)
@@ -94,12 +97,14 @@ def _print_outcome(outcome: BacktestOutcome, console: Console) -> None:
         for key, value in summary.get(section, {}).items():
             table.add_row(section, key, _format(value))
     console.print(table)
-    console.print(f"result folder: {outcome.folder}")
+    console.print(f"result folder: {outcome.folder}", soft_wrap=True, markup=False)
 
 
 def _format(value: object) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, bool):  # before int: a bool is an int and would print as 1 or 0
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:,.4f}"
     if isinstance(value, int):

@@ -1,0 +1,201 @@
+"""Shared fixtures of the backtest tests: one small demo data set and TOML configs around it.
+
+The demo data set is generated once per session (two days, 50k trades a day) so that every
+backtest test replays the same few seconds of work. Nautilus initialises its logging once per
+process and ignores later logging configs, so every config written here logs to the same
+session folder; no test may assert on the log files of a later run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from core.demo_data import generate_demo_data
+
+FIRST_DAY = dt.date(2026, 1, 5)
+DAYS = (FIRST_DAY, FIRST_DAY + dt.timedelta(days=1))
+TRADES_PER_DAY = {"BTCUSDT.BINANCE": 30_000, "ETHUSDT.BINANCE": 20_000}
+INSTRUMENTS = tuple(TRADES_PER_DAY)
+
+TomlValue = str | int | float | bool | Sequence[str]
+Section = Mapping[str, TomlValue]
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def log_dir(session_dir: Path) -> Path:
+    """The one logging folder of the session (the backtest's scratch folder sits beside it)."""
+    path = session_dir / "logs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Two days of demo data (BTC 30k, ETH 20k trades a day); read-only for the tests."""
+    root = tmp_path_factory.mktemp("demo-data")
+    generate_demo_data(
+        str(root), days=len(DAYS), first_day=FIRST_DAY, trades_per_day=TRADES_PER_DAY
+    )
+    return str(root)
+
+
+@pytest.fixture
+def demo_copy(demo_root: str, tmp_path: Path) -> Path:
+    """A private copy of the demo data that a test may damage."""
+    copy = tmp_path / "data"
+    shutil.copytree(demo_root, copy)
+    return copy
+
+
+def _toml_value(value: TomlValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+
+
+def _toml_section(header: str, values: Section) -> list[str]:
+    return [header, *(f"{key} = {_toml_value(value)}" for key, value in values.items()), ""]
+
+
+def write_config(
+    path: Path,
+    *,
+    log_dir: Path,
+    data_root: str,
+    results_root: str,
+    backtest: Section | None = None,
+    strategy: Section | None = None,
+    venues: Sequence[Section] | None = None,
+    extra: str = "",
+) -> Path:
+    """Write a TOML config at ``path`` with data, results and logging pointed where given.
+
+    ``extra`` is appended verbatim, for keys a test wants to get wrong.
+    """
+    lines = [
+        *_toml_section("[data]", {"root": data_root}),
+        *_toml_section("[results]", {"root": results_root}),
+        *_toml_section("[logging]", {"directory": str(log_dir)}),
+    ]
+    if backtest is not None:
+        lines += _toml_section("[backtest]", backtest)
+    if strategy is not None:
+        lines += _toml_section("[strategy]", strategy)
+    for venue in venues or ():
+        lines += _toml_section("[[venues]]", venue)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + extra)
+    return path
+
+
+@pytest.fixture(scope="session")
+def config_writer(log_dir: Path) -> ConfigWriter:
+    """``write_config`` with the session's logging folder filled in."""
+
+    def write(path: Path, **options: object) -> Path:
+        return write_config(path, log_dir=log_dir, **options)  # type: ignore[arg-type]
+
+    return write
+
+
+FillRuleCheck = Callable[..., list[str]]
+
+
+def fill_rule_problems(
+    orders: pl.DataFrame,
+    fills: pl.DataFrame,
+    trades: Mapping[str, pl.DataFrame],
+    ticks: Mapping[str, float],
+    latency_ns: int,
+) -> list[str]:
+    """What breaks the desk's fill model in a run's orders and fills (empty when none does).
+
+    The fill model on trade ticks, as Nautilus's matching engine applies it: a market order
+    reaches the venue ``latency_ns`` after it was created and is matched at the first event
+    at or after that moment (a trade of any instrument or a timer), after any trade at that
+    very instant has updated the book. So:
+
+    - the first fill is not before the arrival, and no trade of the instrument lies strictly
+      between the arrival and the first fill (the order waited for nothing);
+    - the first fill takes the price and size (capped at the order's quantity) of the last
+      trade at or before the arrival, or of a trade at exactly the fill's instant;
+    - the rest, if any, fills at once in one more fill one tick worse (BUY +tick, SELL -tick),
+      and the fills add up to the order's quantity.
+
+    ``orders`` and ``fills`` have ns integer timestamps; ``trades`` maps each instrument to its
+    input trades (``ts_event``, ``price``, ``size``) in file order.
+    """
+    problems: list[str] = []
+    by_order = fills.sort("ts_event", maintain_order=True).partition_by(
+        "order_id", as_dict=True, maintain_order=True
+    )
+    for order in orders.iter_rows(named=True):
+        name = f"{order['order_id']} ({order['side']} {order['quantity']})"
+        own = by_order.get((order["order_id"],))
+        if own is None:
+            problems.append(f"{name}: no fill")
+            continue
+        market = trades[order["instrument_key"]]
+        ts = market["ts_event"].to_numpy()
+        price = market["price"].to_numpy()
+        size = market["size"].to_numpy()
+        tick = ticks[order["instrument_key"]]
+        arrival = order["created_at"] + latency_ns
+        first = own.row(0, named=True)
+        if first["ts_event"] < arrival:
+            problems.append(f"{name}: filled at {first['ts_event']}, before arriving at {arrival}")
+        between = (ts > arrival) & (ts < first["ts_event"])
+        if between.any():
+            problems.append(f"{name}: {int(between.sum())} trades passed before it filled")
+        last_before = int(np.searchsorted(ts, arrival, side="right")) - 1
+        candidates = np.flatnonzero(ts == first["ts_event"]).tolist()
+        if last_before >= 0:
+            candidates.append(last_before)
+        matched = [
+            i
+            for i in candidates
+            if price[i] == first["price"]
+            and abs(min(size[i], order["quantity"]) - first["quantity"]) < 1e-9
+        ]
+        if not matched:
+            problems.append(
+                f"{name}: first fill {first['quantity']} @ {first['price']} is not the last "
+                f"trade before arrival nor a trade at its instant"
+            )
+        if own.height > 2:
+            problems.append(f"{name}: {own.height} fills, expected at most 2")
+        if own.height == 2:
+            rest = own.row(1, named=True)
+            worse = first["price"] + (tick if order["side"] == "BUY" else -tick)
+            if abs(rest["price"] - worse) > tick / 100 or rest["ts_event"] != first["ts_event"]:
+                problems.append(
+                    f"{name}: remainder @ {rest['price']} at {rest['ts_event']}, expected "
+                    f"{worse:.10g} at {first['ts_event']}"
+                )
+        if abs(own["quantity"].sum() - order["quantity"]) > 1e-9:
+            problems.append(f"{name}: fills add up to {own['quantity'].sum()}")
+    return problems
+
+
+@pytest.fixture(scope="session")
+def fill_rule() -> FillRuleCheck:
+    """``fill_rule_problems``, for the tests that check fills against the input trades."""
+    return fill_rule_problems
