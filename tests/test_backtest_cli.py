@@ -185,6 +185,20 @@ def test_duplicated_trades_fail_the_run_naming_the_file_and_trade(
     )
 
 
+def test_trades_repeated_on_the_next_day_fail_the_run(
+    capfd: pytest.CaptureFixture[str], config: Path, demo_copy: Path, results_root: Path
+) -> None:
+    # Day 1's last trades copied to the start of day 2's file: each file alone is sorted and
+    # free of repeats; only a reader that carries its checks across days sees the fault.
+    day1 = pq.read_table(trades_path(str(demo_copy), DAY1, BTC))
+    path = trades_path(str(demo_copy), DAY2, BTC)
+    day2 = pq.read_table(path)
+    repeated = day1.slice(day1.num_rows - 3, 3)
+    pq.write_table(pa.concat_tables([repeated, day2]), path)
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config))
+    assert_one_line_failure(code, out, err, results_root, EXIT_FAILED_RUN, path)
+
+
 def test_signal_for_an_instrument_the_instruments_file_lacks_fails_the_run(
     capfd: pytest.CaptureFixture[str], config: Path, demo_copy: Path, results_root: Path
 ) -> None:
