@@ -21,6 +21,7 @@ import datetime as dt
 import multiprocessing
 import os
 import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -110,10 +111,6 @@ def _convert_slices(
     out: multiprocessing.Queue,
 ) -> None:
     """Worker process: convert the slices in order, sending each SliceBatch (or the error)."""
-    # One core for conversion, the other for the simulation: arrow's thread pools would
-    # otherwise take both and slow the engine down.
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
     try:
         reader = TickReader(data_root)
         catalog = ParquetDataCatalog(catalog_path)
@@ -140,18 +137,31 @@ def _convert_slices(
         out.put(("error", type(error).__name__, f"{type(error).__name__}: {error}"))
 
 
-def _serve(jobs: multiprocessing.Queue, out: multiprocessing.Queue) -> None:
-    """Worker process: wait for the one conversion job, then run it."""
+def _serve(jobs: multiprocessing.Queue, out: multiprocessing.Queue, own_process: bool) -> None:
+    """Worker: wait for the one conversion job, then run it."""
+    if own_process:
+        # One core for conversion, the other for the simulation: arrow's thread pools would
+        # otherwise take both and slow the engine down.
+        pa.set_cpu_count(1)
+        pa.set_io_thread_count(1)
     job = jobs.get()
     if job is not None:
         _convert_slices(*job, out)
+
+
+def _may_spawn() -> bool:
+    # A daemonic process (a multiprocessing pool's worker, a Dask worker) may not start
+    # children: there the conversion runs on a thread instead, slower (it shares the GIL with
+    # the engine) but the same work with the same results.
+    return not multiprocessing.current_process().daemon
 
 
 class CatalogFeed:
     """Hands the engine the window's ticks slice by slice, converting ahead of it.
 
     The worker process starts when the feed is created, so its imports (about a second)
-    overlap the caller's own preparation; ``start`` then gives it the job.
+    overlap the caller's own preparation; ``start`` then gives it the job. Inside a daemonic
+    process, which may not have children, the worker is a thread.
 
     Parameters
     ----------
@@ -167,14 +177,23 @@ class CatalogFeed:
         self._slice_ends: list[int] = []
         self._catalog: ParquetDataCatalog | None = None
         self._window = ""
-        context = multiprocessing.get_context("spawn")
-        self._jobs: multiprocessing.Queue = context.Queue()
-        self._queue: multiprocessing.Queue = context.Queue()
-        self._worker = context.Process(
-            target=_serve, args=(self._jobs, self._queue), name="catalog-feed", daemon=True
-        )
         self.stats = FeedStats()
         """What has been handed to the engine so far."""
+        if not _may_spawn():
+            self._jobs, self._queue = queue.Queue(), queue.Queue()
+            self._worker = threading.Thread(
+                target=_serve,
+                args=(self._jobs, self._queue, False),
+                name="catalog-feed",
+                daemon=True,
+            )
+            self._worker.start()
+            return
+        context = multiprocessing.get_context("spawn")
+        self._jobs, self._queue = context.Queue(), context.Queue()
+        self._worker = context.Process(
+            target=_serve, args=(self._jobs, self._queue, True), name="catalog-feed", daemon=True
+        )
         # The spawned interpreter reads this before polars starts its thread pool.
         previous = os.environ.get("POLARS_MAX_THREADS")
         os.environ["POLARS_MAX_THREADS"] = "1"
@@ -208,6 +227,10 @@ class CatalogFeed:
 
     def close(self) -> None:
         """Stop the worker (it may still be converting, or waiting for a job never given)."""
+        if isinstance(self._worker, threading.Thread):
+            self._jobs.put(None)  # unblocks a thread still waiting for its job
+            self._worker.join()  # a converting thread finishes its (bounded) job
+            return
         if self._worker.is_alive():
             self._worker.terminate()
         self._worker.join()
@@ -221,9 +244,7 @@ class CatalogFeed:
                 break
             except queue.Empty:
                 if not self._worker.is_alive():
-                    raise RuntimeError(
-                        f"the conversion worker died (exit code {self._worker.exitcode})"
-                    ) from None
+                    raise RuntimeError("the conversion worker died") from None
         if isinstance(item, tuple):
             _, kind, message = item
             if kind in ("DataError", "EmptyWindowError", "ConfigError"):
