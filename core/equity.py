@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
-from nautilus_trader.model.enums import AccountType, PriceType
+from nautilus_trader.model.enums import AccountType
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Currency
+
+from core.marks import last_price, unrealized_at_last
 
 NANOS_PER_SECOND = 1_000_000_000
 
@@ -88,8 +90,8 @@ class EquityRecorder(Actor):
                     margin += money.as_double()
         margin_unrealized = 0.0
         for instrument_id in self._instrument_ids:
-            pnl = self.portfolio.unrealized_pnl(instrument_id)
-            pnl_value = 0.0 if pnl is None else pnl.as_double()
+            price = last_price(self.cache, instrument_id)
+            pnl_value = unrealized_at_last(self.cache, instrument_id)
             unrealized += pnl_value
             account = self.portfolio.account(instrument_id.venue)
             if account is None:
@@ -98,7 +100,6 @@ class EquityRecorder(Actor):
                 margin_unrealized += pnl_value
                 continue
             instrument = self.cache.instrument(instrument_id)
-            price = self.cache.price(instrument_id, PriceType.LAST)
             held = account.balance_total(instrument.base_currency) if instrument else None
             if price is not None and held is not None:
                 holdings_value += held.as_double() * price.as_double()

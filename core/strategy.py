@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from nautilus_trader.config import StrategyConfig
-from nautilus_trader.model.enums import AccountType, OrderSide, PriceType
+from nautilus_trader.model.enums import AccountType, OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Currency, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
+from core.marks import last_price, unrealized_at_last
 from core.rebalance import InstrumentRules, RebalanceLine, RebalanceSettings, plan_rebalance
 
 OPERATION_TAG = "operation_id="
@@ -144,9 +145,7 @@ class NautilusRebalanceStrategy(Strategy):
         return plan_rebalance(targets, holdings, prices, rules, equity, free_cash, self._settings)
 
     def _price(self, instrument: Instrument) -> float | None:
-        price = self.cache.price(instrument.id, PriceType.LAST)
-        if price is None:
-            price = self.cache.price(instrument.id, PriceType.MID)
+        price = last_price(self.cache, instrument.id)
         return None if price is None else price.as_double()
 
     def _holding(self, instrument: Instrument) -> float:
@@ -176,8 +175,7 @@ class NautilusRebalanceStrategy(Strategy):
             if account is not None and account.type == AccountType.CASH:
                 equity += holdings[key] * price
             else:
-                pnl = self.portfolio.unrealized_pnl(instrument.id)
-                equity += 0.0 if pnl is None else pnl.as_double()
+                equity += unrealized_at_last(self.cache, instrument.id)
         return equity, free_cash
 
     def _cash(self, venue: Venue) -> tuple[float, float]:

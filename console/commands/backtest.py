@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 from rich.console import Console
@@ -12,10 +13,12 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from core.backtest import BacktestOutcome, run_backtest
-from core.backtest import Progress as RunProgress
 from core.config import AppConfig, load_config, validate
 from core.fd_capture import redirect_std_fds
+
+if TYPE_CHECKING:
+    from core.backtest import BacktestOutcome
+    from core.backtest import Progress as RunProgress
 
 _PHASES = {"reading": "reading ticks", "running": "simulating", "writing": "writing results"}
 
@@ -57,6 +60,9 @@ def run_backtest_command(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(config: AppConfig, console: Console) -> BacktestOutcome:
+    # Imported here: Nautilus takes seconds to import, and a bad config should not wait.
+    from core.backtest import run_backtest
+
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
