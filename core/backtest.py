@@ -1,10 +1,14 @@
 """The backtest pipeline: the desk's data in, Nautilus in the middle, the five result files out.
 
-``run_backtest`` reads the window's ticks (only the row groups that overlap it), writes them
-vectorised into a scratch Nautilus catalog, streams that catalog through ``BacktestNode`` in
-chunks with ``NautilusRebalanceStrategy`` following the targets, then writes orders, fills,
-positions, equity curve and summary. Whatever goes wrong, the run's folder ends with a
-summary.json: COMPLETED with its results, or FAILED with the error and no parquet file.
+``run_backtest`` checks its inputs, has a worker process read the window's ticks (only the row
+groups that overlap it) and write them vectorised into a scratch Nautilus catalog slice by slice
+(``core.catalog_feed``), builds the engine with ``BacktestNode`` from the run config, streams the
+catalog through the engine's data iterator in ``chunk_size`` chunks with
+``NautilusRebalanceStrategy`` following the targets, then writes orders, fills, positions,
+equity curve and summary. Whatever goes wrong, the run's folder ends with a summary.json:
+COMPLETED with its results, or FAILED with the error and no parquet file.
+
+Call it under ``if __name__ == "__main__":`` in scripts: the worker is a spawned process.
 """
 
 from __future__ import annotations
@@ -34,12 +38,10 @@ from core.results_builder import build_results
 from core.run_id import allocate_run_id
 from core.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
 
-_NANOS = 1_000_000_000
-
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a run is: ``phase`` is reading, running or writing; ``done``/``total`` in its unit."""
+    """Where a run is: ``phase`` is running or writing; ``done``/``total`` in its unit."""
 
     phase: str
     done: int

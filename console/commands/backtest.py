@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from core.backtest import BacktestOutcome
     from core.backtest import Progress as RunProgress
 
-_PHASES = {"reading": "reading ticks", "running": "simulating", "writing": "writing results"}
+_PHASES = {"running": "simulating", "writing": "writing results"}
 
 
 def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
