@@ -91,6 +91,20 @@ class LoggingConfig(msgspec.Struct, **_STRUCT):
     """Level written to the log file."""
 
 
+class OmsConfig(msgspec.Struct, **_STRUCT):
+    """The local order-management store the node writes and the console reads."""
+
+    database: str = "artifacts/oms.sqlite"
+    """Local path of the SQLite file (relative paths are from the working directory)."""
+
+
+class ConsoleConfig(msgspec.Struct, **_STRUCT):
+    """How the dashboard looks."""
+
+    theme: Literal["trade-dark", "trade-light", "trade-high-contrast"] = "trade-dark"
+    """Textual theme; also switchable from the command palette."""
+
+
 class AppConfig(msgspec.Struct, **_STRUCT):
     """The whole configuration file."""
 
@@ -100,6 +114,8 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     strategy: StrategyConfig = msgspec.field(default_factory=StrategyConfig)
     venues: tuple[VenueConfig, ...] = (VenueConfig(),)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    oms: OmsConfig = msgspec.field(default_factory=OmsConfig)
+    console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
 
 
 _BALANCE = re.compile(r"^\s*(?P<amount>[0-9]+(\.[0-9]+)?)\s+(?P<currency>[A-Z0-9]{2,10})\s*$")

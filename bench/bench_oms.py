@@ -1,0 +1,305 @@
+"""Benchmark: how fast the OMS ingests, how long a record waits to be committed, what it costs.
+
+Prints figures; asserts nothing. Three measurements on a fresh database in a temporary folder:
+
+- burst: ``--records`` records submitted at once (the mix a node produces for one order:
+  four order events, a fill, a position snapshot, a balance and a drift observation), then
+  ``flush``: records/s from the first submit to the last commit, and the transactions used.
+- paced: ``--rate`` records/s for ``--seconds`` seconds in 10 ms bursts, as a live node would
+  deliver them: submit-to-commit latency (p50, p99, max), the longest event-loop stall seen by
+  a 1 ms ticker, and resident memory sampled every second (first, peak, last).
+- readers on the resulting database: the queries the panes run, and reopening it with the
+  integrity check.
+- feed: ``--orders`` real Nautilus orders (initialised, submitted, accepted, filled) through
+  ``OmsFeed``'s conversions and the store: Nautilus events/s end to end.
+
+Target (issue 3): ingest >= 5,000 events/s.
+
+Usage: ``uv run python bench/bench_oms.py [--records N] [--rate R] [--seconds S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.oms import (  # noqa: E402
+    BalanceSnapshot,
+    Commit,
+    DriftObservation,
+    Fill,
+    OmsStore,
+    OrderEvent,
+    PositionSnapshot,
+    Record,
+)
+
+T0 = 1_767_571_200_000_000_000
+STATUSES = ("INITIALIZED", "SUBMITTED", "ACCEPTED", "FILLED")
+
+
+def order_records(n: int) -> list[Record]:
+    """What one market order leaves in the OMS: eight records."""
+    order_id = f"O-{n}"
+    ts = T0 + n * 1_000_000
+    events: list[Record] = [
+        OrderEvent(
+            client_order_id=order_id,
+            event_id=f"{order_id}-{sequence}",
+            event_type=status,
+            sequence=sequence,
+            ts_event=ts + sequence,
+            status=status,
+            instrument_id="BTCUSDT.BINANCE",
+            strategy_id="REBAL-001",
+            side="BUY",
+            order_type="MARKET",
+            quantity=0.1,
+            filled_qty=0.1 if status == "FILLED" else 0.0,
+            avg_px=94_000.0 if status == "FILLED" else None,
+            operation_id=f"op-{n // 10}",
+            decision_price=93_999.0,
+            created_at=ts,
+        )
+        for sequence, status in enumerate(STATUSES, start=1)
+    ]
+    fill = Fill(
+        trade_id=f"T-{n}",
+        client_order_id=order_id,
+        instrument_id="BTCUSDT.BINANCE",
+        strategy_id="REBAL-001",
+        side="BUY",
+        quantity=0.1,
+        price=94_000.0,
+        commission=9.4,
+        commission_currency="USDT",
+        liquidity_side="TAKER",
+        ts_event=ts + 4,
+        decision_price=93_999.0,
+    )
+    position = PositionSnapshot(
+        position_id="BTCUSDT.BINANCE-REBAL-001",
+        event_id=f"P-{n}",
+        event_type="CHANGED",
+        sequence=n + 1,
+        ts_event=ts + 4,
+        instrument_id="BTCUSDT.BINANCE",
+        strategy_id="REBAL-001",
+        account_id="BINANCE-001",
+        side="LONG",
+        signed_qty=0.1 * (n + 1),
+        quantity=0.1 * (n + 1),
+        avg_px_open=94_000.0,
+        last_px=94_000.0,
+        last_qty=0.1,
+        realized_pnl=-9.4,
+        unrealized_pnl=0.0,
+        currency="USDT",
+        ts_opened=T0,
+    )
+    balance = BalanceSnapshot(
+        account_id="BINANCE-001",
+        currency="USDT",
+        total=100_000.0 - n,
+        locked=0.0,
+        free=100_000.0 - n,
+        ts_event=ts + 4,
+        event_id=f"A-{n}",
+        account_type="CASH",
+    )
+    drift = DriftObservation.measure(fill, 93_999.0, "decision", 5.0)
+    return [*events, fill, position, balance, drift]
+
+
+def records(count: int, start: int = 0) -> list[Record]:
+    out: list[Record] = []
+    n = start
+    while len(out) < count:
+        out.extend(order_records(n))
+        n += 1
+    return out[:count]
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+async def burst(path: Path, count: int) -> None:
+    batch = records(count)
+    async with await OmsStore.open(path) as store:
+        started = time.perf_counter()
+        for record in batch:
+            store.submit(record)
+        submitted = time.perf_counter()
+        await store.flush()
+        done = time.perf_counter()
+        stats = store.stats
+    rate = count / (done - started)
+    print(
+        f"burst: {count:,} records in {done - started:.2f} s = {rate:,.0f} records/s "
+        f"(target >= 5,000); submit {1e6 * (submitted - started) / count:.2f} us/record; "
+        f"{stats.batches} transactions, {stats.commit_seconds:.2f} s inside them"
+    )
+
+
+async def paced(path: Path, rate: int, seconds: float) -> None:
+    async with await OmsStore.open(path) as store:
+        waiting: deque[float] = deque()
+        latencies: list[float] = []
+
+        def on_commit(commit: Commit) -> None:
+            now = time.perf_counter()
+            for _ in range(commit.records):
+                latencies.append(now - waiting.popleft())
+
+        store.add_listener(on_commit)
+        stall = 0.0
+        running = True
+
+        async def ticker() -> None:
+            nonlocal stall
+            last = time.perf_counter()
+            while running:
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                stall = max(stall, now - last - 0.001)
+                last = now
+
+        tick_task = asyncio.create_task(ticker())
+        memory = [rss_mb()]
+        per_burst = max(1, rate // 100)
+        next_index = 10_000_000  # ids apart from the burst's
+        started = time.perf_counter()
+        next_burst = started
+        next_sample = started + 1.0
+        while (now := time.perf_counter()) - started < seconds:
+            for record in records(per_burst, next_index):
+                waiting.append(time.perf_counter())
+                store.submit(record)
+            next_index += per_burst // 8 + 1
+            if now >= next_sample:
+                memory.append(rss_mb())
+                next_sample += 1.0
+            next_burst += 0.01
+            await asyncio.sleep(max(0.0, next_burst - time.perf_counter()))
+        await store.flush()
+        running = False
+        await tick_task
+        memory.append(rss_mb())
+    latencies.sort()
+    p50 = statistics.median(latencies)
+    p99 = latencies[int(0.99 * (len(latencies) - 1))]
+    print(
+        f"paced: {len(latencies):,} records at {rate:,}/s for {seconds:.0f} s: submit->commit "
+        f"p50 {1e3 * p50:.1f} ms, p99 {1e3 * p99:.1f} ms, max {1e3 * latencies[-1]:.1f} ms; "
+        f"longest event-loop stall {1e3 * stall:.1f} ms"
+    )
+    print(
+        f"paced memory (RSS): first {memory[0]:.0f} MB, peak {max(memory):.0f} MB, "
+        f"last {memory[-1]:.0f} MB over {len(memory)} samples"
+    )
+
+
+async def timed(label: str, call: Callable[[], Awaitable[object]], repeat: int = 20) -> None:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await call()
+        best = min(best, time.perf_counter() - started)
+    print(f"  {label:<34} {1e3 * best:8.2f} ms")
+
+
+async def readers(path: Path) -> None:
+    started = time.perf_counter()
+    store = await OmsStore.open(path)
+    opened = time.perf_counter() - started
+    size = path.stat().st_size / 2**20
+    counts = await store.counts()
+    print(
+        f"readers on {size:.0f} MB ({counts['order_events']:,} order events, "
+        f"{counts['fills']:,} fills): open with quick_check {1e3 * opened:.0f} ms (best of 1)"
+    )
+    await timed("orders(limit=200)", lambda: store.orders(200))
+    await timed("fills(limit=200)", lambda: store.fills(200))
+    await timed("drift(limit=200)", lambda: store.drift(200))
+    await timed("positions()", store.positions)
+    await timed("order_history(one order)", lambda: store.order_history("O-123"))
+    await timed("changes_since(version)", lambda: store.changes_since(0))
+    await timed("counts()", store.counts, repeat=3)
+    await store.close()
+
+
+async def feed(path: Path, orders: int) -> None:
+    """Nautilus events through ``OmsFeed``'s conversions into the store, end to end."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from nautilus_trader.model.identifiers import ClientOrderId
+    from nautilus_trader.test_kit.providers import TestInstrumentProvider
+    from nautilus_trader.test_kit.stubs.events import TestEventStubs
+    from nautilus_trader.test_kit.stubs.execution import TestExecStubs
+
+    from core.oms.nautilus_feed import fill_record, initialized_event, order_event
+
+    instrument = TestInstrumentProvider.btcusdt_binance()
+    prepared = []
+    for n in range(orders):
+        order = TestExecStubs.market_order(
+            instrument=instrument, client_order_id=ClientOrderId(f"O-feed-{n}")
+        )
+        events = []
+        for make in (TestEventStubs.order_submitted, TestEventStubs.order_accepted):
+            events.append(make(order))
+            order.apply(events[-1])
+        events.append(TestEventStubs.order_filled(order, instrument))
+        order.apply(events[-1])
+        prepared.append((order, events))
+    count = orders * 4  # initialised, submitted, accepted, filled
+    async with await OmsStore.open(path) as store:
+        started = time.perf_counter()
+        for order, events in prepared:
+            store.submit(initialized_event(order.init_event))
+            for event in events:
+                store.submit(order_event(event, order))
+            store.submit(fill_record(events[-1], order))
+        converted = time.perf_counter()
+        await store.flush()
+        done = time.perf_counter()
+    print(
+        f"feed: {count:,} Nautilus order events (+{orders:,} fills) converted and written in "
+        f"{done - started:.2f} s = {count / (done - started):,.0f} events/s; conversion "
+        f"{1e6 * (converted - started) / count:.1f} us/event on the node's loop"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000, help="records in the burst")
+    parser.add_argument("--rate", type=int, default=1_000, help="records/s in the paced run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the paced run")
+    parser.add_argument("--orders", type=int, default=20_000, help="orders through the feed")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "oms.sqlite"
+        print(f"RSS at start {rss_mb():.0f} MB")
+        await burst(path, args.records)
+        await paced(path, args.rate, args.seconds)
+        await readers(path)
+        # Last: importing Nautilus adds ~0.3 GB that would hide the memory figures above.
+        await feed(Path(folder) / "feed.sqlite", args.orders)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,297 @@
+"""What the OMS ingests: plain frozen records, one type per kind of fact.
+
+Records carry no Nautilus objects, only strings, numbers and ns timestamps (int64, UTC), so the
+node, a backtest, the upload worker and the console can all produce them, and a test can write
+them by hand. Each record names the row it becomes by a natural key, which makes ingestion
+idempotent: the same record twice is one row.
+
+State tables keep the latest record per key (an order's latest event is its current state, a
+position's latest snapshot its current position); history tables keep every record.
+
+====================  ==========================  =====================================
+record                key                         tables
+====================  ==========================  =====================================
+``OrderEvent``        client_order_id, event_id   order_events (history), orders (state)
+``Fill``              trade_id, client_order_id   fills
+``PositionSnapshot``  position_id, event_id       position_events, positions (state)
+``BalanceSnapshot``   account_id, currency        balances (state)
+``DriftObservation``  client_order_id, trade_id,  drift_observations
+                      reference
+``RiskAlert``         alert_id                    risk_alerts
+``UploadState``       file                        uploads (state)
+``RunState``          run_id                      runs (state)
+``AuditEntry``        entry_id                    audit_log
+====================  ==========================  =====================================
+
+Construction checks only the values the OMS itself defines (upload and run states, alert
+severities, audit actions); a bad one is a programming error and raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import msgspec
+
+_RECORD = {"frozen": True, "kw_only": True}
+
+UPLOAD_STATES = ("queued", "uploading", "done", "failed")
+RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
+SEVERITIES = ("INFO", "WARNING", "CRITICAL")
+AUDIT_ACTIONS = ("kill", "rearm", "rebalance", "backtest_launch")
+# Nautilus's order statuses after which nothing more happens to an order.
+CLOSED_ORDER_STATUSES = ("FILLED", "CANCELED", "REJECTED", "DENIED", "EXPIRED")
+
+
+def _check(value: str, allowed: tuple[str, ...], field: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+
+
+class OrderEvent(msgspec.Struct, **_RECORD):
+    """One event in an order's life, with the order's state right after it.
+
+    Carrying the whole state makes the latest event of an order its current row, and lets the
+    history be read back as the order looked at each step.
+    """
+
+    client_order_id: str
+    event_id: str
+    event_type: str
+    """INITIALIZED, DENIED, SUBMITTED, ACCEPTED, REJECTED, UPDATED, CANCELED, FILLED, ..."""
+    sequence: int
+    """1-based position of the event in the order's history: a later event has a larger one."""
+    ts_event: int
+    status: str
+    """The order's status after the event (Nautilus's names: FILLED, PARTIALLY_FILLED, ...)."""
+    instrument_id: str
+    strategy_id: str
+    side: str
+    order_type: str
+    quantity: float
+    price: float | None = None
+    """Limit price; None for market orders."""
+    filled_qty: float = 0.0
+    avg_px: float | None = None
+    venue_order_id: str | None = None
+    reason: str | None = None
+    """Why it was denied, rejected or a modify/cancel refused."""
+    operation_id: str | None = None
+    """The rebalance or signal that caused the order (from its tags)."""
+    decision_price: float | None = None
+    """The price the strategy decided at (from its tags): drift is measured from it."""
+    created_at: int
+    """The order's creation time (its initialisation)."""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_ORDER_STATUSES
+
+
+class Fill(msgspec.Struct, **_RECORD):
+    """One execution of an order (an order filled in two parts is two fills)."""
+
+    trade_id: str
+    client_order_id: str
+    instrument_id: str
+    strategy_id: str
+    side: str
+    quantity: float
+    price: float
+    commission: float
+    commission_currency: str
+    liquidity_side: str
+    ts_event: int
+    venue_order_id: str | None = None
+    position_id: str | None = None
+    account_id: str | None = None
+    operation_id: str | None = None
+    decision_price: float | None = None
+
+
+class PositionSnapshot(msgspec.Struct, **_RECORD):
+    """A position as it stood after one of its events (opened, changed, closed)."""
+
+    position_id: str
+    event_id: str
+    event_type: str
+    """OPENED, CHANGED or CLOSED."""
+    sequence: int
+    """How many fills the position had taken: orders two snapshots of the same instant."""
+    ts_event: int
+    instrument_id: str
+    strategy_id: str
+    account_id: str
+    side: str
+    """LONG, SHORT or FLAT."""
+    signed_qty: float
+    quantity: float
+    avg_px_open: float
+    avg_px_close: float | None = None
+    last_px: float
+    last_qty: float
+    realized_pnl: float
+    unrealized_pnl: float
+    currency: str
+    ts_opened: int
+    ts_closed: int | None = None
+
+
+class BalanceSnapshot(msgspec.Struct, **_RECORD):
+    """One currency's balance in one account, after an account state."""
+
+    account_id: str
+    currency: str
+    total: float
+    locked: float
+    free: float
+    ts_event: int
+    event_id: str
+    account_type: str
+    """CASH, MARGIN or BETTING."""
+
+
+class DriftObservation(msgspec.Struct, **_RECORD):
+    """How far a fill landed from a reference price, in basis points.
+
+    ``drift_bps`` is signed as a cost: positive when the fill was worse than the reference
+    (a buy above it, a sell below it), so one threshold serves both sides.
+    """
+
+    client_order_id: str
+    trade_id: str
+    reference: str
+    """What the reference price is: ``decision`` (the price the strategy decided at), ``mid``
+    or ``last``."""
+    instrument_id: str
+    side: str
+    ts_event: int
+    fill_price: float
+    reference_price: float
+    drift_bps: float
+    threshold_bps: float
+    over_threshold: bool
+
+    @classmethod
+    def measure(
+        cls,
+        fill: Fill,
+        reference_price: float,
+        reference: str,
+        threshold_bps: float,
+    ) -> DriftObservation:
+        """The drift of ``fill`` from ``reference_price`` (which must be positive)."""
+        if not reference_price > 0:
+            raise ValueError(f"reference_price: {reference_price} is not positive")
+        sign = 1.0 if fill.side == "BUY" else -1.0
+        drift = sign * (fill.price - reference_price) / reference_price * 10_000
+        return cls(
+            client_order_id=fill.client_order_id,
+            trade_id=fill.trade_id,
+            reference=reference,
+            instrument_id=fill.instrument_id,
+            side=fill.side,
+            ts_event=fill.ts_event,
+            fill_price=fill.price,
+            reference_price=reference_price,
+            drift_bps=drift,
+            threshold_bps=threshold_bps,
+            over_threshold=abs(drift) > threshold_bps,
+        )
+
+
+class RiskAlert(msgspec.Struct, **_RECORD):
+    """Something a risk rule raised: a denied order, a trading-state change, a breached limit."""
+
+    alert_id: str
+    ts_event: int
+    severity: str
+    rule: str
+    message: str
+    instrument_id: str | None = None
+    details: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.severity, SEVERITIES, "RiskAlert.severity")
+
+
+class UploadState(msgspec.Struct, **_RECORD):
+    """Where one file stands in the GCS upload queue."""
+
+    file: str
+    state: str
+    """queued, uploading, done or failed."""
+    size: int
+    updated_at: int
+    retries: int = 0
+    last_error: str | None = None
+    md5: str | None = None
+    destination: str | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.state, UPLOAD_STATES, "UploadState.state")
+
+
+class RunState(msgspec.Struct, **_RECORD):
+    """Where one backtest run stands."""
+
+    run_id: str
+    state: str
+    """QUEUED, RUNNING, COMPLETED or FAILED."""
+    updated_at: int
+    progress: float = 0.0
+    """Fraction done, 0 to 1."""
+    phase: str | None = None
+    """reading, running or writing (``core.backtest.Progress.phase``)."""
+    result_folder: str | None = None
+    error: str | None = None
+    started_at: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.state, RUN_STATES, "RunState.state")
+        if not 0.0 <= self.progress <= 1.0:
+            raise ValueError(f"RunState.progress: {self.progress} is not between 0 and 1")
+
+
+class AuditEntry(msgspec.Struct, **_RECORD):
+    """An operator's action: who did what, when and why."""
+
+    entry_id: str
+    ts: int
+    actor: str
+    action: str
+    """kill, rearm, rebalance or backtest_launch."""
+    reason: str
+    details: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.action, AUDIT_ACTIONS, "AuditEntry.action")
+
+    @classmethod
+    def now(
+        cls, actor: str, action: str, reason: str, details: dict[str, Any] | None = None
+    ) -> AuditEntry:
+        """A new entry stamped with the wall clock and a fresh id."""
+        return cls(
+            entry_id=uuid.uuid4().hex,
+            ts=time.time_ns(),
+            actor=actor,
+            action=action,
+            reason=reason,
+            details=details,
+        )
+
+
+Record = (
+    OrderEvent
+    | Fill
+    | PositionSnapshot
+    | BalanceSnapshot
+    | DriftObservation
+    | RiskAlert
+    | UploadState
+    | RunState
+    | AuditEntry
+)

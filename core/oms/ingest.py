@@ -1,0 +1,168 @@
+"""How each record becomes rows: the SQL that makes ingestion idempotent, and back again.
+
+History tables ignore a row whose natural key is already there, so a record seen twice is one
+row. State tables take an UPSERT that only replaces the row with a *newer* record (a larger
+sequence or a later timestamp), so a late or repeated event never rolls an order, a position or
+an upload back to an older state.
+
+Columns are the record's fields by name, so a record and its row cannot drift apart silently:
+a field without a column fails the first write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from core.oms.events import (
+    AuditEntry,
+    BalanceSnapshot,
+    DriftObservation,
+    Fill,
+    OrderEvent,
+    PositionSnapshot,
+    Record,
+    RiskAlert,
+    RunState,
+    UploadState,
+)
+
+_JSON_FIELDS = frozenset({"details"})  # dicts, stored as JSON text
+
+
+@dataclass(frozen=True)
+class _Statement:
+    table: str
+    sql: str
+
+
+def _history(table: str, fields: Sequence[str]) -> _Statement:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    # ON CONFLICT DO NOTHING ignores only a repeated key; INSERT OR IGNORE would also drop a
+    # row with a NULL in a NOT NULL column, silently.
+    return _Statement(
+        table, f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    )
+
+
+def _state(table: str, fields: Sequence[str], key: Sequence[str], newer: str) -> _Statement:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    updates = ", ".join(f"{f} = excluded.{f}" for f in fields if f not in key)
+    return _Statement(
+        table,
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {newer}",
+    )
+
+
+def _fields(record_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    return record_type.__struct_fields__
+
+
+_ORDER = _fields(OrderEvent)
+_POSITION = _fields(PositionSnapshot)
+_STATEMENTS: dict[type, tuple[_Statement, ...]] = {
+    OrderEvent: (
+        _history("order_events", _ORDER),
+        _state("orders", _ORDER, ("client_order_id",), "excluded.sequence > orders.sequence"),
+    ),
+    Fill: (_history("fills", _fields(Fill)),),
+    PositionSnapshot: (
+        _history("position_events", _POSITION),
+        _state(
+            "positions",
+            _POSITION,
+            ("position_id",),
+            # Two fills at one instant give two snapshots with the same ts_event: the one
+            # that had taken more fills is the later.
+            "(excluded.ts_event, excluded.sequence) > (positions.ts_event, positions.sequence)",
+        ),
+    ),
+    BalanceSnapshot: (
+        _state(
+            "balances",
+            _fields(BalanceSnapshot),
+            ("account_id", "currency"),
+            "excluded.ts_event >= balances.ts_event",
+        ),
+    ),
+    DriftObservation: (_history("drift_observations", _fields(DriftObservation)),),
+    RiskAlert: (_history("risk_alerts", _fields(RiskAlert)),),
+    UploadState: (
+        _state(
+            "uploads", _fields(UploadState), ("file",), "excluded.updated_at >= uploads.updated_at"
+        ),
+    ),
+    RunState: (
+        _state("runs", _fields(RunState), ("run_id",), "excluded.updated_at >= runs.updated_at"),
+    ),
+    AuditEntry: (_history("audit_log", _fields(AuditEntry)),),
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return msgspec.json.encode(value).decode()
+    return value
+
+
+def row(record: Record) -> tuple:
+    """``record``'s values in column order, dicts as JSON text."""
+    values = msgspec.structs.astuple(record)
+    if isinstance(record, RiskAlert | AuditEntry):
+        return tuple(_encode(v) for v in values)
+    return values
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``executemany``: a statement and its rows."""
+
+    table: str
+    sql: str
+    rows: list[tuple]
+
+
+def plan(records: Iterable[Record]) -> list[Step]:
+    """The statements that write ``records``, grouped by type in the order types first appear.
+
+    Records keep their order within a type, which is all that matters: types go to different
+    tables, and an upsert's newer-than guard settles the order within a table.
+    """
+    by_type: dict[type, list[tuple]] = {}
+    for record in records:
+        record_type = type(record)
+        if record_type not in _STATEMENTS:
+            raise TypeError(f"not an OMS record: {record_type.__name__}")
+        by_type.setdefault(record_type, []).append(row(record))
+    return [
+        Step(statement.table, statement.sql, rows)
+        for record_type, rows in by_type.items()
+        for statement in _STATEMENTS[record_type]
+    ]
+
+
+def select_columns(record_type: type[msgspec.Struct]) -> str:
+    """The column list that reads ``record_type`` back (for ``decode``)."""
+    return ", ".join(_fields(record_type))
+
+
+def decode[T: msgspec.Struct](record_type: type[T], values: Sequence[Any]) -> T:
+    """A row read with ``select_columns(record_type)`` as a record."""
+    fields = _fields(record_type)
+    data = {
+        name: msgspec.json.decode(value) if name in _JSON_FIELDS and value is not None else value
+        for name, value in zip(fields, values, strict=True)
+    }
+    # Lax: SQLite gives 0/1 for booleans.
+    return msgspec.convert(data, record_type, strict=False)
+
+
+def is_record(value: object) -> bool:
+    """Whether ``value`` is one of the records the OMS stores."""
+    return type(value) in _STATEMENTS

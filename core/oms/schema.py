@@ -1,0 +1,266 @@
+"""The OMS database's tables, and the ordered steps that build them.
+
+``PRAGMA user_version`` holds the schema version: the number of steps of ``MIGRATIONS`` applied.
+Opening a database at an older version applies the missing steps in one transaction (all or
+none); a database at a newer version than ``SCHEMA_VERSION`` was written by a newer program and
+is refused untouched, since this one would not know what its tables mean.
+
+**A step, once shipped, is never edited**: a change is a new step appended at the end. The
+schema grew in two steps: the trading tables (v1), then the operations tables (v2).
+
+Conventions: timestamps are int64 ns since the epoch, UTC; prices, quantities and money are
+REAL (as in the result files); tables are STRICT so a wrong type is an error, not a silent
+conversion. ``table_versions`` counts commits per table: panes poll it to learn cheaply what
+changed (see ``OmsStore.changes_since``).
+"""
+
+from __future__ import annotations
+
+_V1_TRADING = (
+    """
+    CREATE TABLE table_versions (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL DEFAULT 0
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Every event of every order; the order's state after each one.
+    """
+    CREATE TABLE order_events (
+        client_order_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        ts_event INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        instrument_id TEXT NOT NULL,
+        strategy_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        order_type TEXT NOT NULL,
+        quantity REAL NOT NULL,
+        price REAL,
+        filled_qty REAL NOT NULL,
+        avg_px REAL,
+        venue_order_id TEXT,
+        reason TEXT,
+        operation_id TEXT,
+        decision_price REAL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (client_order_id, event_id)
+    ) STRICT
+    """,
+    # Each order's latest event: its current state.
+    """
+    CREATE TABLE orders (
+        client_order_id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        ts_event INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        instrument_id TEXT NOT NULL,
+        strategy_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        order_type TEXT NOT NULL,
+        quantity REAL NOT NULL,
+        price REAL,
+        filled_qty REAL NOT NULL,
+        avg_px REAL,
+        venue_order_id TEXT,
+        reason TEXT,
+        operation_id TEXT,
+        decision_price REAL,
+        created_at INTEGER NOT NULL,
+        is_open INTEGER GENERATED ALWAYS AS (
+            status NOT IN ('FILLED', 'CANCELED', 'REJECTED', 'DENIED', 'EXPIRED')
+        ) VIRTUAL
+    ) STRICT
+    """,
+    # Open orders first, newest first, without sorting the table.
+    "CREATE INDEX orders_open_recent ON orders (is_open, ts_event)",
+    """
+    CREATE TABLE fills (
+        trade_id TEXT NOT NULL,
+        client_order_id TEXT NOT NULL,
+        instrument_id TEXT NOT NULL,
+        strategy_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity REAL NOT NULL,
+        price REAL NOT NULL,
+        commission REAL NOT NULL,
+        commission_currency TEXT NOT NULL,
+        liquidity_side TEXT NOT NULL,
+        ts_event INTEGER NOT NULL,
+        venue_order_id TEXT,
+        position_id TEXT,
+        account_id TEXT,
+        operation_id TEXT,
+        decision_price REAL,
+        PRIMARY KEY (trade_id, client_order_id)
+    ) STRICT
+    """,
+    "CREATE INDEX fills_recent ON fills (ts_event)",
+    "CREATE INDEX fills_by_order ON fills (client_order_id)",
+    """
+    CREATE TABLE position_events (
+        position_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        ts_event INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL,
+        strategy_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        signed_qty REAL NOT NULL,
+        quantity REAL NOT NULL,
+        avg_px_open REAL NOT NULL,
+        avg_px_close REAL,
+        last_px REAL NOT NULL,
+        last_qty REAL NOT NULL,
+        realized_pnl REAL NOT NULL,
+        unrealized_pnl REAL NOT NULL,
+        currency TEXT NOT NULL,
+        ts_opened INTEGER NOT NULL,
+        ts_closed INTEGER,
+        PRIMARY KEY (position_id, event_id)
+    ) STRICT
+    """,
+    "CREATE INDEX position_events_recent ON position_events (ts_event)",
+    """
+    CREATE TABLE positions (
+        position_id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        ts_event INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL,
+        strategy_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        signed_qty REAL NOT NULL,
+        quantity REAL NOT NULL,
+        avg_px_open REAL NOT NULL,
+        avg_px_close REAL,
+        last_px REAL NOT NULL,
+        last_qty REAL NOT NULL,
+        realized_pnl REAL NOT NULL,
+        unrealized_pnl REAL NOT NULL,
+        currency TEXT NOT NULL,
+        ts_opened INTEGER NOT NULL,
+        ts_closed INTEGER
+    ) STRICT
+    """,
+    """
+    CREATE TABLE balances (
+        account_id TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        total REAL NOT NULL,
+        locked REAL NOT NULL,
+        free REAL NOT NULL,
+        ts_event INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        account_type TEXT NOT NULL,
+        PRIMARY KEY (account_id, currency)
+    ) STRICT
+    """,
+    """
+    INSERT INTO table_versions (name) VALUES
+        ('orders'), ('order_events'), ('fills'), ('positions'), ('position_events'),
+        ('balances')
+    """,
+)
+
+_V2_OPERATIONS = (
+    """
+    CREATE TABLE drift_observations (
+        client_order_id TEXT NOT NULL,
+        trade_id TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        instrument_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        ts_event INTEGER NOT NULL,
+        fill_price REAL NOT NULL,
+        reference_price REAL NOT NULL,
+        drift_bps REAL NOT NULL,
+        threshold_bps REAL NOT NULL,
+        over_threshold INTEGER NOT NULL,
+        PRIMARY KEY (client_order_id, trade_id, reference)
+    ) STRICT
+    """,
+    "CREATE INDEX drift_recent ON drift_observations (ts_event)",
+    """
+    CREATE TABLE risk_alerts (
+        alert_id TEXT PRIMARY KEY,
+        ts_event INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        message TEXT NOT NULL,
+        instrument_id TEXT,
+        details TEXT
+    ) STRICT
+    """,
+    "CREATE INDEX risk_alerts_recent ON risk_alerts (ts_event)",
+    # The GCS upload queue: one row per file, its latest state.
+    """
+    CREATE TABLE uploads (
+        file TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        retries INTEGER NOT NULL,
+        last_error TEXT,
+        md5 TEXT,
+        destination TEXT,
+        is_active INTEGER GENERATED ALWAYS AS (state <> 'done') VIRTUAL
+    ) STRICT
+    """,
+    "CREATE INDEX uploads_active_recent ON uploads (is_active, updated_at)",
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        progress REAL NOT NULL,
+        phase TEXT,
+        result_folder TEXT,
+        error TEXT,
+        started_at INTEGER
+    ) STRICT
+    """,
+    "CREATE INDEX runs_recent ON runs (updated_at)",
+    """
+    CREATE TABLE audit_log (
+        entry_id TEXT PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        details TEXT
+    ) STRICT
+    """,
+    "CREATE INDEX audit_log_recent ON audit_log (ts)",
+    """
+    INSERT INTO table_versions (name) VALUES
+        ('drift_observations'), ('risk_alerts'), ('uploads'), ('runs'), ('audit_log')
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TRADING, _V2_OPERATIONS)
+"""Step ``i`` takes a database from version ``i`` to ``i + 1``."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+TABLES = (
+    "orders",
+    "order_events",
+    "fills",
+    "positions",
+    "position_events",
+    "balances",
+    "drift_observations",
+    "risk_alerts",
+    "uploads",
+    "runs",
+    "audit_log",
+)
+"""Every data table of the current schema (``table_versions`` has a row for each)."""

@@ -1,0 +1,354 @@
+"""``OmsStore``: the local SQLite order-management store the node writes and the panes read.
+
+One file, in WAL mode, shared by processes: the node (or a backtest) writes through
+``submit``; any number of consoles, a second one over SSH included, open the same file and read.
+In WAL mode readers never block the writer nor the writer readers, and every read sees a
+committed state; writers from several processes (an operator's audit entry from a second
+console) queue on SQLite's lock, waiting up to ``busy_timeout_ms``.
+
+Durability: a commit is in the WAL before ``flush`` returns or a listener hears of it. With
+``synchronous=NORMAL`` that survives the process being killed (``kill -9``) at any instant; an
+operating-system crash or power loss may lose the last commits, never the file's consistency.
+
+Panes learn what changed in two cheap ways: in the writing process, ``add_listener`` hears of
+each commit; in any process, ``changes_since(version)`` (or ``watch``) compares a per-table
+commit counter, one small indexed read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+import msgspec
+
+from core.oms.errors import OmsError
+from core.oms.events import (
+    AuditEntry,
+    BalanceSnapshot,
+    DriftObservation,
+    Fill,
+    OrderEvent,
+    PositionSnapshot,
+    Record,
+    RiskAlert,
+    RunState,
+    UploadState,
+)
+from core.oms.ingest import decode, is_record, select_columns
+from core.oms.opening import (
+    connect,
+    database_exists,
+    describe,
+    ensure_folder,
+    local_path,
+    prepare,
+    probe,
+)
+from core.oms.schema import SCHEMA_VERSION, TABLES
+from core.oms.writer import BatchWriter, Commit, WriterStats
+
+DEFAULT_DATABASE = "artifacts/oms.sqlite"
+"""Where the OMS lives when the config does not say: under ``artifacts/`` of the working folder."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a version: the tables touched, and the version to ask from next."""
+
+    version: int
+    tables: frozenset[str]
+
+
+class OmsStore:
+    """Open with ``await OmsStore.open(path)``; close with ``await store.close()`` (or
+    ``async with``). Every method must be called on the event loop that opened the store,
+    except ``submit``, which is safe from any thread.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        reader: aiosqlite.Connection,
+        writer: BatchWriter | None,
+        writer_connection: aiosqlite.Connection | None,
+    ) -> None:
+        self.path = path
+        """The database file's absolute path."""
+        self._reader = reader
+        self._writer = writer
+        self._writer_connection = writer_connection
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path = DEFAULT_DATABASE,
+        *,
+        read_only: bool = False,
+        batch_interval: float = 0.05,
+        batch_size: int = 500,
+        busy_timeout_ms: int = 5_000,
+        check_integrity: bool = True,
+    ) -> Self:
+        """Open (creating or migrating it if needed) the OMS database at ``path``.
+
+        ``read_only`` opens an existing, current database without ever writing to it (for
+        ``trade-console status``). ``check_integrity`` runs SQLite's ``quick_check`` first, so
+        that a damaged file is reported now rather than at some later read.
+
+        Raises
+        ------
+        OmsError
+            One line naming the file: remote URL, folder that cannot be created or written,
+            file that is not a (readable, OMS) database, schema from a newer version; or, with
+            ``read_only``, a missing or not yet migrated database.
+        """
+        local = local_path(path)
+        exists = database_exists(local)
+        if read_only and not exists:
+            raise OmsError("no OMS database here yet (the node or the console creates it)", local)
+        if not read_only:
+            ensure_folder(local)
+        version = await probe(local, busy_timeout_ms, check_integrity) if exists else 0
+        if read_only and version < SCHEMA_VERSION:
+            raise OmsError(
+                f"the OMS database is at schema v{version}, not v{SCHEMA_VERSION}: open it "
+                "once with the console or the node to migrate it",
+                local,
+            )
+        writer_connection = None
+        writer = None
+        if not read_only:
+            writer_connection = await connect(local, busy_timeout_ms, read_only=False)
+            try:
+                await prepare(writer_connection, local)
+            except BaseException:
+                await writer_connection.close()
+                raise
+        try:
+            reader = await connect(local, busy_timeout_ms, read_only=read_only)
+            if not read_only:
+                await reader.execute("PRAGMA query_only = 1")
+        except BaseException:
+            if writer_connection is not None:
+                await writer_connection.close()
+            raise
+        if writer_connection is not None:
+            writer = BatchWriter(
+                writer_connection, local, interval=batch_interval, batch_size=batch_size
+            )
+        return cls(local, reader, writer, writer_connection)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Write everything queued, then close both connections.
+
+        Raises
+        ------
+        OmsError
+            Some records could not be written (the disk kept refusing).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._writer is not None:
+                await self._writer.close()
+        finally:
+            if self._writer_connection is not None:
+                await self._writer_connection.close()
+            await self._reader.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def submit(self, record: Record) -> None:
+        """Queue ``record`` to be written with the next batch; returns at once.
+
+        Safe to call from the event loop, from a Nautilus handler or from another thread. The
+        record is durable once ``flush`` returns or a listener hears of its commit.
+        """
+        if not is_record(record):
+            raise TypeError(f"not an OMS record: {type(record).__name__}")
+        self._writing().submit(record)
+
+    def submit_many(self, records: Sequence[Record]) -> None:
+        """``submit`` each of ``records``."""
+        for record in records:
+            self.submit(record)
+
+    async def flush(self) -> int:
+        """Wait until every record submitted so far is committed; return the change version."""
+        return await self._writing().flush()
+
+    def add_listener(self, listener: Callable[[Commit], None]) -> Callable[[], None]:
+        """Call ``listener`` on the event loop after each commit; returns the unsubscriber."""
+        return self._writing().add_listener(listener)
+
+    @property
+    def stats(self) -> WriterStats:
+        """The writer's counters (all zero on a read-only store)."""
+        return WriterStats() if self._writer is None else self._writer.stats
+
+    def _writing(self) -> BatchWriter:
+        if self._writer is None:
+            raise OmsError("the OMS store was opened read-only", self.path)
+        return self._writer
+
+    # -- change tracking ----------------------------------------------------------------------
+
+    async def version(self) -> int:
+        """The change version: it grows by at least one with each commit, from any process."""
+        rows = await self._fetch("SELECT max(version) FROM table_versions")
+        return rows[0][0] or 0
+
+    async def changes_since(self, version: int) -> Changes:
+        """The tables committed to after ``version``, and the version now."""
+        rows = await self._fetch(
+            "SELECT name, version FROM table_versions WHERE version > ?", (version,)
+        )
+        latest = max((row[1] for row in rows), default=version)
+        return Changes(latest, frozenset(row[0] for row in rows))
+
+    async def watch(
+        self, since: int | None = None, interval: float = 0.1
+    ) -> AsyncIterator[Changes]:
+        """Yield ``Changes`` whenever tables change, from this process or another.
+
+        Commits of this store's own writer are seen at once; those of other processes within
+        ``interval`` seconds. Changes that come while the consumer is busy merge into one.
+        """
+        last = await self.version() if since is None else since
+        nudged = asyncio.Event()
+        remove = self.add_listener(lambda _: nudged.set()) if self._writer is not None else None
+        try:
+            while True:
+                changes = await self.changes_since(last)
+                if changes.tables:
+                    last = changes.version
+                    yield changes
+                nudged.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(nudged.wait(), interval)
+        finally:
+            if remove is not None:
+                remove()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def orders(self, limit: int = 200) -> list[OrderEvent]:
+        """Orders as they stand now: open ones first, then the rest, each newest first."""
+        return await self._select(
+            OrderEvent, "FROM orders ORDER BY is_open DESC, ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def order_history(self, client_order_id: str) -> list[OrderEvent]:
+        """Every event of one order, in the order they happened."""
+        return await self._select(
+            OrderEvent,
+            "FROM order_events WHERE client_order_id = ? ORDER BY sequence",
+            (client_order_id,),
+        )
+
+    async def positions(self) -> list[PositionSnapshot]:
+        """Every position as it stands now: open ones first, then by instrument."""
+        return await self._select(
+            PositionSnapshot, "FROM positions ORDER BY side = 'FLAT', instrument_id, position_id"
+        )
+
+    async def position_timeline(
+        self, position_id: str | None = None, limit: int = 200
+    ) -> list[PositionSnapshot]:
+        """The latest ``limit`` snapshots (of one position, or of all), newest first."""
+        if position_id is None:
+            return await self._select(
+                PositionSnapshot,
+                "FROM position_events ORDER BY ts_event DESC, sequence DESC LIMIT ?",
+                (limit,),
+            )
+        return await self._select(
+            PositionSnapshot,
+            "FROM position_events WHERE position_id = ? ORDER BY ts_event DESC, sequence DESC "
+            "LIMIT ?",
+            (position_id, limit),
+        )
+
+    async def fills(self, limit: int = 200, client_order_id: str | None = None) -> list[Fill]:
+        """The latest ``limit`` fills (of one order, or of all), newest first."""
+        if client_order_id is None:
+            return await self._select(Fill, "FROM fills ORDER BY ts_event DESC LIMIT ?", (limit,))
+        return await self._select(
+            Fill,
+            "FROM fills WHERE client_order_id = ? ORDER BY ts_event DESC LIMIT ?",
+            (client_order_id, limit),
+        )
+
+    async def balances(self) -> list[BalanceSnapshot]:
+        """Every account's balance in every currency, as they stand now."""
+        return await self._select(BalanceSnapshot, "FROM balances ORDER BY account_id, currency")
+
+    async def drift(self, limit: int = 200) -> list[DriftObservation]:
+        """The latest ``limit`` drift observations, newest first."""
+        return await self._select(
+            DriftObservation, "FROM drift_observations ORDER BY ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def alerts(self, limit: int = 100) -> list[RiskAlert]:
+        """The latest ``limit`` risk alerts, newest first."""
+        return await self._select(
+            RiskAlert, "FROM risk_alerts ORDER BY ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def uploads(self, limit: int = 200) -> list[UploadState]:
+        """Uploads not done first (queued, uploading, failed), then done ones, newest first."""
+        return await self._select(
+            UploadState, "FROM uploads ORDER BY is_active DESC, updated_at DESC LIMIT ?", (limit,)
+        )
+
+    async def runs(self, limit: int = 50) -> list[RunState]:
+        """The latest ``limit`` backtest runs, most recently updated first."""
+        return await self._select(RunState, "FROM runs ORDER BY updated_at DESC LIMIT ?", (limit,))
+
+    async def audit(self, limit: int = 100) -> list[AuditEntry]:
+        """The latest ``limit`` operator actions, newest first."""
+        return await self._select(AuditEntry, "FROM audit_log ORDER BY ts DESC LIMIT ?", (limit,))
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per table, plus ``open_orders``, ``active_uploads`` and ``failed_uploads``."""
+        parts = [f"(SELECT count(*) FROM {table})" for table in TABLES]
+        parts += [
+            "(SELECT count(*) FROM orders WHERE is_open)",
+            "(SELECT count(*) FROM uploads WHERE is_active)",
+            "(SELECT count(*) FROM uploads WHERE state = 'failed')",
+        ]
+        rows = await self._fetch("SELECT " + ", ".join(parts))
+        names = (*TABLES, "open_orders", "active_uploads", "failed_uploads")
+        return dict(zip(names, rows[0], strict=True))
+
+    async def integrity_check(self) -> list[str]:
+        """SQLite's full ``integrity_check``: ``["ok"]`` for a sound file, else the problems."""
+        rows = await self._fetch("PRAGMA integrity_check")
+        return [row[0] for row in rows]
+
+    async def _select[T: msgspec.Struct](
+        self, record_type: type[T], tail: str, params: Sequence[Any] = ()
+    ) -> list[T]:
+        rows = await self._fetch(f"SELECT {select_columns(record_type)} {tail}", params)
+        return [decode(record_type, row) for row in rows]
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as error:
+            raise describe(error, self.path, "read the OMS database") from None
