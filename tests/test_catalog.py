@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import queue
 from pathlib import Path
 
 import msgspec
@@ -36,10 +37,13 @@ from core.catalog import (
     trade_tick_file_name,
     write_trade_ticks,
 )
+from core.catalog_worker import SliceBatch, serve
 from core.errors import DataError
-from core.instrument_specs import InstrumentSpec
+from core.instrument_specs import InstrumentSpec, load_instrument_specs
 from core.layout import TRADE_SCHEMA
 from core.nautilus_instruments import to_nautilus_instrument
+from core.storage import resolve
+from core.ticks import TickReader, to_ns
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -377,6 +381,44 @@ def test_catalog_opened_from_a_remote_url_is_written_through_fsspec() -> None:
         ]
     finally:
         catalog.fs.rm("/desk-test", recursive=True)
+
+
+def test_worker_slices_are_written_byte_for_byte_as_nautilus_writes(
+    demo_root: str, tmp_path: Path
+) -> None:
+    # The worker writes without Nautilus and keeps its own intervals: its files must still be
+    # the ones Nautilus writes for the same ticks, where a catalog looks for them.
+    specs = load_instrument_specs(demo_root, dt.date(2026, 1, 5))
+    start = dt.datetime(2026, 1, 5, 18, tzinfo=dt.UTC)
+    end = start + dt.timedelta(hours=12)
+    slice_ends = [to_ns(start + dt.timedelta(hours=6)), to_ns(end)]
+    ours = ParquetDataCatalog(str(tmp_path / "ours"))
+    jobs: queue.Queue = queue.Queue()
+    out: queue.Queue = queue.Queue()
+    jobs.put((demo_root, str(tmp_path / "ours"), list(specs.values()), start, end, slice_ends))
+
+    serve(jobs, out, own_process=False)
+
+    batches = [out.get_nowait() for _ in slice_ends]
+    assert out.empty()
+    assert all(isinstance(batch, SliceBatch) for batch in batches)
+    root = resolve(str(tmp_path / "ours"))[1]
+    files = [path for batch in batches for path in batch.files]
+    assert sorted(path.removeprefix(root) for path in files) == sorted(_catalog_files(ours))
+    official = ParquetDataCatalog(str(tmp_path / "official"))
+    reader = TickReader(demo_root)
+    for key, spec in specs.items():
+        desk = reader.read_window(key, start, end)
+        ts = desk.column("ts_event")
+        paths = [path for path in files if path.split("/")[-2] == key]
+        assert len(paths) == len(slice_ends)
+        for path in paths:
+            written = pq.read_table(path, columns=["ts_init"]).column("ts_init")
+            first, last = written[0].as_py(), written[-1].as_py()
+            part = desk.filter(pc.and_(pc.greater_equal(ts, first), pc.less_equal(ts, last)))
+            official.write_data(_official_ticks(_instrument(spec), part))
+        assert sum(batch.ticks[key] for batch in batches) == desk.num_rows > 0
+    assert _catalog_files(ours) == _catalog_files(official)
 
 
 class _TickRecorder(Actor):

@@ -81,12 +81,9 @@ def test_worker_error_ends_the_run_with_its_one_line_message(
     assert not list(Path(outcome.folder).glob("*.parquet"))
 
 
-def test_core_never_imports_the_console_or_textual() -> None:
-    code = (
-        "import sys, core.backtest, core.catalog_feed, core.demo_data, core.metrics;"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'console', 'themes')];"
-        "print(','.join(bad))"
-    )
+def _modules_after_importing(*modules: str) -> list[str]:
+    """``sys.modules`` of a fresh interpreter that imported ``modules``: what they pull in."""
+    code = f"import sys, {', '.join(modules)}; print('\\n'.join(sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -94,4 +91,19 @@ def test_core_never_imports_the_console_or_textual() -> None:
         check=True,
         cwd=Path(__file__).resolve().parents[1],
     )
-    assert result.stdout.strip() == ""
+    return result.stdout.split()
+
+
+def test_core_never_imports_the_console_or_textual() -> None:
+    loaded = _modules_after_importing(
+        "core.backtest", "core.catalog_feed", "core.demo_data", "core.metrics"
+    )
+    assert "core.backtest" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("textual", "console", "themes")] == []
+
+
+def test_conversion_worker_imports_no_nautilus() -> None:
+    # Nautilus would cost the worker process ~250 MB and half a second before its first slice.
+    loaded = _modules_after_importing("core.catalog_worker")
+    assert "core.catalog_worker" in loaded
+    assert [m for m in loaded if m.startswith("nautilus_trader")] == []
