@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from core.errors import DataError
-from core.layout import TRADE_SCHEMA
+from core.layout import TRADE_SCHEMA, require_columns
 
 # Nautilus's high-precision build: raw values are 128-bit integers with 16 decimals.
 FIXED_PRECISION = 16
@@ -171,17 +171,8 @@ def _multiply_to_u128(a: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_trade_schema(table: pa.Table, source: str) -> None:
-    """Refuse a desk trade table that lacks a ``TRADE_SCHEMA`` column, has it typed
-    differently, or holds nulls (``source`` names the instrument in the error).
-    """
-    for field in TRADE_SCHEMA:
-        if field.name not in table.column_names:
-            raise DataError(f"trade table has no column '{field.name}'", source)
-        actual = table.schema.field(field.name).type
-        if actual != field.type:
-            raise DataError(f"column '{field.name}' is {actual}, expected {field.type}", source)
-        if table.column(field.name).null_count > 0:
-            raise DataError(f"column '{field.name}' has nulls", source)
+    """Refuse a desk trade table that does not fit ``TRADE_SCHEMA`` (``source``: instrument)."""
+    require_columns(table, TRADE_SCHEMA, source)
 
 
 def _bools(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:

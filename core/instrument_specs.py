@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import DataError
-from core.layout import INSTRUMENT_SCHEMA, instruments_path
+from core.layout import INSTRUMENT_SCHEMA, instruments_path, require_columns
 from core.storage import resolve
 
 KINDS = ("spot", "perpetual")
@@ -42,15 +42,6 @@ class InstrumentSpec(msgspec.Struct, frozen=True):
     taker_fee: float
     multiplier: float
     is_inverse: bool
-
-
-def _check_schema(table: pa.Table, source: str) -> None:
-    for field in INSTRUMENT_SCHEMA:
-        if field.name not in table.column_names:
-            raise DataError(f"missing column '{field.name}'", source)
-        actual = table.schema.field(field.name).type
-        if actual != field.type:
-            raise DataError(f"column '{field.name}' is {actual}, expected {field.type}", source)
 
 
 def _check_row(spec: InstrumentSpec, source: str) -> None:
@@ -96,7 +87,7 @@ def load_instrument_specs(root: str, day: dt.date) -> dict[str, InstrumentSpec]:
             table = pq.read_table(handle)
     except (OSError, pa.ArrowException) as error:
         raise DataError(f"unreadable parquet ({type(error).__name__})", path) from error
-    _check_schema(table, path)
+    require_columns(table, INSTRUMENT_SCHEMA, path)
     specs: dict[str, InstrumentSpec] = {}
     for row in table.select(INSTRUMENT_SCHEMA.names).to_pylist():
         spec = InstrumentSpec(**row)

@@ -17,6 +17,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from core.errors import DataError
 from core.storage import join
 
 INSTRUMENTS_DIR = "instrument_availability/by_date"
@@ -99,3 +100,17 @@ def days_between(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
     first = start.astimezone(dt.UTC).date()
     last = (end - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def require_columns(table: pa.Table, schema: pa.Schema, source: str) -> None:
+    """Refuse a table lacking a column of ``schema``, typing it differently, or holding nulls
+    where ``schema`` allows none (``source`` names the file or instrument in the error).
+    """
+    for field in schema:
+        if field.name not in table.column_names:
+            raise DataError(f"missing column '{field.name}'", source)
+        actual = table.schema.field(field.name).type
+        if actual != field.type:
+            raise DataError(f"column '{field.name}' is {actual}, expected {field.type}", source)
+        if not field.nullable and table.column(field.name).null_count > 0:
+            raise DataError(f"column '{field.name}' has nulls", source)

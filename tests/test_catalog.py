@@ -358,7 +358,7 @@ def test_wrong_schema_or_nulls_raise_data_error(tmp_path: Path) -> None:
     catalog = ParquetDataCatalog(str(tmp_path))
     table = _desk_table([DAY], [1.0], [1.0])
 
-    with pytest.raises(DataError, match="no column 'trade_id'"):
+    with pytest.raises(DataError, match="missing column 'trade_id'"):
         write_trade_ticks(catalog, _instrument(), table.drop_columns(["trade_id"]))
     with pytest.raises(DataError, match="column 'price' is float, expected double"):
         write_trade_ticks(
