@@ -12,6 +12,9 @@ memory (ru_maxrss) is that measurement's alone and one run's Nautilus state cann
 Targets (issue 2): pipeline ticks/s >= 0.8x the bare engine's; peak memory < 1 GB; a 3-day
 backtest well under a minute.
 
+The pipeline is measured as shipped (recording the run into an OMS of its own, the default)
+and without the OMS feed, to show what recording costs.
+
 Usage: ``uv run python bench/bench_backtest.py [--data-root DIR] [--repeat N]``
 (generates the demo data under artifacts/bench-data when ``--data-root`` is not given).
 """
@@ -109,18 +112,19 @@ def bare_engine(data_root: str, log_dir: str) -> dict:
     return {"ticks": count, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
-def pipeline(data_root: str, work_dir: str) -> dict:
+def pipeline(data_root: str, work_dir: str, record_oms: bool = True) -> dict:
     """Time ``run_backtest`` end to end on the data set's whole period."""
     import warnings
 
     warnings.simplefilter("ignore")
     from core.backtest import run_backtest
-    from core.config import AppConfig, DataConfig, LoggingConfig, ResultsConfig
+    from core.config import AppConfig, DataConfig, LoggingConfig, OmsConfig, ResultsConfig
 
     config = AppConfig(
         data=DataConfig(root=data_root),
         results=ResultsConfig(root=work_dir),
         logging=LoggingConfig(directory=str(Path(work_dir) / "logs")),
+        oms=OmsConfig(database=str(Path(work_dir) / "oms.sqlite"), record_backtests=record_oms),
     )
     started = time.perf_counter()
     outcome = run_backtest(config)
@@ -162,11 +166,14 @@ def main() -> None:
             print(f"generating demo data in {data_root} ...", flush=True)
             generate_demo_data(data_root)
 
-    bare, piped = [], []
+    bare, piped, unrecorded = [], [], []
     with tempfile.TemporaryDirectory() as work:
-        for i in range(args.repeat):
+        for i in range(args.repeat):  # interleaved, so machine noise hits all three alike
             bare.append(_in_fresh_process(bare_engine, data_root, str(Path(work) / "bare-logs")))
             piped.append(_in_fresh_process(pipeline, data_root, str(Path(work) / f"run{i}")))
+            unrecorded.append(
+                _in_fresh_process(pipeline, data_root, str(Path(work) / f"no-oms{i}"), False)
+            )
 
     def median(runs: list[dict], key: str) -> float:
         return statistics.median(run[key] for run in runs)
@@ -184,6 +191,11 @@ def main() -> None:
     print(
         f"pipeline (read+convert+run+write): {median(piped, 'seconds'):7.2f} s  "
         f"{pipe_rate:10,.0f} ticks/s  peak {peak:6.0f} MB"
+    )
+    print(
+        f"pipeline without the OMS feed ([oms] record_backtests = false): "
+        f"{median(unrecorded, 'seconds'):7.2f} s  ({ticks / median(unrecorded, 'seconds'):,.0f}"
+        f" ticks/s, {ticks / median(unrecorded, 'seconds') / bare_rate:.2f}x)"
     )
     worker_peak = max(run["worker_peak_rss_mb"] for run in piped)
     print(f"pipeline's conversion worker process: peak {worker_peak:.0f} MB")

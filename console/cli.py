@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--end", help="end, ISO 8601 UTC (exclusive)")
     backtest.add_argument("--instruments", help="comma-separated instrument ids")
     backtest.add_argument("--targets", help="'signals' or a target-weights JSON file")
+
+    status = commands.add_parser(
+        "status",
+        parents=[config_option],
+        help="print health, trading state, counts and last alerts from the OMS (no dashboard)",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     return parser
 
 
@@ -67,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.backtest import run_backtest_command
 
             return run_backtest_command(args)
+        if args.command == "status":
+            from console.commands.status import run_status
+
+            return run_status(args)
+        if args.command is None:  # no subcommand: the dashboard
+            from console.commands.dashboard import run_dashboard
+
+            return run_dashboard(args)
         build_parser().print_help()
         return EXIT_BAD_INPUT
     except TradeConsoleError as error:

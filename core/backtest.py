@@ -8,6 +8,12 @@ catalog through the engine's data iterator in ``chunk_size`` chunks with
 equity curve and summary. Whatever goes wrong, the run's folder ends with a summary.json:
 COMPLETED with its results, or FAILED with the error and no parquet file.
 
+The run is also recorded in the OMS (``config.oms.database``): its state and progress in the
+``runs`` table and, with ``config.oms.record_backtests``, its orders, fills, positions and
+balances through ``OmsFeed``, so the dashboard shows a run's trading before any node exists.
+The OMS is bookkeeping: one that cannot be opened or written never fails the run; the summary's
+``execution_stats.oms`` then says why (one line), and a warning is logged.
+
 Call it under ``if __name__ == "__main__":`` in scripts: the worker is a spawned process.
 """
 
@@ -33,6 +39,9 @@ from core.errors import TradeConsoleError
 from core.nautilus_instruments import to_nautilus_instrument
 from core.nautilus_results import fill_rows, last_trade_prices, order_rows
 from core.nautilus_setup import logging_config, run_config
+from core.oms.events import BacktestStarted
+from core.oms.nautilus_feed import OmsFeed, OmsFeedConfig
+from core.oms.run_recorder import RunRecorder
 from core.results import write_failed_summary, write_results
 from core.results_builder import build_results
 from core.run_id import allocate_run_id
@@ -77,18 +86,36 @@ def run_backtest(
     created_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     results_root = config.results.root
     run_id = allocate_run_id(results_root, created_at)
-    report = progress or (lambda _: None)
+    recorder = RunRecorder.open(config.oms.database, run_id)
+    report = _reporting(progress, recorder)
     scratch = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=_scratch_dir(config)))
+    outcome = None
     try:
-        return _run(config, run_id, created_at, scratch, report)
+        outcome = _run(config, run_id, created_at, scratch, report, recorder)
     except Exception as error:  # every failure must end in a FAILED summary
         message = str(error) if isinstance(error, TradeConsoleError) else _describe(error)
         folder = write_failed_summary(
             results_root, run_id, message, to_builtins(config), created_at
         )
-        return BacktestOutcome(run_id, "FAILED", folder, message, {"status": "FAILED"})
+        outcome = BacktestOutcome(run_id, "FAILED", folder, message, {"status": "FAILED"})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if outcome is None:  # interrupted (KeyboardInterrupt): the run will not come back
+            recorder.finish("FAILED", None, "interrupted")
+        else:
+            recorder.finish(outcome.status, outcome.folder, outcome.error)
+    return outcome
+
+
+def _reporting(progress: ProgressCallback | None, recorder: RunRecorder) -> ProgressCallback:
+    """The caller's progress callback, with the run's progress also sent to the OMS."""
+
+    def report(update: Progress) -> None:
+        recorder.running(update.phase, update.done / update.total if update.total else 0.0)
+        if progress is not None:
+            progress(update)
+
+    return report
 
 
 def _describe(error: BaseException) -> str:
@@ -108,9 +135,11 @@ def _run(
     created_at: dt.datetime,
     scratch: Path,
     report: ProgressCallback,
+    recorder: RunRecorder,
 ) -> BacktestOutcome:
     wall_start = time.perf_counter()
     feed = CatalogFeed(config.backtest.chunk_size)  # its worker imports while we prepare
+    recorder.running("reading", 0.0)
     try:
         inputs = prepare_inputs(config)
         catalog_path = scratch / "catalog"
@@ -124,12 +153,14 @@ def _run(
             inputs.start,
             inputs.end,
         )
-        recorded = _simulate(config, inputs, catalog_path, run_id, feed, report)
+        recorded = _simulate(config, inputs, catalog_path, run_id, feed, report, recorder)
     finally:
         feed.close()
+    recorder.flush()  # the feed's records are in the OMS before the summary says they are
     orders, fills, last_prices, equity = recorded
     ticks = feed.stats.ticks
     wall_seconds = time.perf_counter() - wall_start
+    oms = {} if recorder.problem is None else {"oms": recorder.problem}
     tables, summary = build_results(
         run_id=run_id,
         created_at=created_at,
@@ -148,6 +179,7 @@ def _run(
             "row_groups_skipped": feed.stats.row_groups_skipped,
             "wall_seconds": wall_seconds,
             "signals": len(inputs.schedule),
+            **oms,
         },
     )
     folder = write_results(config.results.root, run_id, tables, summary)
@@ -162,17 +194,18 @@ def _simulate(
     run_id: str,
     feed: CatalogFeed,
     report: ProgressCallback,
+    recorder: RunRecorder,
 ) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list]]:
     """Run the engine over the feed; return orders, fills, last prices and equity samples."""
     span = max(inputs.end_ns - inputs.start_ns, 1)
-    recorder = EquityRecorder(
+    equity_recorder = EquityRecorder(
         EquityRecorderConfig(
             instrument_ids=tuple(inputs.instrument_ids),
             valuation_currency=config.strategy.valuation_currency,
             interval_secs=config.backtest.equity_interval_secs,
         )
     )
-    recorder.on_sample = lambda ts: report(
+    equity_recorder.on_sample = lambda ts: report(
         Progress("running", min(ts - inputs.start_ns, span), span, feed.stats.ticks)
     )
     strategy = NautilusRebalanceStrategy(
@@ -204,7 +237,10 @@ def _simulate(
     try:
         node.build()  # venues, instruments and logging from the run config
         engine = node.get_engines()[0]
-        engine.add_actor(recorder)
+        engine.add_actor(equity_recorder)
+        if config.oms.record_backtests and recorder.recording:
+            recorder.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
+            engine.add_actor(OmsFeed(OmsFeedConfig(run_id=run_id), recorder.submit))
         engine.add_strategy(strategy)
         report(Progress("running", 0, span, 0))
         engine.add_data_iterator("desk-trade-ticks", feed.chunks())
@@ -214,7 +250,7 @@ def _simulate(
             order_rows(engine.cache),
             fill_rows(engine.cache),
             last_trade_prices(engine.cache, inputs.instrument_ids),
-            recorder.columns,
+            equity_recorder.columns,
         )
     finally:
         node.dispose()

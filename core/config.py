@@ -96,6 +96,11 @@ class OmsConfig(msgspec.Struct, **_STRUCT):
 
     database: str = "artifacts/oms.sqlite"
     """Local path of the SQLite file (relative paths are from the working directory)."""
+    record_backtests: bool = True
+    """Copy each backtest's orders, fills, positions and balances into the OMS, so the dashboard
+    shows a run's trading before any node exists; each backtest replaces the previous one's
+    rows (the runs table keeps every run either way). Turn off on a desk whose node writes this
+    OMS: a backtest's positions share the node's position ids (instrument-strategy)."""
 
 
 class ConsoleConfig(msgspec.Struct, **_STRUCT):

@@ -84,6 +84,7 @@ def write_config(
     backtest: Section | None = None,
     strategy: Section | None = None,
     venues: Sequence[Section] | None = None,
+    oms: Section | None = None,
     extra: str = "",
 ) -> Path:
     """Write a TOML config at ``path`` with data, results and logging pointed where given.
@@ -94,6 +95,8 @@ def write_config(
         *_toml_section("[data]", {"root": data_root}),
         *_toml_section("[results]", {"root": results_root}),
         *_toml_section("[logging]", {"directory": str(log_dir)}),
+        # Each config gets its own OMS beside it: no test writes the checkout's artifacts/.
+        *_toml_section("[oms]", {"database": str(path.parent / "oms.sqlite"), **(oms or {})}),
     ]
     if backtest is not None:
         lines += _toml_section("[backtest]", backtest)

@@ -187,3 +187,14 @@ def _fill(index: int) -> Fill:
         liquidity_side="TAKER",
         ts_event=T0 + index,
     )
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_a_folder_in_place_of_the_database_is_a_one_line_error(
+    tmp_path: Path, read_only: bool
+) -> None:
+    path = tmp_path / "oms.sqlite"
+    path.mkdir()
+    message = await _refused(path, read_only=read_only)
+    assert "a folder is where the OMS database file should be" in message
+    assert not any(path.iterdir())

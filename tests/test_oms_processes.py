@@ -42,6 +42,9 @@ async def main(path: str, limit: int) -> None:
                 order_type="MARKET", quantity=1.0, filled_qty=1.0, created_at=index))
             index += 1
         await asyncio.sleep(0)
+        # Until killed: bursts, not a flood whose queue outgrows memory on a busy machine.
+        while limit == 0 and store.stats.pending > 5_000:
+            await asyncio.sleep(0.001)
     await store.close()
     print("closed", flush=True)
 

@@ -7,10 +7,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from core.oms import (
     AuditEntry,
+    BacktestStarted,
     BalanceSnapshot,
     Commit,
     DriftObservation,
@@ -389,3 +391,54 @@ def test_drift_is_signed_as_a_cost_for_both_sides() -> None:
 
 def _as_dict(record: Fill) -> dict:
     return {name: getattr(record, name) for name in record.__struct_fields__}
+
+
+def backtest_rows(run_id: str, order_id: str, index: int) -> list:
+    """One row of each table a backtest feeds, keyed apart from ``one_of_each``'s."""
+    own_fill = fill(index, order_id)
+    records = [
+        order_event(order_id, 1, "INITIALIZED"),
+        own_fill,
+        msgspec.structs.replace(position(1, 0, 0.25), position_id=f"P-{order_id}"),
+        msgspec.structs.replace(one_of_each()[3], account_id=f"SIM-{order_id}"),
+        DriftObservation.measure(own_fill, 94_000.0, "decision", 0.5),
+        RiskAlert(
+            alert_id=f"r-{order_id}",
+            ts_event=T0,
+            severity="WARNING",
+            rule="order_denied",
+            message="denied",
+        ),
+    ]
+    return [msgspec.structs.replace(r, run_id=run_id) for r in records]
+
+
+async def test_a_backtest_starting_clears_earlier_backtests_rows_only(store: OmsStore) -> None:
+    store.submit_many(
+        [
+            *one_of_each(),  # the node's rows: kept
+            *backtest_rows("BT-1", "B1", 7),
+            *backtest_rows("BT-2", "OLD", 6),  # another results root's BT-2: cleared too
+        ]
+    )
+    await store.flush()
+    assert (await store.counts())["orders"] == 3
+    # In one batch: BT-1's last rows come before BT-2's start, BT-2's first rows after it.
+    store.submit_many(
+        [
+            *backtest_rows("BT-1", "B1-late", 9),
+            BacktestStarted(run_id="BT-2"),
+            *backtest_rows("BT-2", "B2", 8),
+        ]
+    )
+    await store.flush()
+    counts = await store.counts()
+    fed = ("orders", "order_events", "fills", "positions", "position_events", "balances")
+    assert {name: counts[name] for name in fed} == dict.fromkeys(fed, 2)
+    assert (counts["drift_observations"], counts["risk_alerts"]) == (2, 2)
+    assert sorted((o.client_order_id, o.run_id) for o in await store.orders()) == [
+        ("B2", "BT-2"),
+        ("O-1", None),
+    ]
+    assert {r.run_id for r in await store.alerts()} == {None, "BT-2"}
+    assert (counts["uploads"], counts["runs"], counts["audit_log"]) == (1, 1, 1)

@@ -104,6 +104,10 @@ def _print_outcome(outcome: BacktestOutcome, console: Console) -> None:
             table.add_row(section, key, _format(value))
     console.print(table)
     console.print(f"result folder: {outcome.folder}", soft_wrap=True, markup=False)
+    oms_note = summary.get("execution_stats", {}).get("oms")
+    if oms_note:  # the run completed, but the dashboard will not show it
+        errors = Console(stderr=True, soft_wrap=True)
+        errors.print(f"warning: not recorded in the OMS: {oms_note}", markup=False)
 
 
 def _format(value: object) -> str:

@@ -2,24 +2,31 @@
 
 ``OmsStore`` opens the database and writes records in batches; ``core.oms.events`` holds the
 records; ``core.oms.nautilus_feed`` (imported on its own, as it loads Nautilus) turns Nautilus
-events into records.
+events into records. For synchronous code (a backtest), ``core.oms.background.BackgroundStore``
+runs a store on its own thread and ``core.oms.run_recorder.RunRecorder`` records a run's life.
 """
 
 from core.oms.errors import OmsError
 from core.oms.events import (
     AUDIT_ACTIONS,
+    NODE_MODES,
+    NODE_STATES,
     RUN_STATES,
     SEVERITIES,
+    TRADING_STATES,
     UPLOAD_STATES,
     AuditEntry,
+    BacktestStarted,
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeStatus,
     OrderEvent,
     PositionSnapshot,
     Record,
     RiskAlert,
     RunState,
+    TradingStateRecord,
     UploadState,
 )
 from core.oms.schema import SCHEMA_VERSION
@@ -29,16 +36,21 @@ from core.oms.writer import Commit, WriterStats
 __all__ = [
     "AUDIT_ACTIONS",
     "DEFAULT_DATABASE",
+    "NODE_MODES",
+    "NODE_STATES",
     "RUN_STATES",
     "SCHEMA_VERSION",
     "SEVERITIES",
+    "TRADING_STATES",
     "UPLOAD_STATES",
     "AuditEntry",
+    "BacktestStarted",
     "BalanceSnapshot",
     "Changes",
     "Commit",
     "DriftObservation",
     "Fill",
+    "NodeStatus",
     "OmsError",
     "OmsStore",
     "OrderEvent",
@@ -46,6 +58,7 @@ __all__ = [
     "Record",
     "RiskAlert",
     "RunState",
+    "TradingStateRecord",
     "UploadState",
     "WriterStats",
 ]

@@ -8,20 +8,24 @@ idempotent: the same record twice is one row.
 State tables keep the latest record per key (an order's latest event is its current state, a
 position's latest snapshot its current position); history tables keep every record.
 
-====================  ==========================  =====================================
-record                key                         tables
-====================  ==========================  =====================================
-``OrderEvent``        client_order_id, event_id   order_events (history), orders (state)
-``Fill``              trade_id, client_order_id   fills
-``PositionSnapshot``  position_id, event_id       position_events, positions (state)
-``BalanceSnapshot``   account_id, currency        balances (state)
-``DriftObservation``  client_order_id, trade_id,  drift_observations
-                      reference
-``RiskAlert``         alert_id                    risk_alerts
-``UploadState``       file                        uploads (state)
-``RunState``          run_id                      runs (state)
-``AuditEntry``        entry_id                    audit_log
-====================  ==========================  =====================================
+======================  ==========================  ===========================================
+record                  key                         tables
+======================  ==========================  ===========================================
+``OrderEvent``          client_order_id, event_id   order_events (history), orders (state)
+``Fill``                trade_id, client_order_id   fills
+``PositionSnapshot``    position_id, event_id       position_events, positions (state)
+``BalanceSnapshot``     account_id, currency        balances (state)
+``DriftObservation``    client_order_id, trade_id,  drift_observations
+                        reference
+``RiskAlert``           alert_id                    risk_alerts
+``UploadState``         file                        uploads (state)
+``RunState``            run_id                      runs (state)
+``AuditEntry``          entry_id                    audit_log
+``NodeStatus``          (a single row)              node_status (state)
+``TradingStateRecord``  ts_event, state, actor      trading_state (history; the latest is
+                                                    the state in force)
+``BacktestStarted``     (none: a deletion)          deletes earlier backtests' trading rows
+======================  ==========================  ===========================================
 
 Construction checks only the values the OMS itself defines (upload and run states, alert
 severities, audit actions); a bad one is a programming error and raises ``ValueError``.
@@ -41,6 +45,11 @@ UPLOAD_STATES = ("queued", "uploading", "done", "failed")
 RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
 AUDIT_ACTIONS = ("kill", "rearm", "rebalance", "backtest_launch")
+NODE_MODES = ("LIVE", "SHADOW")
+NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # Nautilus's TradingState names
+DATA_FEED_STATES = ("OK", "STALE", "DOWN")
+CONNECTION_STATES = ("OK", "DOWN")
 # Nautilus's order statuses after which nothing more happens to an order.
 CLOSED_ORDER_STATUSES = ("FILLED", "CANCELED", "REJECTED", "DENIED", "EXPIRED")
 
@@ -84,6 +93,8 @@ class OrderEvent(msgspec.Struct, **_RECORD):
     """The price the strategy decided at (from its tags): drift is measured from it."""
     created_at: int
     """The order's creation time (its initialisation)."""
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
     @property
     def is_open(self) -> bool:
@@ -109,6 +120,8 @@ class Fill(msgspec.Struct, **_RECORD):
     account_id: str | None = None
     operation_id: str | None = None
     decision_price: float | None = None
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
 
 class PositionSnapshot(msgspec.Struct, **_RECORD):
@@ -137,6 +150,8 @@ class PositionSnapshot(msgspec.Struct, **_RECORD):
     currency: str
     ts_opened: int
     ts_closed: int | None = None
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
 
 class BalanceSnapshot(msgspec.Struct, **_RECORD):
@@ -151,6 +166,8 @@ class BalanceSnapshot(msgspec.Struct, **_RECORD):
     event_id: str
     account_type: str
     """CASH, MARGIN or BETTING."""
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
 
 class DriftObservation(msgspec.Struct, **_RECORD):
@@ -173,6 +190,8 @@ class DriftObservation(msgspec.Struct, **_RECORD):
     drift_bps: float
     threshold_bps: float
     over_threshold: bool
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
     @classmethod
     def measure(
@@ -199,6 +218,7 @@ class DriftObservation(msgspec.Struct, **_RECORD):
             drift_bps=drift,
             threshold_bps=threshold_bps,
             over_threshold=abs(drift) > threshold_bps,
+            run_id=fill.run_id,
         )
 
 
@@ -212,6 +232,8 @@ class RiskAlert(msgspec.Struct, **_RECORD):
     message: str
     instrument_id: str | None = None
     details: dict[str, Any] | None = None
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
     def __post_init__(self) -> None:
         _check(self.severity, SEVERITIES, "RiskAlert.severity")
@@ -284,6 +306,76 @@ class AuditEntry(msgspec.Struct, **_RECORD):
         )
 
 
+class BacktestStarted(msgspec.Struct, **_RECORD):
+    """Backtest ``run_id`` starts feeding the OMS: the trading rows of earlier backtests go.
+
+    Without this, two runs of one strategy over the same days would mix in the panes: Nautilus
+    numbers orders from the backtest clock, so both runs have the same order ids, and the
+    second run's events would be taken for repeats of the first's.
+
+    It deletes every backtest row submitted before it (whatever its run id: two results roots
+    can both have a ``BT-20260105-001``) and none submitted after it, even in the same batch.
+    The node's rows (``run_id`` NULL) are never touched; the ``runs`` table keeps every run.
+    Two backtests fed at the same time still mix: the later start only clears the rows the
+    earlier one had written so far.
+    """
+
+    run_id: str
+
+
+class NodeStatus(msgspec.Struct, **_RECORD):
+    """The running node's heartbeat: what it is, how it is, and when it last said so.
+
+    The node writes one every few seconds and the OMS keeps only the latest, so a reader knows
+    both the node's state and, from ``ts_event``, whether a node runs at all: a heartbeat that
+    stopped coming means the node is gone, whatever its last state said.
+    """
+
+    ts_event: int
+    """When the node wrote this heartbeat (ns, wall clock)."""
+    mode: str
+    """LIVE or SHADOW."""
+    venues: tuple[str, ...]
+    node_state: str
+    """STARTING, RUNNING, STOPPING, STOPPED or DEGRADED."""
+    trading_state: str
+    """ACTIVE, REDUCING or HALTED."""
+    data_feed: str
+    """OK, STALE or DOWN."""
+    venue_connection: str
+    """OK or DOWN."""
+    equity: float | None
+    """The account's value in the valuation currency; None before the first valuation."""
+    detail: str = ""
+    """Why the node is DEGRADED or a component is not OK, for the Health pane."""
+
+    def __post_init__(self) -> None:
+        _check(self.mode, NODE_MODES, "NodeStatus.mode")
+        _check(self.node_state, NODE_STATES, "NodeStatus.node_state")
+        _check(self.trading_state, TRADING_STATES, "NodeStatus.trading_state")
+        _check(self.data_feed, DATA_FEED_STATES, "NodeStatus.data_feed")
+        _check(self.venue_connection, CONNECTION_STATES, "NodeStatus.venue_connection")
+
+
+class TradingStateRecord(msgspec.Struct, **_RECORD):
+    """A change of the desk's trading state (the kill switch), kept so that it outlives restarts.
+
+    A console or node started after a kill must come up HALTED until someone re-arms: the
+    latest record is the state in force. No record at all means trading was never halted
+    (ACTIVE).
+    """
+
+    ts_event: int
+    state: str
+    """ACTIVE, REDUCING or HALTED."""
+    actor: str
+    """Who changed it (an operator's name, or the risk rule that tripped)."""
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check(self.state, TRADING_STATES, "TradingStateRecord.state")
+
+
 Record = (
     OrderEvent
     | Fill
@@ -294,4 +386,7 @@ Record = (
     | UploadState
     | RunState
     | AuditEntry
+    | BacktestStarted
+    | NodeStatus
+    | TradingStateRecord
 )

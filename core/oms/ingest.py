@@ -3,7 +3,8 @@
 History tables ignore a row whose natural key is already there, so a record seen twice is one
 row. State tables take an UPSERT that only replaces the row with a *newer* record (a larger
 sequence or a later timestamp), so a late or repeated event never rolls an order, a position or
-an upload back to an older state.
+an upload back to an older state. ``BacktestStarted`` is the one record that deletes (see its
+docstring).
 
 Columns are the record's fields by name, so a record and its row cannot drift apart silently:
 a field without a column fails the first write.
@@ -19,18 +20,23 @@ import msgspec
 
 from core.oms.events import (
     AuditEntry,
+    BacktestStarted,
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeStatus,
     OrderEvent,
     PositionSnapshot,
     Record,
     RiskAlert,
     RunState,
+    TradingStateRecord,
     UploadState,
 )
+from core.oms.schema import BACKTEST_FED
 
-_JSON_FIELDS = frozenset({"details"})  # dicts, stored as JSON text
+_JSON_FIELDS = frozenset({"details", "venues"})  # dicts and tuples, stored as JSON text
+_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus)
 
 
 @dataclass(frozen=True)
@@ -102,19 +108,34 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
         _state("runs", _fields(RunState), ("run_id",), "excluded.updated_at >= runs.updated_at"),
     ),
     AuditEntry: (_history("audit_log", _fields(AuditEntry)),),
+    NodeStatus: (
+        # The conflict is on the table's constant id (1): every heartbeat is the same row.
+        _state(
+            "node_status",
+            _fields(NodeStatus),
+            ("id",),
+            "excluded.ts_event >= node_status.ts_event",
+        ),
+    ),
+    TradingStateRecord: (_history("trading_state", _fields(TradingStateRecord)),),
+    # Every backtest's rows, whatever their run id: two results roots can both have a
+    # BT-20260105-001, and the rows of the older one must go as well.
+    BacktestStarted: tuple(
+        _Statement(table, f"DELETE FROM {table} WHERE run_id IS NOT NULL") for table in BACKTEST_FED
+    ),
 }
 
 
 def _encode(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, dict | tuple):
         return msgspec.json.encode(value).decode()
     return value
 
 
 def row(record: Record) -> tuple:
-    """``record``'s values in column order, dicts as JSON text."""
+    """``record``'s values in column order, dicts and tuples as JSON text."""
     values = msgspec.structs.astuple(record)
-    if isinstance(record, RiskAlert | AuditEntry):
+    if isinstance(record, _WITH_JSON):
         return tuple(_encode(v) for v in values)
     return values
 
@@ -132,14 +153,26 @@ def plan(records: Iterable[Record]) -> list[Step]:
     """The statements that write ``records``, grouped by type in the order types first appear.
 
     Records keep their order within a type, which is all that matters: types go to different
-    tables, and an upsert's newer-than guard settles the order within a table.
+    tables, and an upsert's newer-than guard settles the order within a table. The exception is
+    ``BacktestStarted``, a barrier: what came before it is written before its deletions, what
+    came after, after them.
     """
+    steps: list[Step] = []
     by_type: dict[type, list[tuple]] = {}
     for record in records:
         record_type = type(record)
         if record_type not in _STATEMENTS:
             raise TypeError(f"not an OMS record: {record_type.__name__}")
-        by_type.setdefault(record_type, []).append(row(record))
+        if record_type is BacktestStarted:
+            steps += _grouped(by_type)
+            by_type = {}
+            steps += [Step(s.table, s.sql, [()]) for s in _STATEMENTS[BacktestStarted]]
+        else:
+            by_type.setdefault(record_type, []).append(row(record))
+    return steps + _grouped(by_type)
+
+
+def _grouped(by_type: dict[type, list[tuple]]) -> list[Step]:
     return [
         Step(statement.table, statement.sql, rows)
         for record_type, rows in by_type.items()

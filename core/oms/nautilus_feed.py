@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Callable
 
+import msgspec
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
@@ -59,6 +60,11 @@ class OmsFeedConfig(ActorConfig, frozen=True):
 
     drift_threshold_bps: float = 25.0
     """A fill further than this from its decision price is marked over the threshold."""
+    run_id: str | None = None
+    """The backtest whose events these are; None for the node. Stamped on every record, so
+    that the next backtest can clear this one's rows (``core.oms.events.BacktestStarted``)."""
+    balances: bool = True
+    """Whether account states are recorded (each fill brings one, with every currency)."""
 
 
 class OmsFeed(Actor):
@@ -73,12 +79,14 @@ class OmsFeed(Actor):
         if not (math.isfinite(threshold) and threshold >= 0):
             raise ValueError(f"drift_threshold_bps must be >= 0, got {threshold}")
         self._submit = submit
+        self._run_id = config.run_id
         self._handlers = {
             "events.order.*": self._on_order_event,
             "events.position.*": self._on_position_event,
-            "events.account.*": self._on_account_state,
             "events.risk": self._on_risk_event,
         }
+        if config.balances:
+            self._handlers["events.account.*"] = self._on_account_state
         self.errors = 0
         """Events that could not be converted (each is logged)."""
 
@@ -87,38 +95,42 @@ class OmsFeed(Actor):
             self.msgbus.subscribe(topic, handler)
         # Accounts exist before the feed starts: without this the OMS would show no balance
         # until the first fill.
-        for account in self.cache.accounts():
-            if account.last_event is not None:
-                self._on_account_state(account.last_event)
+        if "events.account.*" in self._handlers:
+            for account in self.cache.accounts():
+                if account.last_event is not None:
+                    self._on_account_state(account.last_event)
 
     def on_stop(self) -> None:
         for topic, handler in self._handlers.items():
             self.msgbus.unsubscribe(topic, handler)
 
-    def _guarded(self, what: str, convert: Callable[[], list[Record]]) -> None:
+    def _guarded(self, event: object, convert: Callable[[], list[Record]]) -> None:
         try:
             records = convert()
         except Exception as error:  # never into the engine: see module docstring
             self.errors += 1
-            self.log.error(f"OMS feed cannot record {what}: {type(error).__name__}: {error}")
+            # repr only here: an event's repr costs more than converting it.
+            self.log.error(f"OMS feed cannot record {event!r}: {type(error).__name__}: {error}")
             return
+        if self._run_id is not None:
+            records = [msgspec.structs.replace(r, run_id=self._run_id) for r in records]
         for record in records:
             self._submit(record)
 
     def _on_order_event(self, event: NautilusOrderEvent) -> None:
-        self._guarded(repr(event), lambda: self.order_records(event))
+        self._guarded(event, lambda: self.order_records(event))
 
     def _on_position_event(self, event: NautilusPositionEvent) -> None:
         position = self.cache.position(event.position_id)
         sequence = 0 if position is None else position.event_count
-        self._guarded(repr(event), lambda: [position_snapshot(event, sequence)])
+        self._guarded(event, lambda: [position_snapshot(event, sequence)])
 
     def _on_account_state(self, event: AccountState) -> None:
-        self._guarded(repr(event), lambda: balance_snapshots(event))
+        self._guarded(event, lambda: balance_snapshots(event))
 
     def _on_risk_event(self, event: object) -> None:
         if isinstance(event, TradingStateChanged):
-            self._guarded(repr(event), lambda: [trading_state_alert(event)])
+            self._guarded(event, lambda: [trading_state_alert(event)])
 
     def order_records(self, event: NautilusOrderEvent) -> list[Record]:
         """Every record ``event`` makes, reading the order's state from the cache."""

@@ -47,7 +47,10 @@ def ensure_folder(path: str) -> None:
 
 
 def database_exists(path: str) -> bool:
+    """Whether a database file is at ``path`` (a folder there is an error, not "no file")."""
     fs, local = resolve(path)
+    if fs.isdir(local):
+        raise OmsError("a folder is where the OMS database file should be", path)
     return fs.exists(local)
 
 

@@ -6,7 +6,8 @@ none); a database at a newer version than ``SCHEMA_VERSION`` was written by a ne
 is refused untouched, since this one would not know what its tables mean.
 
 **A step, once shipped, is never edited**: a change is a new step appended at the end. The
-schema grew in two steps: the trading tables (v1), then the operations tables (v2).
+schema grew in three steps: the trading tables (v1), the operations tables (v2), then the node's
+heartbeat, the persisted trading state and the backtest marks on trading rows (v3).
 
 Conventions: timestamps are int64 ns since the epoch, UTC; prices, quantities and money are
 REAL (as in the result files); tables are STRICT so a wrong type is an error, not a silent
@@ -245,10 +246,64 @@ _V2_OPERATIONS = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TRADING, _V2_OPERATIONS)
+# The step's own list: a later change to what backtests feed is a later step, not an edit here.
+_V3_MARKED = (
+    "orders",
+    "order_events",
+    "fills",
+    "positions",
+    "position_events",
+    "balances",
+    "drift_observations",
+    "risk_alerts",
+)
+
+_V3_NODE = (
+    # The node's latest heartbeat: one row at most (id is always 1), replaced by a newer one.
+    # WITHOUT ROWID, as a rowid table's INTEGER PRIMARY KEY ignores its DEFAULT.
+    """
+    CREATE TABLE node_status (
+        id INTEGER PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        ts_event INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        venues TEXT NOT NULL,
+        node_state TEXT NOT NULL,
+        trading_state TEXT NOT NULL,
+        data_feed TEXT NOT NULL,
+        venue_connection TEXT NOT NULL,
+        equity REAL,
+        detail TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Every change of the trading state; the latest is the one in force (a kill survives a
+    # restart). Keyed by time first, so the latest is the last entry of the primary key.
+    """
+    CREATE TABLE trading_state (
+        ts_event INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (ts_event, state, actor)
+    ) STRICT, WITHOUT ROWID
+    """,
+    # Which backtest wrote a trading row (NULL: the node). A backtest that starts feeding the
+    # OMS deletes the rows of earlier ones (see events.BacktestStarted); the partial indexes
+    # find them without scanning the node's rows.
+    *(f"ALTER TABLE {table} ADD COLUMN run_id TEXT" for table in _V3_MARKED),
+    *(
+        f"CREATE INDEX {table}_backtest ON {table} (run_id) WHERE run_id IS NOT NULL"
+        for table in _V3_MARKED
+    ),
+    "INSERT INTO table_versions (name) VALUES ('node_status'), ('trading_state')",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TRADING, _V2_OPERATIONS, _V3_NODE)
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+BACKTEST_FED = _V3_MARKED
+"""The tables a backtest's events reach (through ``OmsFeed``): each has a ``run_id`` column."""
 
 TABLES = (
     "orders",
@@ -262,5 +317,7 @@ TABLES = (
     "uploads",
     "runs",
     "audit_log",
+    "node_status",
+    "trading_state",
 )
 """Every data table of the current schema (``table_versions`` has a row for each)."""

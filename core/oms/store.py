@@ -34,11 +34,13 @@ from core.oms.events import (
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeStatus,
     OrderEvent,
     PositionSnapshot,
     Record,
     RiskAlert,
     RunState,
+    TradingStateRecord,
     UploadState,
 )
 from core.oms.ingest import decode, is_record, select_columns
@@ -53,6 +55,7 @@ from core.oms.opening import (
 )
 from core.oms.schema import SCHEMA_VERSION, TABLES
 from core.oms.writer import BatchWriter, Commit, WriterStats
+from core.storage import resolve
 
 DEFAULT_DATABASE = "artifacts/oms.sqlite"
 """Where the OMS lives when the config does not say: under ``artifacts/`` of the working folder."""
@@ -324,16 +327,55 @@ class OmsStore:
         """The latest ``limit`` operator actions, newest first."""
         return await self._select(AuditEntry, "FROM audit_log ORDER BY ts DESC LIMIT ?", (limit,))
 
+    async def node_status(self) -> NodeStatus | None:
+        """The node's latest heartbeat; None when no node ever wrote one to this database.
+
+        The row outlives the node: compare its ``ts_event`` with the clock to know whether a
+        node still runs (``core.health.collect_health`` does).
+        """
+        rows = await self._select(NodeStatus, "FROM node_status")
+        return rows[0] if rows else None
+
+    async def trading_state(self) -> TradingStateRecord | None:
+        """The trading state in force (the latest change); None when never set, i.e. ACTIVE."""
+        rows = await self._select(
+            TradingStateRecord, "FROM trading_state ORDER BY ts_event DESC LIMIT 1"
+        )
+        return rows[0] if rows else None
+
+    async def trading_state_history(self, limit: int = 50) -> list[TradingStateRecord]:
+        """The latest ``limit`` changes of the trading state, newest first."""
+        return await self._select(
+            TradingStateRecord, "FROM trading_state ORDER BY ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def schema_version(self) -> int:
+        """The database's schema version (``PRAGMA user_version``)."""
+        rows = await self._fetch("PRAGMA user_version")
+        return rows[0][0]
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: the database file and its write-ahead log (which holds the latest
+        commits until a checkpoint copies them into the file)."""
+        fs, path = resolve(self.path)
+        total = 0
+        for name in (path, f"{path}-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += fs.size(name)
+        return total
+
     async def counts(self) -> dict[str, int]:
-        """Rows per table, plus ``open_orders``, ``active_uploads`` and ``failed_uploads``."""
+        """Rows per table, plus ``open_orders``, ``open_positions``, ``active_uploads`` (not
+        done: queued, uploading or failed) and ``failed_uploads``."""
         parts = [f"(SELECT count(*) FROM {table})" for table in TABLES]
         parts += [
             "(SELECT count(*) FROM orders WHERE is_open)",
+            "(SELECT count(*) FROM positions WHERE side <> 'FLAT')",
             "(SELECT count(*) FROM uploads WHERE is_active)",
             "(SELECT count(*) FROM uploads WHERE state = 'failed')",
         ]
         rows = await self._fetch("SELECT " + ", ".join(parts))
-        names = (*TABLES, "open_orders", "active_uploads", "failed_uploads")
+        names = (*TABLES, "open_orders", "open_positions", "active_uploads", "failed_uploads")
         return dict(zip(names, rows[0], strict=True))
 
     async def integrity_check(self) -> list[str]:

@@ -1,0 +1,185 @@
+"""``trade-console status [--json]``: the desk's health, counts and last alerts, no dashboard.
+
+For a second shell and for scripts. It shows what the dashboard's header and Health pane show
+(both come from ``core.health.collect_health``), read from the OMS database the config names.
+The database is opened read-only: status never creates, migrates or writes it, and in WAL mode
+it neither waits for the node nor makes the node wait. It imports neither Nautilus nor Textual,
+so it answers in a fraction of a second.
+
+The database's integrity is not checked first (SQLite's quick_check reads the whole file, too
+slow to run every few seconds from a monitoring script); a damaged page the reads meet is still
+reported, as the OMS's one-line error.
+
+Exit codes: 0 when the state was printed, whatever it is; 2 with one line on stderr when it
+could not be read (no database yet, a database from a newer version or not yet migrated, a
+corrupt file, a bad config).
+
+``--json`` prints one object. Its keys are stable: later versions may add keys, never rename or
+remove one.
+
+==================  =========================================================================
+key                 value
+==================  =========================================================================
+``database``        absolute path of the OMS database file
+``schema_version``  its schema version (int)
+``as_of``           when this was read, ISO 8601 UTC (``...Z``); ``as_of_ns`` the same in ns
+``mode``            LIVE, SHADOW, or BACKTEST when no node runs
+``venues``          the node's venues (``[]`` when no node runs)
+``node_state``      STARTING, RUNNING, STOPPING, STOPPED, DEGRADED, or ``NO NODE``
+``trading_state``   ACTIVE, REDUCING or HALTED (the persisted one when no node runs)
+``equity``          the node's equity (number), or null
+``components``      ``{name: {"state": OK|WARN|DOWN|NONE, "detail": str}}`` for ``node``,
+                    ``data feed``, ``venue``, ``GCS`` and ``OMS``
+``counts``          ints: ``orders``, ``open_orders``, ``fills``, ``positions``,
+                    ``open_positions``, ``alerts``, ``uploads_queued`` (queued or uploading),
+                    ``uploads_failed``, ``runs``
+``last_alerts``     the latest 5 risk alerts, newest first: ``ts`` (ISO UTC), ``ts_event``
+                    (ns), ``severity``, ``rule``, ``message``, ``instrument_id`` (or null)
+==================  =========================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+
+from core.config import load_config
+from core.health import Health, collect_health
+from core.oms import OmsError, OmsStore, RiskAlert
+
+LAST_ALERTS = 5
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Everything ``status`` prints, read at one moment."""
+
+    database: str
+    schema_version: int
+    health: Health
+    counts: dict[str, int]
+    alerts: list[RiskAlert]
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the desk's status (as JSON with ``--json``); see the module docstring."""
+    config = load_config(getattr(args, "config", None))
+    report = asyncio.run(read_status(config.oms.database, now_ns=time.time_ns()))
+    if args.json:
+        print(json.dumps(to_json(report), ensure_ascii=False))
+    else:
+        print(render_text(report))
+    return 0
+
+
+async def read_status(database: str, *, now_ns: int) -> StatusReport:
+    """Read the status from the OMS at ``database`` without writing to it.
+
+    Raises
+    ------
+    OmsError
+        The database is missing, from a newer version, not yet migrated, or unreadable.
+    """
+    async with await OmsStore.open(database, read_only=True, check_integrity=False) as store:
+        # Read before the health, which reports a failing read as a DOWN component: here
+        # such a database is an error the operator must see as such.
+        schema_version = await store.schema_version()
+        table_counts = await store.counts()
+        alerts = await store.alerts(limit=LAST_ALERTS)
+        health = await collect_health(store, now_ns=now_ns)
+        oms = health.component("OMS")
+        if oms.state == "DOWN":
+            raise OmsError(oms.detail)
+        return StatusReport(store.path, schema_version, health, _counts(table_counts), alerts)
+
+
+def _counts(table: dict[str, int]) -> dict[str, int]:
+    return {
+        "orders": table["orders"],
+        "open_orders": table["open_orders"],
+        "fills": table["fills"],
+        "positions": table["positions"],
+        "open_positions": table["open_positions"],
+        "alerts": table["risk_alerts"],
+        "uploads_queued": table["active_uploads"] - table["failed_uploads"],
+        "uploads_failed": table["failed_uploads"],
+        "runs": table["runs"],
+    }
+
+
+def to_json(report: StatusReport) -> dict:
+    """The ``--json`` object (keys in the module docstring)."""
+    health = report.health
+    return {
+        "database": report.database,
+        "schema_version": report.schema_version,
+        "as_of": _iso(health.as_of_ns),
+        "as_of_ns": health.as_of_ns,
+        "mode": health.mode,
+        "venues": list(health.venues),
+        "node_state": health.node_state,
+        "trading_state": health.trading_state,
+        "equity": health.equity,
+        "components": {c.name: {"state": c.state, "detail": c.detail} for c in health.components},
+        "counts": report.counts,
+        "last_alerts": [
+            {
+                "ts": _iso(alert.ts_event),
+                "ts_event": alert.ts_event,
+                "severity": alert.severity,
+                "rule": alert.rule,
+                "message": alert.message,
+                "instrument_id": alert.instrument_id,
+            }
+            for alert in report.alerts
+        ],
+    }
+
+
+def render_text(report: StatusReport) -> str:
+    """The report for a person: one fact a line, in the dashboard's words."""
+    health = report.health
+    counts = report.counts
+    equity = "-" if health.equity is None else f"{health.equity:,.2f}"
+    lines = [
+        f"OMS {report.database} (schema v{report.schema_version}) at "
+        f"{_iso(health.as_of_ns, readable=True)}",
+        f"mode           {health.mode}",
+        f"venues         {', '.join(health.venues) or '-'}",
+        f"node           {health.node_state}",
+        f"trading        {health.trading_state}",
+        f"equity         {equity}",
+        "",
+        "health",
+        *(f"  {c.name:<12} {c.state:<5} {c.detail}" for c in health.components),
+        "",
+        "counts",
+        f"  orders       {counts['orders']} ({counts['open_orders']} open)",
+        f"  fills        {counts['fills']}",
+        f"  positions    {counts['positions']} ({counts['open_positions']} open)",
+        f"  alerts       {counts['alerts']}",
+        f"  uploads      {counts['uploads_queued']} queued, {counts['uploads_failed']} failed",
+        f"  runs         {counts['runs']}",
+        "",
+        f"last {LAST_ALERTS} alerts",
+    ]
+    lines += [
+        f"  {_iso(a.ts_event, readable=True)}  {a.severity:<8} {a.rule}: {_one_line(a.message)}"
+        for a in report.alerts
+    ] or ["  none"]
+    return "\n".join(lines)
+
+
+def _iso(ns: int, readable: bool = False) -> str:
+    moment = dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
+    if readable:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

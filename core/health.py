@@ -1,0 +1,197 @@
+"""The desk's health in one value, read from the OMS: what runs, in which state, and what is wrong.
+
+The Health pane, the header and ``trade-console status`` all show this, so they cannot disagree.
+Everything comes from the OMS database, never from the node directly (data flows node -> OMS ->
+screens): the node's heartbeat row says what the node is doing, and its age says whether a node
+runs at all. A heartbeat older than ``stale_after_s`` is treated as no node, honestly: the screen
+says BACKTEST / NO NODE rather than a frozen RUNNING.
+
+Component states: ``OK``, ``WARN`` (working, but look), ``DOWN`` (not working) and ``NONE`` (not
+there to judge: no node, no uploads yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.oms import NodeStatus, OmsError, OmsStore, TradingStateRecord
+from core.oms.errors import one_line
+
+COMPONENT_STATES = ("OK", "WARN", "DOWN", "NONE")
+NO_NODE = "NO NODE"
+"""``Health.node_state`` when no node runs (no heartbeat, or a stale one)."""
+UNKNOWN = "UNKNOWN"
+"""``Health.trading_state`` when the OMS cannot be read: claiming ACTIVE could hide a kill."""
+BACKLOG_WARN = 10_000
+"""Records queued for the OMS writer beyond which the OMS component warns: it falls behind."""
+
+_NODE_STATE_HEALTH = {
+    "RUNNING": "OK",
+    "STARTING": "WARN",
+    "STOPPING": "WARN",
+    "DEGRADED": "WARN",
+    "STOPPED": "DOWN",
+}
+_LINK_HEALTH = {"OK": "OK", "STALE": "WARN", "DOWN": "DOWN"}
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    """One line of the Health pane."""
+
+    name: str
+    """node, data feed, venue, GCS or OMS."""
+    state: str
+    """OK, WARN, DOWN or NONE."""
+    detail: str
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the header and the Health pane show."""
+
+    mode: str
+    """LIVE or SHADOW while a node runs; BACKTEST when none does."""
+    venues: tuple[str, ...]
+    """The node's venues; empty when no node runs."""
+    node_state: str
+    """The node's state (RUNNING, DEGRADED, ...) or ``NO NODE``."""
+    trading_state: str
+    """ACTIVE, REDUCING or HALTED: the node's while it runs, else the persisted one (ACTIVE
+    when never set); ``UNKNOWN`` when the OMS cannot be read."""
+    equity: float | None
+    """The node's equity; None when no node runs."""
+    components: tuple[ComponentHealth, ...]
+    """node, data feed, venue, GCS and OMS, in that order."""
+    as_of_ns: int
+
+    def component(self, name: str) -> ComponentHealth:
+        """The component called ``name`` (KeyError if there is none)."""
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise KeyError(name)
+
+
+async def collect_health(store: OmsStore, *, now_ns: int, stale_after_s: float = 5.0) -> Health:
+    """The desk's health as the OMS at ``store`` shows it at ``now_ns``.
+
+    ``now_ns`` is passed in (not read from the clock) so the caller decides what "now" is: the
+    console its wall clock, a test a fixed instant.
+
+    A database that cannot be read does not raise: the OMS component is DOWN with the error,
+    and the rest is unknown (NONE), because the screens must keep drawing.
+    """
+    try:
+        status = await store.node_status()
+        persisted = await store.trading_state()
+        counts = await store.counts()
+        version = await store.schema_version()
+    except OmsError as error:
+        return _unreadable(one_line(error), now_ns)
+    oms = (_gcs_component(counts), _oms_component(store, version))
+    if status is None:
+        return _without_node(_no_node_components(None), oms, persisted, now_ns)
+    age_s = max(now_ns - status.ts_event, 0) / 1e9  # a clock a little ahead is not "stale"
+    if age_s > stale_after_s:
+        return _without_node(_no_node_components(age_s), oms, persisted, now_ns)
+    return Health(
+        mode=status.mode,
+        venues=status.venues,
+        node_state=status.node_state,
+        trading_state=status.trading_state,
+        equity=status.equity,
+        components=(*_node_components(status, age_s), *oms),
+        as_of_ns=now_ns,
+    )
+
+
+def _without_node(
+    node: tuple[ComponentHealth, ...],
+    oms: tuple[ComponentHealth, ...],
+    persisted: TradingStateRecord | None,
+    now_ns: int,
+) -> Health:
+    return Health(
+        mode="BACKTEST",
+        venues=(),
+        node_state=NO_NODE,
+        trading_state="ACTIVE" if persisted is None else persisted.state,
+        equity=None,
+        components=(*node, *oms),
+        as_of_ns=now_ns,
+    )
+
+
+def _node_components(status: NodeStatus, age_s: float) -> tuple[ComponentHealth, ...]:
+    heartbeat = f"heartbeat {age_s:.0f}s ago"
+    node_detail = f"{status.node_state}, {heartbeat}"
+    if status.detail:
+        node_detail = f"{node_detail}: {status.detail}"
+    return (
+        ComponentHealth("node", _NODE_STATE_HEALTH.get(status.node_state, "WARN"), node_detail),
+        ComponentHealth("data feed", _LINK_HEALTH.get(status.data_feed, "WARN"), status.data_feed),
+        ComponentHealth(
+            "venue",
+            _LINK_HEALTH.get(status.venue_connection, "WARN"),
+            f"{', '.join(status.venues) or 'no venue'} {status.venue_connection}",
+        ),
+    )
+
+
+def _no_node_components(age_s: float | None) -> tuple[ComponentHealth, ...]:
+    detail = "no node running" if age_s is None else f"last heartbeat {age_s:.0f}s ago"
+    return tuple(ComponentHealth(name, "NONE", detail) for name in ("node", "data feed", "venue"))
+
+
+def _gcs_component(counts: dict[str, int]) -> ComponentHealth:
+    total = counts["uploads"]
+    failed = counts["failed_uploads"]
+    waiting = counts["active_uploads"] - failed  # queued or uploading
+    done = total - counts["active_uploads"]
+    if total == 0:
+        return ComponentHealth("GCS", "NONE", "no uploads")
+    if failed:
+        return ComponentHealth("GCS", "WARN", f"{failed} failed, {waiting} queued")
+    detail = f"{done} done" if waiting == 0 else f"{done} done, {waiting} queued"
+    return ComponentHealth("GCS", "OK", detail)
+
+
+def _oms_component(store: OmsStore, version: int) -> ComponentHealth:
+    stats = store.stats
+    detail = f"{store.path}, schema v{version}, {format_bytes(store.size_bytes())}"
+    if stats.pending:
+        detail = f"{detail}, {stats.pending} pending"
+    if stats.last_error is not None:
+        return ComponentHealth("OMS", "WARN", f"{detail}; {stats.last_error}")
+    if stats.pending > BACKLOG_WARN:
+        return ComponentHealth("OMS", "WARN", f"{detail} (the writer falls behind)")
+    return ComponentHealth("OMS", "OK", detail)
+
+
+def _unreadable(error: str, now_ns: int) -> Health:
+    unknown = tuple(
+        ComponentHealth(name, "NONE", "OMS unreadable")
+        for name in ("node", "data feed", "venue", "GCS")
+    )
+    return Health(
+        mode="BACKTEST",
+        venues=(),
+        node_state=NO_NODE,
+        trading_state=UNKNOWN,
+        equity=None,
+        components=(*unknown, ComponentHealth("OMS", "DOWN", error)),
+        as_of_ns=now_ns,
+    )
+
+
+def format_bytes(size: int) -> str:
+    """``size`` for a person: 532 B, 48.0 KB, 1.2 MB, 3.4 GB."""
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

@@ -1,0 +1,152 @@
+"""``RunRecorder``: one backtest's life in the OMS ``runs`` table, QUEUED to COMPLETED or FAILED.
+
+A backtest must never fail because of its bookkeeping: an OMS that cannot be opened or written
+only costs the dashboard its view of the run. So the recorder never raises; the first problem it
+meets is kept, one line, in ``problem`` (the backtest puts it in its summary), and logged.
+
+Progress comes at the engine's pace (every equity sample); it is written at most every
+``min_interval_s`` seconds of wall time, and at every change of phase, so a long run does not
+fill the writer's queue with states nobody will see.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Self
+
+from core.oms.background import BackgroundStore
+from core.oms.errors import OmsError, one_line
+from core.oms.events import Record, RunState
+
+_log = logging.getLogger(__name__)
+
+
+class RunRecorder:
+    """Open with ``RunRecorder.open(database, run_id)``; end with ``finish``.
+
+    Call it from one thread (the backtest's); only ``submit`` may also come from others.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        store: BackgroundStore | None,
+        problem: str | None,
+        min_interval_s: float = 0.25,
+    ) -> None:
+        self.run_id = run_id
+        self.problem = problem
+        """The first problem met with the OMS (one line), or None."""
+        self._store = store
+        self._min_interval_s = min_interval_s
+        self._last_ns = 0
+        self._last_written = 0.0
+        self._phase: str | None = None
+        self._progress = 0.0
+        self._started_at: int | None = None
+
+    @classmethod
+    def open(
+        cls, database: str | Path, run_id: str, *, min_interval_s: float = 0.25, **options: Any
+    ) -> Self:
+        """Open the OMS at ``database`` and record ``run_id`` as QUEUED.
+
+        ``options`` go to ``OmsStore.open``. When the OMS cannot be opened the recorder still
+        works, recording nothing, with ``problem`` saying why.
+        """
+        try:
+            store = BackgroundStore.open(database, **options)
+        except OmsError as error:
+            recorder = cls(run_id, None, None, min_interval_s)
+            recorder._note(f"OMS not recorded: {one_line(error)}")
+            return recorder
+        recorder = cls(run_id, store, None, min_interval_s)
+        recorder.submit(RunState(run_id=run_id, state="QUEUED", updated_at=recorder._now()))
+        return recorder
+
+    @property
+    def recording(self) -> bool:
+        """Whether records reach the OMS (it opened, and nothing has failed for good)."""
+        return self._store is not None
+
+    def submit(self, record: Record) -> None:
+        """Queue ``record`` for the OMS; never raises (pass it to ``OmsFeed``)."""
+        if self._store is None:
+            return
+        try:
+            self._store.submit(record)
+        except Exception as error:  # into the engine, it would stop the backtest
+            self._note(f"OMS record lost: {one_line(error)}")
+
+    def running(self, phase: str, fraction: float) -> None:
+        """The run is in ``phase`` (reading, running, writing), ``fraction`` of it done."""
+        if self._store is None:
+            return
+        fraction = min(max(fraction, 0.0), 1.0)
+        wall = time.monotonic()
+        if (
+            phase == self._phase
+            and fraction < 1.0
+            and wall - self._last_written < self._min_interval_s
+        ):
+            return
+        self._phase = phase
+        self._progress = fraction
+        self._last_written = wall
+        now = self._now()
+        if self._started_at is None:
+            self._started_at = now
+        self.submit(
+            RunState(
+                run_id=self.run_id,
+                state="RUNNING",
+                updated_at=now,
+                progress=fraction,
+                phase=phase,
+                started_at=self._started_at,
+            )
+        )
+
+    def flush(self) -> None:
+        """Wait until every record so far is in the OMS (a failure goes to ``problem``)."""
+        if self._store is None:
+            return
+        try:
+            self._store.flush()
+        except OmsError as error:
+            self._note(f"OMS not fully recorded: {one_line(error)}")
+
+    def finish(self, state: str, folder: str | None, error: str | None) -> None:
+        """Record the run as ``state`` (COMPLETED or FAILED) and close the OMS."""
+        store, self._store = self._store, None
+        if store is None:
+            return
+        try:
+            store.submit(
+                RunState(
+                    run_id=self.run_id,
+                    state=state,
+                    updated_at=self._now(),
+                    progress=1.0 if state == "COMPLETED" else self._progress,
+                    phase=None,
+                    result_folder=folder,
+                    error=error,
+                    started_at=self._started_at,
+                )
+            )
+            store.close()
+        except OmsError as failure:
+            self._note(f"OMS not fully recorded: {one_line(failure)}")
+
+    def _now(self) -> int:
+        # Strictly increasing: the runs table keeps a state only over an older one, and two
+        # states within one clock tick must not tie.
+        self._last_ns = max(self._last_ns + 1, time.time_ns())
+        return self._last_ns
+
+    def _note(self, problem: str) -> None:
+        if self.problem is None:
+            self.problem = problem
+            _log.warning("backtest %s: %s", self.run_id, problem)
