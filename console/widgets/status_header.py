@@ -1,0 +1,108 @@
+"""The header: mode badge, venues, node and trading state, equity, and the UTC clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label
+
+from console.widgets.cells import number, utc_date, utc_time
+from core.health import Health
+
+MODES = ("LIVE", "SHADOW", "BACKTEST")
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+
+
+class StatusHeader(Horizontal):
+    """One line that says at a glance what runs and whether it may trade.
+
+    The mode badge and the trading state are coloured by class (``-live``, ``-halted``...),
+    which the stylesheet maps to theme variables, so LIVE can never look like SHADOW in any
+    theme. Until the first health reading the header says so rather than guess.
+    """
+
+    DEFAULT_CSS = """
+    StatusHeader {
+        height: 1;
+        background: $panel;
+        color: $foreground;
+        & > Label {
+            width: auto;
+            padding: 0 0 0 2;
+        }
+        & > #mode {
+            text-style: bold;
+            padding: 0 1;
+        }
+        & > #trading {
+            text-style: bold;
+        }
+        & > #currency {
+            padding: 0 0 0 1;
+        }
+        & > #time {
+            dock: right;
+            width: auto;
+            padding: 0 1;
+            & > Label {
+                width: auto;
+            }
+            & > #date {
+                padding: 0 1 0 0;
+            }
+        }
+    }
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], int],
+        venues: tuple[str, ...],
+        currency: str,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self._venues = venues
+        self._currency = currency
+
+    def compose(self) -> ComposeResult:
+        yield Label("…", id="mode")
+        yield Label(", ".join(self._venues), id="venues")
+        yield Label("node …", id="node")
+        yield Label("trading …", id="trading")
+        yield Label("equity -", id="equity")
+        yield Label(self._currency, id="currency")
+        with Horizontal(id="time"):
+            yield Label("", id="date")
+            yield Label("", id="clock")
+
+    def on_mount(self) -> None:
+        self._tick()
+        self.set_interval(1.0, self._tick)
+        self.watch(self.app, "health", self._on_health)
+
+    def _tick(self) -> None:
+        now = self._clock()
+        self.query_one("#date", Label).update(utc_date(now))
+        self.query_one("#clock", Label).update(utc_time(now) + " UTC")
+
+    def _on_health(self, health: Health | None) -> None:
+        if health is None:
+            return
+        mode = self.query_one("#mode", Label)
+        mode.update(health.mode)
+        for name in MODES:
+            mode.set_class(health.mode == name, f"-{name.lower()}")
+        # No node: the configured venues, which a node started from this config would trade.
+        self.query_one("#venues", Label).update(", ".join(health.venues or self._venues))
+        self.query_one("#node", Label).update(f"node {health.node_state}")
+        trading = self.query_one("#trading", Label)
+        trading.update(f"trading {health.trading_state}")
+        for name in TRADING_STATES:
+            trading.set_class(health.trading_state == name, f"-{name.lower()}")
+        self.query_one("#equity", Label).update(f"equity {number(health.equity)}")
+        self.query_one("#currency", Label).display = health.equity is not None

@@ -1,0 +1,58 @@
+"""The Uploads pane: the GCS upload queue, files not yet done first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from console.widgets.cells import DASH, themed
+from console.widgets.oms_pane import OmsPane
+from console.widgets.table_pane import Cells
+from core.health import format_bytes
+from core.oms import OmsStore, UploadState
+
+STATE_VARIABLES = {
+    "queued": "status-open",
+    "uploading": "status-open",
+    "done": "status-done",
+    "failed": "status-bad",
+}
+FILE_WIDTH = 30
+
+
+def tail(path: str, width: int) -> str:
+    """The end of ``path`` within ``width`` characters: the file name matters more."""
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+class UploadsPane(OmsPane):
+    """Each file's place in the upload queue: size, state, retries and last error."""
+
+    TITLE = "Uploads"
+    COLUMNS = (
+        ("file", FILE_WIDTH),
+        ("size", 9),
+        ("state", 9),
+        ("retries", 7),
+        ("last error", 50),
+    )
+    TABLES = frozenset({"uploads"})
+
+    async def fetch(self, store: OmsStore) -> list[UploadState]:
+        return await store.uploads(limit=self.limit)
+
+    def key(self, record: UploadState) -> str:
+        return record.file
+
+    def cells(self, record: UploadState) -> Cells:
+        return (
+            tail(record.file, FILE_WIDTH),
+            format_bytes(record.size),
+            themed(record.state, STATE_VARIABLES.get(record.state), self.variables),
+            str(record.retries),
+            DASH if record.last_error is None else record.last_error,
+        )
+
+    def summary(self, data: Sequence[UploadState]) -> str:
+        failed = sum(1 for upload in data if upload.state == "failed")
+        active = sum(1 for upload in data if upload.state in ("queued", "uploading"))
+        return f"{active} active · {failed} failed"
