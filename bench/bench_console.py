@@ -1,18 +1,21 @@
 """Benchmark: from a record submitted to the OMS to the dashboard showing it; CPU and memory.
 
-Prints figures; asserts nothing. The console runs headless here at 160x48 (the grid: every pane
-on screen, the most drawing); a feeder in another process plays the node, writing to the same
-OMS file through its own store, as a live node would:
+Prints figures; asserts nothing. The console runs headless at each of ``--sizes``: 80x24 (one
+pane on screen) and 160x48 (the grid: every pane on screen, the most drawing). A feeder in
+another process plays the node, writing to the same OMS file through its own store, as a live
+node would:
 
 - for each of 100 and 1,000 events/s (``--seconds`` each), new market orders in 10 ms bursts,
   each four records (order event, position snapshot, balance, drift observation; their fills are
   what the drift observation measures). An order's id carries the wall-clock time it was
   submitted; when the Orders and Drift panes first show it, the difference is the latency:
   submit -> the feeder's batched commit -> the console noticing it -> the pane's read (at most
-  one per refresh interval) -> the table holding the row. p50, p99 and max, with the console
+  one per refresh interval) -> the table holding the row; and from the commit (the feeder logs
+  its commits), which leaves out the node's own batching. p50, p99 and max, with the console
   process's CPU use.
-- a soak at 1,000 events/s for ``--minutes``: the console's resident memory each minute
-  (flat is the target: tables keep 200 rows, reads ask for 200), and the latency per minute.
+- a soak at 1,000 events/s for ``--minutes`` (at the last size): the console's resident memory
+  and the objects the garbage collector tracks, each minute (flat is the target: tables keep
+  200 rows, reads ask for 200), and the latency per minute.
 
 Targets (issue 3): p99 under 100 ms at 1,000 events/s; memory flat over a 10-minute run.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import gc
 import statistics
 import subprocess
 import sys
@@ -224,8 +228,11 @@ def describe(
     lines = []
     for kind, samples in taken.items():
         from_submit, from_commit = latencies_ms(samples, first, commits)
+        if not from_submit:
+            lines.append(f"    {kind.TITLE:>6}: not on screen at this size (hidden panes wait)")
+            continue
         lines.append(
-            f"{kind.TITLE:>6}: submit->shown {figures(from_submit)}; commit->shown "
+            f"    {kind.TITLE:>6}: submit->shown {figures(from_submit)}; commit->shown "
             f"{figures(from_commit)} ({len(from_submit):,}/{expected:,} orders)"
         )
     return lines
@@ -299,7 +306,10 @@ async def measure(size: tuple[int, int], seconds: float, minutes: float, refresh
                     lines, cpu = await run_phase(path, 1000, 60.0, first, latencies)
                     first += 10_000_000
                     memory.append(rss_mb())
-                    print(f"  minute {minute + 1}: RSS {memory[-1]:.1f} MB, CPU {cpu * 100:.0f}%")
+                    print(
+                        f"  minute {minute + 1}: RSS {memory[-1]:.1f} MB, CPU {cpu * 100:.0f}%, "
+                        f"{len(gc.get_objects()):,} objects tracked"
+                    )
                     print("\n".join(lines))
                 database_mb = Path(path).stat().st_size / 2**20
                 print(
