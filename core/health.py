@@ -85,7 +85,7 @@ async def collect_health(store: OmsStore, *, now_ns: int, stale_after_s: float =
     try:
         status = await store.node_status()
         persisted = await store.trading_state()
-        counts = await store.counts()
+        counts = await store.upload_counts()
         version = await store.schema_version()
     except OmsError as error:
         return _unreadable(one_line(error), now_ns)

@@ -349,6 +349,12 @@ async def test_uploads_not_done_come_first(store: OmsStore) -> None:
     assert [u.file for u in await store.uploads()] == ["queued", "old-failed", "new-done"]
     counts = await store.counts()
     assert (counts["active_uploads"], counts["failed_uploads"]) == (2, 1)
+    # The Health pane's cheap per-second query agrees with the full count.
+    assert await store.upload_counts() == {
+        "uploads": 3,
+        "active_uploads": 2,
+        "failed_uploads": 1,
+    }
 
 
 async def test_close_writes_what_is_still_queued(tmp_path: Path) -> None:
