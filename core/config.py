@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -110,6 +111,61 @@ class ConsoleConfig(msgspec.Struct, **_STRUCT):
     """Textual theme; also switchable from the command palette."""
 
 
+class NodeConfig(msgspec.Struct, **_STRUCT):
+    """The embedded live or shadow node (``trade-console run``, and the dashboard's node)."""
+
+    mode: Literal["shadow", "live"] = "shadow"
+    """``shadow``: market data from ``source``, fills simulated by Nautilus's sandbox;
+    ``live``: real orders at the venue (needs ``confirm_live`` or ``--confirm-live``)."""
+    source: Literal["replay", "venue"] = "replay"
+    """``replay``: the desk's recorded trades under ``data.root`` re-stamped with the live clock
+    (no network); ``venue``: the venue's own Nautilus data client."""
+    venue_kind: Literal["binance-spot", "binance-futures", "bybit", "okx", "ibkr"] = "binance-spot"
+    """Which Nautilus adapter a ``venue`` source or ``live`` mode uses."""
+    confirm_live: bool = False
+    """LIVE sends real orders: it starts only when this is true or ``--confirm-live`` is given."""
+    replay_speed: float = 60.0
+    """Replay pace: 1 is real time, 60 a minute of trades per second, 0 as fast as possible."""
+    replay_start: str | None = None
+    """First instant replayed (ISO 8601, UTC); default: the first day with data."""
+    replay_end: str | None = None
+    """End of the replay (exclusive); default: the last day with data, to its end."""
+    trader_id: str = "CONSOLE-001"
+    """Nautilus trader id of the node."""
+    start_timeout_secs: float = 15.0
+    """How long the node may take to connect before it is reported as not connected."""
+    record_to_oms: bool = True
+    """Write the node's orders, fills, positions and balances to the OMS."""
+
+
+class WatcherConfig(msgspec.Struct, **_STRUCT):
+    """The target-weights file the research process writes, and what makes it acceptable."""
+
+    path: str = "artifacts/orders/target_weights.json"
+    """The watched file (its folder is created if missing)."""
+    debounce_ms: int = 20
+    """Changes closer together than this are read once (a writer's truncate then write)."""
+    min_weight: float = -1.0
+    """Lowest weight allowed per instrument (negative = short)."""
+    max_weight: float = 1.0
+    """Highest weight allowed per instrument."""
+    long_only: bool = True
+    """Reject any negative weight (spot accounts cannot go short)."""
+    max_gross: float = 1.0
+    """Highest sum of absolute weights."""
+    max_age_secs: float = 86_400.0
+    """A file whose ``as_of`` is older than this is stale and rejected (0 = no limit)."""
+
+
+class DriftConfig(msgspec.Struct, **_STRUCT):
+    """Fill-price drift: how far fills land from the price the strategy saw."""
+
+    threshold_bps: float = 10.0
+    """A fill further than this from its reference raises an alert."""
+    log: str = "artifacts/logs/live/drift.log"
+    """One parseable line per fill and reference."""
+
+
 class AppConfig(msgspec.Struct, **_STRUCT):
     """The whole configuration file."""
 
@@ -121,6 +177,9 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     oms: OmsConfig = msgspec.field(default_factory=OmsConfig)
     console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
+    node: NodeConfig = msgspec.field(default_factory=NodeConfig)
+    watcher: WatcherConfig = msgspec.field(default_factory=WatcherConfig)
+    drift: DriftConfig = msgspec.field(default_factory=DriftConfig)
 
 
 _BALANCE = re.compile(r"^\s*(?P<amount>[0-9]+(\.[0-9]+)?)\s+(?P<currency>[A-Z0-9]{2,10})\s*$")
@@ -203,7 +262,38 @@ def validate(config: AppConfig, source: str) -> AppConfig:
                     f"venues.{i}.starting_balances",
                     f"'{balance}' is not 'AMOUNT CURRENCY' (e.g. '100000 USDT')",
                 )
+    _validate_live(config, fail, source)
     return config
+
+
+def _validate_live(config: AppConfig, fail: Callable[[str, str], ConfigError], source: str) -> None:
+    node = config.node
+    if not math.isfinite(node.replay_speed) or node.replay_speed < 0:
+        raise fail("node.replay_speed", f"must be >= 0 (0 = flat out), got {node.replay_speed}")
+    if not node.start_timeout_secs > 0:
+        raise fail("node.start_timeout_secs", f"must be positive, got {node.start_timeout_secs}")
+    start = (
+        parse_time(node.replay_start, "node.replay_start", source) if node.replay_start else None
+    )
+    end = parse_time(node.replay_end, "node.replay_end", source) if node.replay_end else None
+    if start is not None and end is not None and start >= end:
+        raise fail("node.replay_start", f"{node.replay_start} is not before node.replay_end")
+    watcher = config.watcher
+    for name in ("min_weight", "max_weight", "max_gross", "max_age_secs"):
+        value = getattr(watcher, name)
+        if not math.isfinite(value):
+            raise fail(f"watcher.{name}", f"must be a finite number, got {value}")
+    if watcher.min_weight > watcher.max_weight:
+        raise fail("watcher.min_weight", "is above watcher.max_weight")
+    if watcher.max_gross <= 0:
+        raise fail("watcher.max_gross", f"must be positive, got {watcher.max_gross}")
+    if watcher.max_age_secs < 0:
+        raise fail("watcher.max_age_secs", f"must be >= 0, got {watcher.max_age_secs}")
+    if watcher.debounce_ms < 0:
+        raise fail("watcher.debounce_ms", f"must be >= 0, got {watcher.debounce_ms}")
+    threshold = config.drift.threshold_bps
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise fail("drift.threshold_bps", f"must be positive, got {threshold}")
 
 
 def parse_time(value: str, field: str, source: str = "command line") -> dt.datetime:
