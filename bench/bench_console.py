@@ -333,7 +333,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per rate (default 20)")
     parser.add_argument("--minutes", type=float, default=1.0, help="soak length (default 1)")
-    parser.add_argument("--refresh", type=float, default=0.1, help="pane refresh interval, s")
+    parser.add_argument("--refresh", type=float, default=0.05, help="pane refresh interval, s")
     parser.add_argument(
         "--sizes", default="80x24,160x48", help="terminal sizes (default 80x24,160x48)"
     )

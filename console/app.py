@@ -136,7 +136,7 @@ class TradeConsoleApp(App[None]):
         *,
         store: OmsStore | None = None,
         clock: Callable[[], int] = time.time_ns,
-        refresh_interval: float = 0.1,
+        refresh_interval: float = 0.05,
         poll_interval: float = 0.02,
         health_interval: float = 1.0,
         targets_file: str = TARGETS_FILE,

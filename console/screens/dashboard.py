@@ -17,11 +17,12 @@ from textual.containers import Container
 from textual.events import DescendantFocus
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import Footer
 
 from console.widgets.alerts_pane import AlertsPane
 from console.widgets.drift_pane import DriftPane
 from console.widgets.health_pane import HealthPane
+from console.widgets.line_table import LineTable
 from console.widgets.orders_pane import OrdersPane
 from console.widgets.pane_strip import PaneStrip
 from console.widgets.positions_pane import PositionsPane
@@ -166,6 +167,6 @@ class DashboardScreen(Screen[None]):
         self.current = index % len(panes)
         pane = panes[self.current]
         # A pane just shown (narrow layout) can take the focus only once it is laid out.
-        self.call_after_refresh(pane.query_one(DataTable).focus)
+        self.call_after_refresh(pane.query_one(LineTable).focus)
         if self.maximized is not None:
             self.maximize(pane.table)

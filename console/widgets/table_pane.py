@@ -16,7 +16,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.theme import Theme
-from textual.widgets import DataTable
+
+from console.widgets.line_table import LineTable
 
 Cell = str | Text
 Cells = tuple[Cell, ...]
@@ -28,11 +29,11 @@ ROW_LIMIT = 200
 
 
 class TablePane(Vertical):
-    """A bordered ``DataTable`` kept equal to the rows of the data last ``show``-n.
+    """A bordered ``LineTable`` kept equal to the rows of the data last ``show``-n.
 
     At 1,000 events/s most rows are the same from one read to the next, so the work is done
     per row that changed: a record equal to the one a row was made from keeps its cells
-    (``key`` / ``cells``), and the table gets only the rows added, removed or changed.
+    (``key`` / ``cells``), and the table draws again only the rows added or changed.
 
     The pane keeps the data it was last shown, so a theme switch re-renders the same rows in
     the new colours. When the rows change, a cursor on the first row stays on the first row
@@ -51,7 +52,7 @@ class TablePane(Vertical):
         &:focus-within {
             border: round $border;
         }
-        & > DataTable {
+        & > LineTable {
             height: 1fr;
             background: $surface;
             scrollbar-size-vertical: 1;
@@ -90,10 +91,7 @@ class TablePane(Vertical):
         """Each row shown: the cells it was given, and the text the table holds for them."""
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False)
-        for label, width in self.COLUMNS:
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield LineTable(self.COLUMNS)
 
     def on_mount(self) -> None:
         # Published once the new theme's variables are in force (a watch on ``theme`` would
@@ -101,9 +99,9 @@ class TablePane(Vertical):
         self.app.theme_changed_signal.subscribe(self, self._restyle)
 
     @property
-    def table(self) -> DataTable[Text]:
+    def table(self) -> LineTable:
         """The pane's table."""
-        return self.query_one(DataTable)
+        return self.query_one(LineTable)
 
     @property
     def data(self) -> Any:
@@ -164,48 +162,24 @@ class TablePane(Vertical):
         self.post_message(self.Shown(self, self._keys))
 
     def _replace_rows(self, rows: list[Row], rebuild: bool) -> None:
-        table = self.table
-        cursor = table.cursor_row
-        selected = self._keys[cursor] if 0 < cursor < len(self._keys) else None
-        if rebuild:
-            table.clear()
-            self._shown = {}
-            self._keys = ()
-        wanted: dict[str, Cells] = {}
+        # A row made from the same record keeps its Text tuple, so the table keeps its drawn
+        # line: only new or changed rows are drawn again.
+        previous = {} if rebuild else self._shown
+        shown: dict[str, tuple[Cells, tuple[Text, ...]]] = {}
+        table_rows: list[tuple[str, tuple[Text, ...]]] = []
         for key, cells in rows:
-            wanted.setdefault(key, cells)
-        for key in self._keys:
-            if key not in wanted:
-                table.remove_row(key)
-                del self._shown[key]
-        appended: list[str] = []
-        for key, cells in wanted.items():
-            shown = self._shown.get(key)
-            if shown is not None and shown[0] is cells:
-                continue  # made from the same record: nothing to do
-            texts = tuple(as_text(cell) for cell in cells)
-            if shown is None:
-                table.add_row(*texts, key=key)
-                appended.append(key)
-            else:
-                held: list[Text] = []
-                for (label, _), text, was in zip(self.COLUMNS, texts, shown[1], strict=True):
-                    if text != was or text.style != was.style:
-                        table.update_cell(key, label, text)
-                        held.append(text)
-                    else:
-                        held.append(was)
-                texts = tuple(held)
-            self._shown[key] = (cells, texts)
-        keys = tuple(wanted)
-        if keys != tuple(key for key in self._keys if key in wanted) + tuple(appended):
-            # The table sorts by cell values only; each row's first cell is its own object
-            # (``as_text`` makes a new one), so its identity stands for the row.
-            position = {id(self._shown[key][1][0]): index for index, key in enumerate(keys)}
-            table.sort(self.COLUMNS[0][0], key=lambda cell: position[id(cell)])
-        self._keys = keys
-        if selected is not None and selected in wanted:
-            table.move_cursor(row=keys.index(selected), animate=False, scroll=True)
+            if key in shown:
+                continue
+            was = previous.get(key)
+            texts = was[1] if was is not None and was[0] is cells else tuple(map(as_text, cells))
+            shown[key] = (cells, texts)
+            table_rows.append((key, texts))
+        self._shown = shown
+        self._keys = tuple(shown)
+        table = self.table
+        if rebuild:
+            table.restyle()
+        table.set_rows(table_rows)
 
 
 def as_text(cell: Cell) -> Text:

@@ -95,7 +95,7 @@ class OmsStore:
         path: str | Path = DEFAULT_DATABASE,
         *,
         read_only: bool = False,
-        batch_interval: float = 0.05,
+        batch_interval: float = 0.01,
         batch_size: int = 500,
         busy_timeout_ms: int = 5_000,
         check_integrity: bool = True,
