@@ -45,12 +45,21 @@ class LineTable(ScrollView, can_focus=True):
     """Rows of ``Text`` cells under a fixed header; a row cursor moved by keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding("up", "cursor_up", "Up", show=False, id="table.up", tooltip="Previous row"),
+        Binding("down", "cursor_down", "Down", show=False, id="table.down", tooltip="Next row"),
+        Binding(
+            "pageup", "page_up", "Page up", show=False, id="table.page_up", tooltip="A page up"
+        ),
+        Binding(
+            "pagedown",
+            "page_down",
+            "Page down",
+            show=False,
+            id="table.page_down",
+            tooltip="A page down",
+        ),
+        Binding("home", "first", "First", show=False, id="table.first", tooltip="First row"),
+        Binding("end", "last", "Last", show=False, id="table.last", tooltip="Last row"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
