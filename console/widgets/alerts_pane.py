@@ -12,6 +12,7 @@ from core.oms import OmsStore, RiskAlert
 SEVERITY_VARIABLES = {
     "INFO": "severity-info",
     "WARNING": "severity-warning",
+    "ERROR": "severity-critical",
     "CRITICAL": "severity-critical",
 }
 
@@ -41,4 +42,7 @@ class AlertsPane(OmsPane):
 
     def summary(self, data: Sequence[RiskAlert]) -> str:
         critical = sum(1 for alert in data if alert.severity == "CRITICAL")
-        return f"{critical} critical · {len(data)} shown" if critical else f"{len(data)} shown"
+        errors = sum(1 for alert in data if alert.severity == "ERROR")
+        counts = [f"{critical} critical"] if critical else []
+        counts += [f"{errors} error{'s' if errors > 1 else ''}"] if errors else []
+        return " · ".join([*counts, f"{len(data)} shown"])

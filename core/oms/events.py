@@ -43,7 +43,7 @@ _RECORD = {"frozen": True, "kw_only": True}
 
 UPLOAD_STATES = ("queued", "uploading", "done", "failed")
 RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
-SEVERITIES = ("INFO", "WARNING", "CRITICAL")
+SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 AUDIT_ACTIONS = ("kill", "rearm", "rebalance", "backtest_launch")
 NODE_MODES = ("LIVE", "SHADOW")
 NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
