@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import App, SystemCommand
@@ -43,11 +43,15 @@ from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
+from core.errors import TradeConsoleError
 from core.health import NO_NODE, Health, collect_health
 from core.oms import OmsError, OmsStore
 from core.oms.errors import one_line
 from themes import STYLESHEET, THEMES
 from themes.trade import TRADE_DARK
+
+if TYPE_CHECKING:
+    from core.node_session import NodeSession
 
 _log = logging.getLogger(__name__)
 
@@ -141,6 +145,8 @@ class TradeConsoleApp(App[None]):
         health_interval: float = 1.0,
         targets_file: str = TARGETS_FILE,
         tune_gc: bool = False,
+        node_mode: str | None = None,
+        confirm_live: bool = False,
     ) -> None:
         super().__init__()
         self.config = config
@@ -155,6 +161,11 @@ class TradeConsoleApp(App[None]):
         self.tune_gc = tune_gc
         """Freeze the startup heap and collect garbage less often once the screen is up (see
         ``on_ready``): for the long-running console, not for a test that starts dozens."""
+        self.node_mode = node_mode
+        """``shadow`` or ``live``: run the node on this app's loop; None: a console only."""
+        self.confirm_live = confirm_live
+        self.node: NodeSession | None = None
+        """The embedded node once built (it writes the OMS the panes read)."""
         self._owns_store = store is None
         self._views: set[OmsPane] = set()
         """The panes the OMS feeds, registered as they mount."""
@@ -188,6 +199,8 @@ class TradeConsoleApp(App[None]):
         )
         await self.push_screen(self.dashboard)
         self._watch_oms()
+        if self.node_mode is not None:
+            self._start_node()
         self._read_health()
         self.set_interval(self.health_interval, self._read_health)
         self._check_size(self.size.width, self.size.height)
@@ -203,8 +216,52 @@ class TradeConsoleApp(App[None]):
             gc.set_threshold(*GC_THRESHOLDS)
 
     async def on_unmount(self) -> None:
+        await self.stop_node()
         if self._owns_store and self.store is not None:
             await self.store.close()
+
+    # -- the embedded node --------------------------------------------------------------------
+
+    @work(exclusive=True, group="node", exit_on_error=False)
+    async def _start_node(self) -> None:
+        # Imported here: a console without a node never loads Nautilus (0.3 GB, a second).
+        from core.node_session import NodeSession
+
+        assert self.store is not None
+        try:
+            self.node = NodeSession(
+                self.config, self.store, mode=self.node_mode, confirm_live=self.confirm_live
+            )
+        except TradeConsoleError as error:
+            self.notify(str(error), title="Node not started", severity="error", timeout=20)
+            return
+        self.notify(f"Starting the {self.node_mode} node...", timeout=3)
+        state = await self.node.start()
+        if self.tune_gc:
+            # Nautilus's objects join the frozen startup heap: a full collection walking them
+            # stalled a flat-out replay's loop up to 55 ms (6 ms once frozen).
+            gc.collect()
+            gc.freeze()
+        if state.node_state == "RUNNING":
+            self.notify(
+                f"Node RUNNING: {state.mode} on {state.source}, {', '.join(state.venues)}",
+                timeout=5,
+            )
+        else:
+            self.notify(state.detail, title=f"Node {state.node_state}", severity="error")
+        self._read_health()
+
+    async def stop_node(self) -> None:
+        """Stop the embedded node, if one runs (cleanly: never ``node.dispose()``)."""
+        node, self.node = self.node, None
+        if node is not None:
+            await node.stop()
+
+    async def action_quit(self) -> None:
+        if self.node is not None:
+            self.notify("Stopping the node...", timeout=3)
+            await self.stop_node()
+        self.exit()
 
     # -- terminal size ------------------------------------------------------------------------
 

@@ -23,6 +23,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="The desk's execution console: backtests, a shadow/live node, an OMS.",
     )
     parser.add_argument("--config", help="TOML config file (default: built-in defaults)")
+    parser.add_argument(
+        "--node",
+        choices=("none", "shadow", "live"),
+        default="none",
+        help="run the node inside the dashboard (default: none, a console over the OMS only)",
+    )
+    parser.add_argument(
+        "--confirm-live", action="store_true", help="required with --node live (real orders)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     # --config is accepted before or after the subcommand.
     config_option = argparse.ArgumentParser(add_help=False)
@@ -35,8 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=3, help="number of days (default 3)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
 
-    commands.add_parser(
-        "demo", parents=[config_option], help="the demo: sample data and a backtest on it"
+    demo_command = commands.add_parser(
+        "demo",
+        parents=[config_option],
+        help="the demo: the console with the shadow node on generated sample data",
+    )
+    demo_command.add_argument(
+        "--seconds",
+        type=float,
+        default=30.0,
+        help="without a terminal: how long the node runs headless (default 30)",
     )
 
     backtest = commands.add_parser(
@@ -48,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--end", help="end, ISO 8601 UTC (exclusive)")
     backtest.add_argument("--instruments", help="comma-separated instrument ids")
     backtest.add_argument("--targets", help="'signals' or a target-weights JSON file")
+
+    run = commands.add_parser(
+        "run",
+        parents=[config_option],
+        help="run the shadow/live node headless (no dashboard) until SIGTERM",
+    )
+    run.add_argument("--mode", choices=("shadow", "live"), help="default: the config's node.mode")
+    run.add_argument("--data-root", help="data root URL the replay reads (local or gs://...)")
+    run.add_argument(
+        "--speed", type=float, help="replay speed: 1 real time, 60, 0 as fast as possible"
+    )
+    run.add_argument(
+        "--confirm-live", action="store_true", help="required to start LIVE (real orders)"
+    )
+    run.add_argument(
+        "--exit-when-done", action="store_true", help="stop when the replay reaches its end"
+    )
 
     status = commands.add_parser(
         "status",
@@ -74,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.backtest import run_backtest_command
 
             return run_backtest_command(args)
+        if args.command == "run":
+            from console.commands.run import run_node_command
+
+            return run_node_command(args)
         if args.command == "status":
             from console.commands.status import run_status
 

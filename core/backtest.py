@@ -240,7 +240,10 @@ def _simulate(
         engine.add_actor(equity_recorder)
         if config.oms.record_backtests and recorder.recording:
             recorder.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
-            engine.add_actor(OmsFeed(OmsFeedConfig(run_id=run_id), recorder.submit))
+            feed_config = OmsFeedConfig(
+                run_id=run_id, drift_threshold_bps=config.drift.threshold_bps
+            )
+            engine.add_actor(OmsFeed(feed_config, recorder.submit))
         engine.add_strategy(strategy)
         report(Progress("running", 0, span, 0))
         engine.add_data_iterator("desk-trade-ticks", feed.chunks())

@@ -136,6 +136,12 @@ class NodeConfig(msgspec.Struct, **_STRUCT):
     """How long the node may take to connect before it is reported as not connected."""
     record_to_oms: bool = True
     """Write the node's orders, fills, positions and balances to the OMS."""
+    specs_root: str | None = None
+    """URL of the desk's instrument specs (``instrument_availability/...``, the execution
+    metadata catalog) that the node compares with the venue's instruments at start; default
+    ``data.root``."""
+    heartbeat_secs: float = 1.0
+    """How often the node writes its status (the Health pane and ``status`` read it)."""
 
 
 class WatcherConfig(msgspec.Struct, **_STRUCT):
@@ -162,8 +168,8 @@ class DriftConfig(msgspec.Struct, **_STRUCT):
 
     threshold_bps: float = 10.0
     """A fill further than this from its reference raises an alert."""
-    log: str = "artifacts/logs/live/drift.log"
-    """One parseable line per fill and reference."""
+    log: str | None = None
+    """One parseable line per fill (JSON); default ``{logging.directory}/live/drift.log``."""
 
 
 class AppConfig(msgspec.Struct, **_STRUCT):
@@ -270,6 +276,8 @@ def _validate_live(config: AppConfig, fail: Callable[[str, str], ConfigError], s
     node = config.node
     if not math.isfinite(node.replay_speed) or node.replay_speed < 0:
         raise fail("node.replay_speed", f"must be >= 0 (0 = flat out), got {node.replay_speed}")
+    if not node.heartbeat_secs > 0:
+        raise fail("node.heartbeat_secs", f"must be positive, got {node.heartbeat_secs}")
     if not node.start_timeout_secs > 0:
         raise fail("node.start_timeout_secs", f"must be positive, got {node.start_timeout_secs}")
     start = (
@@ -294,6 +302,13 @@ def _validate_live(config: AppConfig, fail: Callable[[str, str], ConfigError], s
     threshold = config.drift.threshold_bps
     if not math.isfinite(threshold) or threshold <= 0:
         raise fail("drift.threshold_bps", f"must be positive, got {threshold}")
+
+
+def drift_log_path(config: AppConfig) -> str:
+    """Where the node's drift log goes (``drift.log``, else under the log folder)."""
+    if config.drift.log is not None:
+        return config.drift.log
+    return str(Path(config.logging.directory) / "live" / "drift.log")
 
 
 def parse_time(value: str, field: str, source: str = "command line") -> dt.datetime:

@@ -150,6 +150,9 @@ class DriftTracker:
     def __init__(self, config: DriftConfig, window: int = DEFAULT_WINDOW) -> None:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
+        if config.log is None:
+            # The default lives under the log folder: core.config.drift_log_path resolves it.
+            raise ConfigError("drift.log: no path given (use core.config.drift_log_path)")
         if is_remote(config.log):
             # fsspec's remote stores cannot append: a per-line log must be a local file.
             raise ConfigError(f"drift.log: must be a local path, got {config.log}")

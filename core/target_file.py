@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Collection
+from pathlib import Path
 
 import msgspec
 
@@ -63,3 +65,21 @@ def load_target_file(url: str, known_instruments: Collection[str]) -> TargetWeig
         if instrument_id not in known_instruments:
             raise DataError(f"instrument {instrument_id} is not in the instruments file", url)
     return parsed
+
+
+def write_target_file(
+    path: str,
+    weights: dict[str, float],
+    as_of: dt.datetime,
+    strategy_id: str | None = None,
+) -> None:
+    """Write a target-weights file the way a research process should: a temporary file, then
+    an atomic rename, so the watcher never reads half of it (local paths only)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = msgspec.json.encode(
+        TargetWeightsFile(as_of=as_of.astimezone(dt.UTC), weights=weights, strategy_id=strategy_id)
+    )
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_bytes(raw)
+    os.replace(temporary, target)

@@ -382,6 +382,13 @@ async def test_help_lists_every_key_with_its_binding_id(desk: OmsStore) -> None:
             "backtest.open": "b",
             "app.help": "?",
             "app.quit": "q",
+            # The focused pane's table: its rows are read with these.
+            "table.up": "↑",
+            "table.down": "↓",
+            "table.page_up": "pgup",
+            "table.page_down": "pgdn",
+            "table.first": "home",
+            "table.last": "end",
         }
 
 

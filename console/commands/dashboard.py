@@ -14,11 +14,14 @@ import logging
 from pathlib import Path
 
 from console.app import TradeConsoleApp
+from console.terminal import screen_only_for_textual
 from core.config import AppConfig, load_config
 from core.errors import ConfigError
 from core.oms import OmsStore
 
 LOG_FILE = "trade-console.log"
+STDIO_LOG = "node-stdio.log"
+"""What reaches fds 1/2 while a node runs in the console (Nautilus's stray ERROR lines)."""
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
@@ -33,12 +36,23 @@ def run_dashboard(args: argparse.Namespace) -> int:
     """
     config = load_config(getattr(args, "config", None))
     log_to_file(config)
-    return asyncio.run(_serve(config))
+    node_mode = getattr(args, "node", None)
+    if node_mode in (None, "none"):
+        return asyncio.run(_serve(config))
+    # Nautilus writes to fds 1/2 whatever its log config says: only Textual may draw.
+    with screen_only_for_textual(Path(config.logging.directory) / STDIO_LOG):
+        return asyncio.run(
+            _serve(config, node_mode, confirm_live=getattr(args, "confirm_live", False))
+        )
 
 
-async def _serve(config: AppConfig) -> int:
+async def _serve(
+    config: AppConfig, node_mode: str | None = None, confirm_live: bool = False
+) -> int:
     store = await OmsStore.open(config.oms.database)
-    app = TradeConsoleApp(config, store=store, tune_gc=True)
+    app = TradeConsoleApp(
+        config, store=store, tune_gc=True, node_mode=node_mode, confirm_live=confirm_live
+    )
     try:
         await app.run_async()
     finally:

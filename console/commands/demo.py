@@ -1,44 +1,73 @@
-"""``trade-console demo``: sample data (generated once), a backtest on it, then the dashboard.
+"""``trade-console demo``: the console in SHADOW mode on generated sample data, no network.
 
-No network and no cloud. Until the shadow node lands (issue 4) the demo shows the backtest core
-and the console: it writes the deterministic demo data under the config's data root when it is
-not there yet, runs a backtest on it that records its orders, fills and positions in the OMS,
-and opens the dashboard over that OMS (in BACKTEST mode: no node runs, and it says so).
+It writes the deterministic demo data under the config's data root when it is not there yet,
+writes a first target-weights file (40% BTC, 30% ETH) as the research process would, and opens
+the dashboard with the node embedded: SHADOW on REPLAY (the recorded trades re-stamped with
+the live clock, at ``node.replay_speed``), sandbox fills, everything into the OMS the panes
+read. Writing a new target file (README: "Trying the node") rebalances within a heartbeat.
 
-The backtest runs in a child process: Nautilus's logger writes to the process's file
-descriptors and is set up once per process, so it must never share a process with the
-dashboard's screen.
+Without a terminal (a pipe, CI), there is no screen to draw: the same node runs headless for
+``--seconds`` and the demo prints ``trade-console status``.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import datetime as dt
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
-from core.config import load_config
+from core.config import AppConfig, load_config
 from core.demo_data import generate_demo_data
 from core.layout import TRADES_DIR
 from core.storage import join, resolve
+from core.target_file import write_target_file
+
+DEMO_TARGETS = {"BTCUSDT.BINANCE": 0.40, "ETHUSDT.BINANCE": 0.30}
+"""The first targets the demo's "research process" writes."""
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Generate the demo data if needed, backtest it, then open the dashboard (on a terminal)."""
-    config_path = getattr(args, "config", None)
-    config = load_config(config_path)
+    """Sample data (once), first targets, then the dashboard with the shadow node."""
+    config = load_config(getattr(args, "config", None))
     fs, base = resolve(config.data.root)
     if not fs.exists(join(base, TRADES_DIR)):
         console = Console(stderr=True)
         with console.status(f"writing demo data to {config.data.root}") as status:
             generate_demo_data(config.data.root, progress=lambda text: status.update(text))
-    command = [sys.executable, "-m", "console.cli", "backtest"]
-    if config_path is not None:
-        command += ["--config", str(config_path)]
-    code = subprocess.run(command, check=False).returncode
-    if code != 0 or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return code
-    from console.commands.dashboard import run_dashboard
+    write_first_targets(config)
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from console.commands.dashboard import run_dashboard
 
-    return run_dashboard(args)
+        args.node = "shadow"
+        return run_dashboard(args)
+    return _headless(args, config)
+
+
+def write_first_targets(config: AppConfig) -> Path:
+    """A fresh target file (as of now), so the node has something to trade at once."""
+    path = Path(config.watcher.path)
+    write_target_file(str(path), dict(DEMO_TARGETS), dt.datetime.now(dt.UTC), "demo-research")
+    return path
+
+
+def _headless(args: argparse.Namespace, config: AppConfig) -> int:
+    import asyncio
+
+    from console.commands.dashboard import log_to_file
+    from console.commands.run import serve_node
+    from console.commands.status import run_status
+
+    seconds = getattr(args, "seconds", 30.0)
+    print(
+        f"trade-console demo: no terminal, so no dashboard; the shadow node runs headless for "
+        f"{seconds:g} s",
+        file=sys.stderr,
+    )
+    log_to_file(config)
+    code = asyncio.run(serve_node(config, "shadow", False, False, seconds=seconds))
+    status = argparse.Namespace(config=getattr(args, "config", None), json=False)
+    run_status(status)
+    return code

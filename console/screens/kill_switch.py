@@ -33,8 +33,8 @@ NODE_NOTE = (
 
 HALTED_NO_NODE = "Trading HALTED. No node running: nothing to cancel."
 HALTED_NODE_RUNNING = (
-    "HALTED recorded in the OMS. This console cannot reach the running node yet: stop it from "
-    "its own shell."
+    "HALTED recorded in the OMS. The node reads it within one heartbeat (1 s): its risk engine "
+    "then denies every order and its open orders are cancelled."
 )
 
 

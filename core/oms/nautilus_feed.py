@@ -27,6 +27,7 @@ from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.enums import (
+    PriceType,
     account_type_to_str,
     liquidity_side_to_str,
     order_side_to_str,
@@ -40,6 +41,7 @@ from nautilus_trader.model.events import PositionEvent as NautilusPositionEvent
 from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
+from core.drift import DriftTracker
 from core.oms.events import (
     BalanceSnapshot,
     DriftObservation,
@@ -73,12 +75,20 @@ class OmsFeed(Actor):
     ``submit`` receives each record; pass ``OmsStore.submit``.
     """
 
-    def __init__(self, config: OmsFeedConfig, submit: Callable[[Record], None]) -> None:
+    def __init__(
+        self,
+        config: OmsFeedConfig,
+        submit: Callable[[Record], None],
+        drift: DriftTracker | None = None,
+    ) -> None:
         super().__init__(config)
         threshold = config.drift_threshold_bps
         if not (math.isfinite(threshold) and threshold >= 0):
             raise ValueError(f"drift_threshold_bps must be >= 0, got {threshold}")
         self._submit = submit
+        self._drift = drift
+        """The live node's tracker: fills measured against the decision and the market, with
+        the drift log and alerts. Without it (a backtest), only the decision drift is kept."""
         self._run_id = config.run_id
         self._handlers = {
             "events.order.*": self._on_order_event,
@@ -143,7 +153,9 @@ class OmsFeed(Actor):
         if isinstance(event, OrderFilled):
             fill = fill_record(event, order)
             records.append(fill)
-            if fill.decision_price is not None and fill.decision_price > 0:
+            if self._drift is not None:
+                records.extend(self._measure(fill, event))
+            elif fill.decision_price is not None and fill.decision_price > 0:
                 records.append(
                     DriftObservation.measure(
                         fill, fill.decision_price, "decision", self.config.drift_threshold_bps
@@ -151,6 +163,20 @@ class OmsFeed(Actor):
                 )
         elif isinstance(event, OrderDenied):
             records.append(denied_alert(event))
+        return records
+
+    def _measure(self, fill: Fill, event: OrderFilled) -> list[Record]:
+        assert self._drift is not None
+        # The market at fill time: the mid when quotes exist, else the last trade.
+        mid = self.cache.price(event.instrument_id, PriceType.MID)
+        if mid is not None:
+            measured = self._drift.on_fill(fill, mid.as_double(), "mid")
+        else:
+            last = self.cache.price(event.instrument_id, PriceType.LAST)
+            measured = self._drift.on_fill(fill, None if last is None else last.as_double(), "last")
+        records: list[Record] = list(measured.observations)
+        if measured.alert is not None:
+            records.append(measured.alert)
         return records
 
 

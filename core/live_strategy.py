@@ -1,0 +1,153 @@
+"""``LiveRebalanceStrategy``: the backtest's rebalancer, fed by the target-weight watcher.
+
+All of the rebalancing is inherited from :class:`core.strategy.NautilusRebalanceStrategy`, so
+the backtest and the node decide the same orders from the same targets and prices. What the
+node adds is the plumbing around it: targets arrive from the watcher (``apply_file``), a
+warning ("no price for X, skipping") becomes a risk alert in the OMS instead of a log line
+only, and each rebalance is timed (the watcher saw the file -> the orders were submitted) so
+``bench/bench_node.py`` can report it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from core.marks import last_price
+from core.oms.events import RiskAlert
+from core.rebalance import RebalanceLine, Skip
+from core.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
+
+_PRICE_TIMER = "await-prices"
+
+
+class LiveRebalanceStrategyConfig(NautilusRebalanceStrategyConfig, frozen=True):
+    """The rebalancer's parameters; the live node adds none of its own yet."""
+
+
+@dataclass(frozen=True)
+class AppliedTargets:
+    """One rebalance the node ran: why, when, and the orders it sent."""
+
+    operation_id: str
+    detected_ns: int
+    """When the watcher saw the file change (wall clock, ns)."""
+    submitted_ns: int
+    """When the last of its orders was handed to Nautilus (wall clock, ns)."""
+    orders: int
+    lines: tuple[RebalanceLine, ...]
+
+
+class LiveRebalanceStrategy(NautilusRebalanceStrategy):
+    """Rebalances to the targets the watcher accepts; warnings become OMS alerts."""
+
+    def __init__(self, config: LiveRebalanceStrategyConfig) -> None:
+        super().__init__(config)
+        self.alert: Callable[[RiskAlert], None] | None = None
+        """Where warnings go as risk alerts (the OMS's ``submit``); set by the node."""
+        self.applied: list[AppliedTargets] = []
+        """The rebalances run since start, oldest first (bounded: the last 1,000)."""
+        self.on_warning = self._alert_warning
+        self.price_wait_secs = 1.0
+        """How often targets held back for want of a price are tried again."""
+        self._awaiting_price: tuple[str, int] | None = None
+        """(operation id, detected_ns) of targets not fully traded for want of a price."""
+
+    def apply_file(
+        self, weights: Mapping[str, float], operation_id: str, detected_ns: int
+    ) -> AppliedTargets:
+        """Apply a target file's weights (already validated by the watcher) and rebalance.
+
+        ``detected_ns`` is when the watcher saw the change: kept with the submit time so the
+        write -> submit latency can be measured.
+        """
+        lines = self.apply_targets(weights, operation_id)
+        self._await_prices(lines, operation_id, detected_ns)
+        applied = AppliedTargets(
+            operation_id=operation_id,
+            detected_ns=detected_ns,
+            submitted_ns=time.time_ns(),
+            orders=sum(1 for line in lines if line.side is not None),
+            lines=tuple(lines),
+        )
+        self.applied.append(applied)
+        del self.applied[:-1000]
+        return applied
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        self._awaiting_price = None
+        if _PRICE_TIMER in self.clock.timer_names:
+            self.clock.cancel_timer(_PRICE_TIMER)
+
+    def _await_prices(
+        self, lines: list[RebalanceLine], operation_id: str, detected_ns: int
+    ) -> None:
+        # Targets that arrive before the first trade of an instrument (a node just started, a
+        # quiet market) stay in force: they are traded as soon as every instrument has a price.
+        missing = any(line.skip is Skip.NO_PRICE for line in lines)
+        self._awaiting_price = (operation_id, detected_ns) if missing else None
+        if missing and _PRICE_TIMER not in self.clock.timer_names:
+            self.clock.set_timer(
+                _PRICE_TIMER,
+                dt.timedelta(seconds=self.price_wait_secs),
+                callback=self._retry_priced,
+            )
+
+    def _retry_priced(self, event: object) -> None:
+        if self._awaiting_price is None:
+            return
+        targeted = [i for i in self._instrument_ids if str(i) in self.targets]
+        if any(last_price(self.cache, i) is None for i in targeted):
+            return  # still waiting; the timer fires again
+        operation_id, detected_ns = self._awaiting_price
+        applied = self.apply_file({}, f"{operation_id}-priced", detected_ns)
+        self._notify(
+            f"targets traded now that every instrument has a price: {applied.orders} orders"
+        )
+
+    def _alert_warning(self, message: str) -> None:
+        instrument_id = message.split()[3].rstrip(",") if message.startswith("no price") else None
+        rule = "no_price" if instrument_id is not None else "strategy"
+        self._notify(message, "WARNING", rule, instrument_id)
+
+    def _notify(
+        self,
+        message: str,
+        severity: str = "INFO",
+        rule: str = "targets_applied",
+        instrument_id: str | None = None,
+    ) -> None:
+        if self.alert is None:
+            return
+        now = self.clock.timestamp_ns()
+        self.alert(
+            RiskAlert(
+                alert_id=f"strategy:{self.id}:{now}:{zlib.crc32(message.encode()):08x}",
+                ts_event=now,
+                severity=severity,
+                rule=rule,
+                message=message,
+                instrument_id=instrument_id,
+            )
+        )
+
+    def equity(self) -> float:
+        """The account's value in the valuation currency, marked at last prices."""
+        instruments = {
+            str(i): inst
+            for i in self._instrument_ids
+            if (inst := self.cache.instrument(i)) is not None
+        }
+        prices = {key: self._price(inst) for key, inst in instruments.items()}
+        holdings = {key: self._holding(inst) for key, inst in instruments.items()}
+        equity, _ = self._equity_and_free_cash(instruments, prices, holdings)
+        return equity
+
+    def cancel_all_orders_everywhere(self) -> None:
+        """Cancel every open order of this strategy (the kill switch: nothing stays working)."""
+        for instrument_id in self._instrument_ids:
+            self.cancel_all_orders(instrument_id)

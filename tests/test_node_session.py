@@ -1,0 +1,237 @@
+"""The node as the desk runs it: SHADOW on REPLAY, driven through target files.
+
+A real Nautilus TradingNode on the test's event loop, the real sandbox, the real OMS file and
+the real watcher; the replay paces the demo data at a high speed so a test takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from core.config import AppConfig, load_config
+from core.drift import parse_drift_line
+from core.layout import instruments_path
+from core.node_session import NodeSession
+from core.oms import OmsStore
+from core.oms.events import TradingStateRecord
+from core.target_file import write_target_file
+
+BTC = "BTCUSDT.BINANCE"
+ETH = "ETHUSDT.BINANCE"
+
+
+def node_config(config_writer, tmp_path: Path, data_root: str, **node: object) -> AppConfig:
+    settings = {"replay_speed": 300.0, "heartbeat_secs": 0.2, **node}
+    extra = "\n[node]\n" + "".join(
+        f"{key} = {json.dumps(value)}\n" for key, value in settings.items()
+    )
+    extra += f'\n[watcher]\npath = "{tmp_path / "orders" / "target_weights.json"}"\n'
+    extra += f'\n[drift]\nlog = "{tmp_path / "drift.log"}"\n'
+    path = config_writer(
+        tmp_path / "config.toml", data_root=data_root, results_root=str(tmp_path), extra=extra
+    )
+    return load_config(path)
+
+
+async def until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await asyncio.sleep(0.02)
+
+
+def write_targets(config: AppConfig, weights: dict[str, float], seconds_ago: float = 0) -> None:
+    as_of = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
+    write_target_file(config.watcher.path, weights, as_of, "test-research")
+
+
+def write_raw(config: AppConfig, text: str) -> None:
+    path = Path(config.watcher.path)
+    temporary = path.with_name("incoming.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+async def alerts_of(store: OmsStore, rule: str) -> list:
+    await store.flush()
+    return [alert for alert in await store.alerts(limit=200) if alert.rule == rule]
+
+
+async def test_shadow_node_trades_good_targets_and_refuses_each_kind_of_bad_file(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with await OmsStore.open(config.oms.database) as store:
+        session = NodeSession(config, store)
+        state = await session.start()
+        try:
+            assert state.node_state == "RUNNING", state.detail
+            assert state.mode == "SHADOW" and state.source == "replay"
+            write_targets(config, {BTC: 0.4, ETH: 0.3})
+            # Targets read before an instrument's first trade wait for its price (a retry).
+            cache = session.strategy.cache
+            await until(
+                lambda: {str(o.instrument_id) for o in cache.orders()} == {BTC, ETH}
+                and not cache.orders_open(),
+                what="orders in both instruments, done",
+            )
+            await store.flush()
+            orders = await store.orders()
+            assert {order.instrument_id for order in orders} == {BTC, ETH}
+            assert {order.status for order in orders} == {"FILLED"}  # the sandbox fills all
+            fills = await store.fills()
+            assert fills and {fill.instrument_id for fill in fills} == {BTC, ETH}
+            positions = {p.instrument_id: p for p in await store.positions()}
+            assert positions[BTC].quantity > 0 and positions[ETH].quantity > 0
+            lines = [
+                parse_drift_line(line) for line in Path(config.drift.log).read_text().splitlines()
+            ]
+            assert {line.trade_id for line in lines} == {fill.trade_id for fill in fills}
+            assert all(line.decision_bps is not None for line in lines)
+            assert await alerts_of(store, "targets_applied")
+
+            # Each kind of bad file: an alert naming the problem, and no order.
+            bad_files = {
+                "not valid JSON": "{not json",
+                "unknown instrument": json.dumps(
+                    {"as_of": _now_iso(), "weights": {"DOGEUSDT.BINANCE": 0.1}}
+                ),
+                "not a finite number": (
+                    f'{{"as_of": "{_now_iso()}", "weights": {{"{BTC}": 1e999}}}}'
+                ),
+                "gross": json.dumps({"as_of": _now_iso(), "weights": {BTC: 0.8, ETH: 0.7}}),
+                "long": json.dumps({"as_of": _now_iso(), "weights": {BTC: -0.2}}),
+                "older": json.dumps({"as_of": "2020-01-01T00:00:00Z", "weights": {BTC: 0.1}}),
+            }
+            for expected, text in bad_files.items():
+                word = expected.split()[0]
+                before = len(await alerts_of(store, "target_file"))
+                write_raw(config, text)
+                await until(
+                    lambda word=word: rejected_with(session, word),
+                    what=f"the '{expected}' rejection",
+                )
+                alerts = await alerts_of(store, "target_file")
+                assert len(alerts) == before + 1
+                assert word in alerts[0].message
+            await asyncio.sleep(0.3)
+            await store.flush()
+            assert len(await store.orders()) == len(orders)  # no bad file sent an order
+            assert session.strategy.targets == {BTC: 0.4, ETH: 0.3}  # the good ones stay
+        finally:
+            await session.stop()
+    assert asyncio.get_running_loop().is_running()  # the node never stopped the test's loop
+
+
+def rejected_with(session: NodeSession, word: str) -> bool:
+    last = session.outcomes[-1] if session.outcomes else None
+    return last is not None and word in getattr(last, "reason", "")
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+async def test_node_started_after_a_kill_comes_up_halted_and_trades_nothing(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with await OmsStore.open(config.oms.database) as store:
+        store.submit(
+            TradingStateRecord(ts_event=time.time_ns(), state="HALTED", actor="op", reason="test")
+        )
+        await store.flush()
+        session = NodeSession(config, store)
+        state = await session.start()
+        try:
+            assert state.trading_state == "HALTED"
+            write_targets(config, {BTC: 0.4})
+            await until(lambda: session.outcomes, what="the targets read")
+            await asyncio.sleep(0.3)
+            alerts = await alerts_of(store, "target_file")
+            assert alerts and "HALTED" in alerts[0].message
+            assert await store.orders() == []
+            status = await store.node_status()
+            assert status is not None and status.trading_state == "HALTED"
+        finally:
+            await session.stop()
+
+
+async def test_spec_mismatches_at_start_become_alerts_and_nothing_crashes(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    # The desk's execution catalog disagrees with the venue's instruments: BTC's tick size and
+    # min notional differ, ETH is missing from the venue (here: the replay's instruments).
+    specs_root = tmp_path / "specs"
+    day = dt.date.fromisoformat(
+        sorted(
+            p.name[4:] for p in (Path(demo_root) / "instrument_availability" / "by_date").iterdir()
+        )[0]
+    )
+    source = instruments_path(demo_root, day)
+    table = pq.read_table(source)
+    is_btc = pc.equal(table["instrument_id"], BTC)
+    table = table.set_column(
+        table.schema.get_field_index("tick_size"),
+        "tick_size",
+        pc.if_else(is_btc, 0.1, table["tick_size"]),
+    )
+    table = table.set_column(
+        table.schema.get_field_index("min_notional"),
+        "min_notional",
+        pc.if_else(is_btc, 7.0, table["min_notional"]),
+    )
+    target = Path(instruments_path(str(specs_root), day))
+    target.parent.mkdir(parents=True)
+    pq.write_table(table, target)
+    config = node_config(
+        config_writer, tmp_path, demo_root, specs_root=str(specs_root), replay_speed=60.0
+    )
+    config = msgspec.structs.replace(
+        config, backtest=msgspec.structs.replace(config.backtest, instruments=(BTC,))
+    )
+    async with await OmsStore.open(config.oms.database) as store:
+        session = NodeSession(config, store)
+        state = await session.start()
+        try:
+            assert state.node_state == "RUNNING", state.detail
+            await store.flush()
+            alerts = [a for a in await store.alerts(limit=50) if a.rule.startswith("spec")]
+            fields = sorted((a.severity, a.instrument_id, a.message.split(":")[0]) for a in alerts)
+            assert len(alerts) == 2, alerts
+            assert all(a.severity == "WARNING" and a.instrument_id == BTC for a in alerts)
+            messages = " ".join(a.message for a in alerts)
+            assert "tick" in messages and "notional" in messages, fields
+        finally:
+            await session.stop()
+
+
+@pytest.mark.parametrize("speed", [300.0])
+async def test_node_stops_cleanly_and_writes_a_stopped_heartbeat(
+    config_writer, tmp_path: Path, demo_root: str, speed: float
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root, replay_speed=speed)
+    async with await OmsStore.open(config.oms.database) as store:
+        session = NodeSession(config, store)
+        await session.start()
+        await asyncio.sleep(0.5)
+        status = await store.node_status()
+        assert status is not None and status.node_state == "RUNNING"
+        await session.stop()
+        status = await store.node_status()
+        assert status is not None and status.node_state == "STOPPED"
+        await session.stop()  # twice is harmless
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [t for t in pending if not t.done() and "node" in t.get_name()]
