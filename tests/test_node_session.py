@@ -21,6 +21,7 @@ import pytest
 
 from core.config import AppConfig, load_config
 from core.drift import parse_drift_line
+from core.health import collect_health
 from core.layout import instruments_path
 from core.node_session import NodeSession
 from core.oms import OmsStore
@@ -83,8 +84,10 @@ async def test_shadow_node_trades_good_targets_and_refuses_each_kind_of_bad_file
             # Targets read before an instrument's first trade wait for its price (a retry).
             cache = session.strategy.cache
             await until(
-                lambda: {str(o.instrument_id) for o in cache.orders()} == {BTC, ETH}
-                and not cache.orders_open(),
+                lambda: (
+                    {str(o.instrument_id) for o in cache.orders()} == {BTC, ETH}
+                    and not cache.orders_open()
+                ),
                 what="orders in both instruments, done",
             )
             await store.flush()
@@ -235,3 +238,37 @@ async def test_node_stops_cleanly_and_writes_a_stopped_heartbeat(
         await session.stop()  # twice is harmless
     pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not [t for t in pending if not t.done() and "node" in t.get_name()]
+
+
+async def test_a_venue_that_cannot_connect_is_reported_degraded_not_running(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    # Binance's own data client with no network: Nautilus's kernel says running, the trader
+    # never starts. The node must say NOT CONNECTED, in the OMS for the Health pane and status.
+    config = node_config(config_writer, tmp_path, demo_root, source="venue", start_timeout_secs=2.0)
+    config = msgspec.structs.replace(
+        config, backtest=msgspec.structs.replace(config.backtest, instruments=(BTC,))
+    )
+    async with await OmsStore.open(config.oms.database) as store:
+        session = NodeSession(config, store)
+        state = await session.start()
+        try:
+            assert state.node_state == "DEGRADED"
+            assert state.detail.startswith("NOT CONNECTED")
+            await asyncio.sleep(0.5)
+            status = await store.node_status()
+            assert status is not None and status.node_state == "DEGRADED"
+            assert status.data_feed == "DOWN" and "NOT CONNECTED" in status.detail
+            health = await collect_health(store, now_ns=time.time_ns())
+            node = next(c for c in health.components if c.name == "node")
+            assert node.state != "OK" and "NOT CONNECTED" in node.detail
+            alerts = await alerts_of(store, "node_not_connected")
+            assert alerts and alerts[0].severity == "ERROR"
+            write_targets(config, {BTC: 0.4})
+            await until(lambda: session.outcomes, what="the targets read")
+            await asyncio.sleep(0.2)
+            kept = await alerts_of(store, "target_file")
+            assert kept and "not traded" in kept[0].message
+            assert await store.orders() == []
+        finally:
+            await session.stop()
