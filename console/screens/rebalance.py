@@ -1,4 +1,4 @@
-"""The Rebalance screen: honest about needing the node, and the last targets file, read-only."""
+"""The Rebalance screen: the last targets file, read-only (the preview comes with issue 5)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ TARGETS_FILE = "artifacts/orders/target_weights.json"
 """Where the research process writes the target weights (relative to the working folder)."""
 
 NOTE = (
-    "Rebalancing needs the node (issue 4): it computes the orders from live prices and "
-    "equity, and this console never trades by itself. Below is the last targets file, as "
-    "read; nothing is sent from here."
+    "The node trades the targets file whenever it changes (trade-console --node shadow, or "
+    "run). A manual rebalance with a preview of its orders comes with the risk engine "
+    "(issue 5). Below is the last targets file, as read; nothing is sent from here."
 )
 
 
