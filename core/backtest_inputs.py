@@ -65,19 +65,28 @@ def available_days(data_root: str) -> list[dt.date]:
 def resolve_window(config: AppConfig) -> tuple[dt.datetime, dt.datetime]:
     """The run's [start, end): from the config, else every day that has trade data."""
     bt = config.backtest
-    start = parse_time(bt.start, "backtest.start") if bt.start else None
-    end = parse_time(bt.end, "backtest.end") if bt.end else None
-    if start is None or end is None:
-        days = available_days(config.data.root)
-        if start is None:
-            start = dt.datetime.combine(days[0], dt.time(), dt.UTC)
-        if end is None:
-            end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.UTC)
-    if start >= end:
+    return data_window(config.data.root, (bt.start, "backtest.start"), (bt.end, "backtest.end"))
+
+
+def data_window(
+    data_root: str, start: tuple[str | None, str], end: tuple[str | None, str]
+) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) from ISO 8601 texts, each given with its config field's name, defaulting to
+    the first day with trade data / the end of the last one (for backtests and the replay)."""
+    (start_text, start_field), (end_text, end_field) = start, end
+    first = parse_time(start_text, start_field) if start_text else None
+    last = parse_time(end_text, end_field) if end_text else None
+    if first is None or last is None:
+        days = available_days(data_root)
+        if first is None:
+            first = dt.datetime.combine(days[0], dt.time(), dt.UTC)
+        if last is None:
+            last = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.UTC)
+    if first >= last:
         raise ConfigError(
-            f"backtest.start {start.isoformat()} is not before backtest.end {end.isoformat()}"
+            f"{start_field} {first.isoformat()} is not before {end_field} {last.isoformat()}"
         )
-    return start, end
+    return first, last
 
 
 def prepare_inputs(config: AppConfig) -> BacktestInputs:

@@ -52,8 +52,8 @@ from nautilus_trader.model.enums import trading_state_to_str
 from nautilus_trader.model.identifiers import ClientId, InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
-from core.backtest_inputs import available_days
-from core.config import AppConfig, VenueConfig, parse_time
+from core.backtest_inputs import data_window
+from core.config import AppConfig, VenueConfig
 from core.errors import ConfigError
 from core.instrument_specs import load_instrument_specs
 from core.live_venues import (
@@ -516,16 +516,11 @@ def _latency_ns(venue: VenueConfig, source: str, speed: float) -> int:
 
 def _replay_window(config: AppConfig) -> tuple[int, int]:
     node = config.node
-    start = parse_time(node.replay_start, "node.replay_start") if node.replay_start else None
-    end = parse_time(node.replay_end, "node.replay_end") if node.replay_end else None
-    if start is None or end is None:
-        days = available_days(config.data.root)
-        if start is None:
-            start = dt.datetime.combine(days[0], dt.time(), dt.UTC)
-        if end is None:
-            end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.UTC)
-    if start >= end:
-        raise ConfigError(f"node.replay_start {start.isoformat()} is not before the replay end")
+    start, end = data_window(
+        config.data.root,
+        (node.replay_start, "node.replay_start"),
+        (node.replay_end, "node.replay_end"),
+    )
     return to_ns(start), to_ns(end)
 
 

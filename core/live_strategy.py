@@ -135,18 +135,6 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
             )
         )
 
-    def equity(self) -> float:
-        """The account's value in the valuation currency, marked at last prices."""
-        instruments = {
-            str(i): inst
-            for i in self._instrument_ids
-            if (inst := self.cache.instrument(i)) is not None
-        }
-        prices = {key: self._price(inst) for key, inst in instruments.items()}
-        holdings = {key: self._holding(inst) for key, inst in instruments.items()}
-        equity, _ = self._equity_and_free_cash(instruments, prices, holdings)
-        return equity
-
     def cancel_all_orders_everywhere(self) -> None:
         """Cancel every open order of this strategy (the kill switch: nothing stays working)."""
         for instrument_id in self._instrument_ids:

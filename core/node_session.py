@@ -35,7 +35,7 @@ from core.instrument_specs import load_instrument_specs
 from core.live_node import EngineState, NautilusLiveEngine
 from core.live_strategy import LiveRebalanceStrategy, LiveRebalanceStrategyConfig
 from core.oms import OmsStore
-from core.oms.events import NodeStatus, RiskAlert
+from core.oms.events import RiskAlert
 from core.oms.nautilus_feed import OmsFeed, OmsFeedConfig
 from core.reconciliation import reconcile, spec_alerts
 from core.ticks import one_line
@@ -247,17 +247,7 @@ class NodeSession:
         equity = self.strategy.equity() if self.strategy.is_running else None
         status = state.to_node_status(self._now_ns(), equity)
         if phase is not None:
-            status = NodeStatus(
-                ts_event=status.ts_event,
-                mode=status.mode,
-                venues=status.venues,
-                node_state=phase,
-                trading_state=status.trading_state,
-                data_feed=status.data_feed,
-                venue_connection=status.venue_connection,
-                equity=status.equity,
-                detail=status.detail,
-            )
+            status = msgspec.structs.replace(status, node_state=phase)
         self.store.submit(status)
 
     def _alert(self, severity: str, rule: str, message: str) -> None:

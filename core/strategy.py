@@ -132,6 +132,21 @@ class NautilusRebalanceStrategy(Strategy):
 
     def plan(self) -> list[RebalanceLine]:
         """The rebalance the targets in force imply now, without sending anything."""
+        instruments, prices, holdings = self._market()
+        equity, free_cash = self._equity_and_free_cash(instruments, prices, holdings)
+        rules = {key: _rules(inst) for key, inst in instruments.items()}
+        targets = {k: w for k, w in self.targets.items() if k in instruments}
+        return plan_rebalance(targets, holdings, prices, rules, equity, free_cash, self._settings)
+
+    def equity(self) -> float:
+        """The account's value in the valuation currency, marked at last prices."""
+        equity, _ = self._equity_and_free_cash(*self._market())
+        return equity
+
+    def _market(
+        self,
+    ) -> tuple[dict[str, Instrument], dict[str, float | None], dict[str, float]]:
+        # The traded instruments in the cache, their last prices and what is held of each.
         instruments = {
             str(i): inst
             for i in self._instrument_ids
@@ -139,10 +154,7 @@ class NautilusRebalanceStrategy(Strategy):
         }
         prices = {key: self._price(inst) for key, inst in instruments.items()}
         holdings = {key: self._holding(inst) for key, inst in instruments.items()}
-        equity, free_cash = self._equity_and_free_cash(instruments, prices, holdings)
-        rules = {key: _rules(inst) for key, inst in instruments.items()}
-        targets = {k: w for k, w in self.targets.items() if k in instruments}
-        return plan_rebalance(targets, holdings, prices, rules, equity, free_cash, self._settings)
+        return instruments, prices, holdings
 
     def _price(self, instrument: Instrument) -> float | None:
         price = last_price(self.cache, instrument.id)

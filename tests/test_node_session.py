@@ -138,6 +138,12 @@ async def test_shadow_node_trades_good_targets_and_refuses_each_kind_of_bad_file
     assert asyncio.get_running_loop().is_running()  # the node never stopped the test's loop
 
 
+def trading_only(config: AppConfig, *instruments: str) -> AppConfig:
+    """``config`` with the node trading only ``instruments``."""
+    backtest = msgspec.structs.replace(config.backtest, instruments=instruments)
+    return msgspec.structs.replace(config, backtest=backtest)
+
+
 def rejected_with(session: NodeSession, word: str) -> bool:
     last = session.outcomes[-1] if session.outcomes else None
     return last is not None and word in getattr(last, "reason", "")
@@ -202,9 +208,7 @@ async def test_spec_mismatches_at_start_become_alerts_and_nothing_crashes(
     config = node_config(
         config_writer, tmp_path, demo_root, specs_root=str(specs_root), replay_speed=60.0
     )
-    config = msgspec.structs.replace(
-        config, backtest=msgspec.structs.replace(config.backtest, instruments=(BTC,))
-    )
+    config = trading_only(config, BTC)
     async with await OmsStore.open(config.oms.database) as store:
         session = NodeSession(config, store)
         state = await session.start()
@@ -246,9 +250,7 @@ async def test_a_venue_that_cannot_connect_is_reported_degraded_not_running(
     # Binance's own data client with no network: Nautilus's kernel says running, the trader
     # never starts. The node must say NOT CONNECTED, in the OMS for the Health pane and status.
     config = node_config(config_writer, tmp_path, demo_root, source="venue", start_timeout_secs=2.0)
-    config = msgspec.structs.replace(
-        config, backtest=msgspec.structs.replace(config.backtest, instruments=(BTC,))
-    )
+    config = trading_only(config, BTC)
     async with await OmsStore.open(config.oms.database) as store:
         session = NodeSession(config, store)
         state = await session.start()
