@@ -36,9 +36,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import inspect
-import math
 import posixpath
-import re
 import time
 from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
@@ -50,7 +48,7 @@ from watchfiles import Change, awatch
 from core.config import WatcherConfig
 from core.errors import ConfigError, DataError
 from core.storage import is_remote, resolve
-from core.target_file import TargetWeightsFile
+from core.target_file import TargetWeightsFile, parse_target_weights
 
 _STEP_MS = 5
 """How often watchfiles' thread looks for changes and for the stop event: it bounds both the
@@ -97,34 +95,6 @@ class TargetsRejected(msgspec.Struct, frozen=True, kw_only=True):
 
 WatchOutcome = TargetsAccepted | TargetsRejected
 OutcomeHandler = Callable[[WatchOutcome], Awaitable[None] | None]
-
-
-def parse_target_weights(raw: bytes, source: str) -> TargetWeightsFile:
-    """Decode a target-weights file's bytes, with the checks that need nothing but the file.
-
-    A sibling of ``core.target_file.load_target_file`` for bytes already read: the watcher must
-    hash and judge exactly the bytes it read, not read the file a second time.
-
-    Raises
-    ------
-    DataError
-        One line naming ``source`` and the field: empty, not JSON, not the schema, a naive
-        ``as_of``, a weight that is not a finite number.
-    """
-    if not raw.strip():
-        raise DataError("the file is empty", source)
-    try:
-        parsed = msgspec.json.decode(raw, type=TargetWeightsFile)
-    except msgspec.ValidationError as error:
-        raise DataError(_describe(error, raw), source) from None
-    except msgspec.DecodeError as error:
-        raise DataError(f"not valid JSON ({error})", source) from None
-    if parsed.as_of.tzinfo is None:
-        raise DataError("as_of: has no time zone (write it in UTC, e.g. ...T00:00:00Z)", source)
-    for instrument_id, weight in parsed.weights.items():
-        if not math.isfinite(weight):
-            raise DataError(f"weights[{instrument_id}]: {weight} is not a finite number", source)
-    return parsed
 
 
 def validate_targets(
@@ -473,49 +443,6 @@ class TargetWeightWatcher:
         result = self._on_outcome(outcome)
         if inspect.isawaitable(result):
             await result
-
-
-def _describe(error: msgspec.ValidationError, raw: bytes) -> str:
-    # msgspec says "Expected `float`, got `str` - at `$.weights[...]`": name the field, and for
-    # a weight the instrument, which msgspec leaves out.
-    what, _, location = str(error).partition(" - at `$")
-    where = location.rstrip("`").lstrip(".")
-    if where == "weights[...]":
-        named = _bad_weight(raw)
-        if named is not None:
-            return named
-    missing = re.fullmatch(r"Object missing required field `(?P<key>[^`]+)`", what)
-    if missing is not None:
-        return f"{_dotted(where, missing['key'])}: is missing"
-    unknown = re.fullmatch(r"Object contains unknown field `(?P<key>[^`]+)`", what)
-    if unknown is not None:
-        field = _dotted(where, unknown["key"])
-        return f"{field}: unknown key (the schema has as_of, weights, strategy_id)"
-    return f"{where}: {what}" if where else what
-
-
-def _dotted(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
-class _RawWeights(msgspec.Struct):
-    weights: dict[str, msgspec.Raw] = {}
-
-
-def _bad_weight(raw: bytes) -> str | None:
-    try:
-        document = msgspec.json.decode(raw, type=_RawWeights)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    for instrument_id, value in document.weights.items():
-        try:
-            msgspec.json.decode(value, type=float)
-        except msgspec.ValidationError as error:
-            text = bytes(value).decode(errors="replace")
-            if "out of range" in str(error):
-                return f"weights[{instrument_id}]: {text} is not a finite number"
-            return f"weights[{instrument_id}]: {text} is not a number"
-    return None
 
 
 def _to_ns(moment: dt.datetime) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from nautilus_trader.model.enums import CurrencyType
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair
 from nautilus_trader.model.objects import Currency, Money, Price, Quantity
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
+from real_specs import binance_btcusdt_repr, bitmex_xbtusd, bitmex_xbtusd_spec
 
 from core.errors import DataError
 from core.instrument_specs import InstrumentSpec
@@ -23,22 +22,6 @@ from core.nautilus_instruments import (
     to_nautilus_currency,
     to_nautilus_instrument,
 )
-
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-
-
-def _real_file(name: str) -> Path:
-    path = REAL / name
-    if not path.exists():
-        pytest.skip(f"real exchange data absent: {path}")
-    return path
-
-
-def _binance_repr() -> dict[str, str]:
-    """The fields of the real Binance BTCUSDT CurrencyPair, from its recorded repr."""
-    text = _real_file("binance_btcusdt_instrument.txt").read_text().strip()
-    assert text.startswith("CurrencyPair(")
-    return dict(re.findall(r"(\w+)=([^,()]*)", text.removeprefix("CurrencyPair(")))
 
 
 def _spec(**changes: object) -> InstrumentSpec:
@@ -70,7 +53,7 @@ def _none_or(value: str) -> str | None:
 
 
 def test_real_binance_spot_round_trips_through_a_desk_spec() -> None:
-    real = _binance_repr()
+    real = binance_btcusdt_repr()
     venue = real["id"].split(".")[1]
     # Transcribed into the desk's columns: "None" minimums are the desk's 0 ("no minimum").
     spec = InstrumentSpec(
@@ -116,30 +99,8 @@ def test_real_binance_spot_round_trips_through_a_desk_spec() -> None:
 
 
 def test_real_bitmex_xbtusd_becomes_an_inverse_perpetual_settled_in_xbt() -> None:
-    bitmex = json.loads(_real_file("bitmex_instrument_xbtusd.json").read_text())
-    assert bitmex["isInverse"] is True
-    # BitMEX's multiplier (-1e8) is satoshis per contract and index point; a Nautilus
-    # inverse contract is worth 1 quote unit (1 USD), so the desk's multiplier is 1.
-    spec = InstrumentSpec(
-        instrument_id=f"{bitmex['symbol']}.BITMEX",
-        venue="BITMEX",
-        symbol=bitmex["symbol"],
-        kind="perpetual",
-        base=bitmex["rootSymbol"],
-        quote=bitmex["quoteCurrency"],
-        settlement=bitmex["rootSymbol"],  # settlCurrency "XBt" is satoshis of XBT
-        tick_size=bitmex["tickSize"],
-        lot_size=float(bitmex["lotSize"]),
-        price_precision=1,
-        size_precision=0,
-        min_quantity=float(bitmex["lotSize"]),
-        max_quantity=float(bitmex["maxOrderQty"]),
-        min_notional=0.0,
-        maker_fee=bitmex["makerFee"],
-        taker_fee=bitmex["takerFee"],
-        multiplier=1.0,
-        is_inverse=bitmex["isInverse"],
-    )
+    assert bitmex_xbtusd()["isInverse"] is True
+    spec = bitmex_xbtusd_spec()
 
     instrument = to_nautilus_instrument(spec, ts_init=1_732_491_199_034_000_000)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +14,7 @@ import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CurrencyPair, Instrument
 from nautilus_trader.model.objects import Price
+from real_specs import bitmex_xbtusd_spec, real_file
 
 from core.instrument_specs import InstrumentSpec, load_instrument_specs
 from core.layout import INSTRUMENT_SCHEMA, instruments_path
@@ -22,23 +22,15 @@ from core.nautilus_instruments import to_nautilus_instrument
 from core.oms import OmsStore
 from core.reconciliation import SpecFinding, reconcile, spec_alerts
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 DAY = dt.date(2026, 1, 5)
 TS = 1_767_571_200_000_000_000  # 2026-01-05 00:00 UTC in ns
 BTC = "BTCUSDT.BINANCE"
 XBT = "XBTUSD.BITMEX"
 
 
-def _real_file(name: str) -> Path:
-    path = REAL / name
-    if not path.exists():
-        pytest.skip(f"real exchange data absent: {path}")
-    return path
-
-
 def _binance_spec() -> InstrumentSpec:
     """Binance BTCUSDT spot from its recorded Nautilus repr (no minimums: 0 in the desk file)."""
-    text = _real_file("binance_btcusdt_instrument.txt").read_text().strip()
+    text = real_file("binance_btcusdt_instrument.txt").read_text().strip()
     real = dict(re.findall(r"(\w+)=([^,()]*)", text.removeprefix("CurrencyPair(")))
     symbol, venue = real["id"].split(".")
     return InstrumentSpec(
@@ -63,35 +55,10 @@ def _binance_spec() -> InstrumentSpec:
     )
 
 
-def _bitmex_spec() -> InstrumentSpec:
-    """BitMEX XBTUSD, the inverse perpetual: tick 0.1, lot 100, minimum one lot."""
-    bitmex = json.loads(_real_file("bitmex_instrument_xbtusd.json").read_text())
-    return InstrumentSpec(
-        instrument_id=f"{bitmex['symbol']}.BITMEX",
-        venue="BITMEX",
-        symbol=bitmex["symbol"],
-        kind="perpetual",
-        base=bitmex["rootSymbol"],
-        quote=bitmex["quoteCurrency"],
-        settlement=bitmex["rootSymbol"],
-        tick_size=bitmex["tickSize"],
-        lot_size=float(bitmex["lotSize"]),
-        price_precision=1,
-        size_precision=0,
-        min_quantity=float(bitmex["lotSize"]),
-        max_quantity=float(bitmex["maxOrderQty"]),
-        min_notional=0.0,
-        maker_fee=bitmex["makerFee"],
-        taker_fee=bitmex["takerFee"],
-        multiplier=1.0,
-        is_inverse=bitmex["isInverse"],
-    )
-
-
 @pytest.fixture
 def desk_specs(tmp_path: Path) -> dict[str, InstrumentSpec]:
     """The real specs, written as the day's instruments.parquet and read back by the loader."""
-    rows = [msgspec.structs.asdict(spec) for spec in (_binance_spec(), _bitmex_spec())]
+    rows = [msgspec.structs.asdict(spec) for spec in (_binance_spec(), bitmex_xbtusd_spec())]
     path = Path(instruments_path(str(tmp_path), DAY))
     path.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=INSTRUMENT_SCHEMA), path)
