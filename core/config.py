@@ -172,6 +172,53 @@ class DriftConfig(msgspec.Struct, **_STRUCT):
     """One parseable line per fill (JSON); default ``{logging.directory}/live/drift.log``."""
 
 
+class RiskConfig(msgspec.Struct, **_STRUCT):
+    """The desk's pre-trade limits, checked for every order in backtest and live alike.
+
+    Notionals are in ``strategy.valuation_currency``; exposures are fractions of equity. A limit
+    of 0 switches that check off (documented per field); ``warn_at`` of a limit raises a
+    WARNING alert before the limit denies.
+    """
+
+    max_orders_per_second: int = 10
+    """Orders one strategy may send in any second (0 = no limit)."""
+    max_orders_per_minute: int = 120
+    """Orders one strategy may send in any minute (0 = no limit)."""
+    max_orders_per_second_total: int = 20
+    """Orders all strategies together may send in any second (0 = no limit)."""
+    max_orders_per_minute_total: int = 300
+    """Orders all strategies together may send in any minute (0 = no limit)."""
+    max_position_quantity: dict[str, float] = {}
+    """Largest absolute position per instrument id, in its quantity (absent = no limit)."""
+    max_position_notional: float = 150_000.0
+    """Largest absolute position in one instrument, in notional (0 = no limit)."""
+    max_strategy_notional: float = 250_000.0
+    """Largest sum of absolute positions of one strategy, in notional (0 = no limit)."""
+    max_global_notional: float = 300_000.0
+    """Largest sum of absolute positions of all strategies, in notional (0 = no limit)."""
+    max_gross_exposure: float = 1.5
+    """Largest sum of absolute positions over equity after the order (0 = no limit)."""
+    max_net_exposure: float = 1.0
+    """Largest absolute sum of signed positions over equity after the order (0 = no limit)."""
+    max_order_notional: float = 100_000.0
+    """Largest single order, in notional (0 = no limit)."""
+    max_order_quantity: dict[str, float] = {}
+    """Largest single order per instrument id, in its quantity (absent = no limit)."""
+    price_tolerance_bps: float = 100.0
+    """A limit price, or a market order's expected fill, further than this from the last or
+    mid price is denied (0 = no check)."""
+    warn_at: float = 0.8
+    """Share of a limit at which an order passes with a WARNING alert."""
+    drawdown_limit: float = 0.0
+    """Equity this far below its peak (a fraction, e.g. 0.1) trips ``auto_action`` (0 = off)."""
+    daily_loss_limit: float = 0.0
+    """Equity this far below the day's first valuation (UTC day) trips ``auto_action`` (0 = off)."""
+    auto_action: Literal["reducing", "halted"] = "halted"
+    """What a tripped drawdown or daily loss limit does to the trading state."""
+    require_preview: Literal["auto", "always", "never"] = "auto"
+    """Show the rebalance preview before a new target file is traded: ``auto`` = in LIVE only."""
+
+
 class AppConfig(msgspec.Struct, **_STRUCT):
     """The whole configuration file."""
 
@@ -186,6 +233,7 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     node: NodeConfig = msgspec.field(default_factory=NodeConfig)
     watcher: WatcherConfig = msgspec.field(default_factory=WatcherConfig)
     drift: DriftConfig = msgspec.field(default_factory=DriftConfig)
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
 
 
 _BALANCE = re.compile(r"^\s*(?P<amount>[0-9]+(\.[0-9]+)?)\s+(?P<currency>[A-Z0-9]{2,10})\s*$")
@@ -269,7 +317,58 @@ def validate(config: AppConfig, source: str) -> AppConfig:
                     f"'{balance}' is not 'AMOUNT CURRENCY' (e.g. '100000 USDT')",
                 )
     _validate_live(config, fail, source)
+    _validate_risk(config.risk, fail)
     return config
+
+
+def _validate_risk(risk: RiskConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    # Limits that cannot hold together are refused at start, naming the field.
+    for name in (
+        "max_orders_per_second",
+        "max_orders_per_minute",
+        "max_orders_per_second_total",
+        "max_orders_per_minute_total",
+    ):
+        if getattr(risk, name) < 0:
+            raise fail(f"risk.{name}", f"must be >= 0 (0 = no limit), got {getattr(risk, name)}")
+    pairs = (
+        ("max_orders_per_second", "max_orders_per_minute"),
+        ("max_orders_per_second_total", "max_orders_per_minute_total"),
+        ("max_orders_per_second", "max_orders_per_second_total"),
+        ("max_orders_per_minute", "max_orders_per_minute_total"),
+        ("max_position_notional", "max_strategy_notional"),
+        ("max_strategy_notional", "max_global_notional"),
+        ("max_net_exposure", "max_gross_exposure"),
+    )
+    for name in (
+        "max_position_notional",
+        "max_strategy_notional",
+        "max_global_notional",
+        "max_gross_exposure",
+        "max_net_exposure",
+        "max_order_notional",
+        "price_tolerance_bps",
+        "drawdown_limit",
+        "daily_loss_limit",
+    ):
+        value = getattr(risk, name)
+        if not math.isfinite(value) or value < 0:
+            raise fail(f"risk.{name}", f"must be a number >= 0 (0 = off), got {value}")
+    for small, large in pairs:
+        low, high = getattr(risk, small), getattr(risk, large)
+        if low and high and low > high:
+            raise fail(f"risk.{small}", f"{low:g} is above risk.{large} {high:g}")
+    if not 0 < risk.warn_at <= 1:
+        raise fail("risk.warn_at", f"must be in (0, 1], got {risk.warn_at}")
+    for name in ("drawdown_limit", "daily_loss_limit"):
+        if getattr(risk, name) >= 1:
+            raise fail(
+                f"risk.{name}", f"is a fraction of equity below 1, got {getattr(risk, name)}"
+            )
+    for name in ("max_position_quantity", "max_order_quantity"):
+        for instrument_id, value in getattr(risk, name).items():
+            if not math.isfinite(value) or value <= 0:
+                raise fail(f"risk.{name}.{instrument_id}", f"must be positive, got {value}")
 
 
 def _validate_live(config: AppConfig, fail: Callable[[str, str], ConfigError], source: str) -> None:

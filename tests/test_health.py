@@ -124,7 +124,7 @@ async def test_gcs_is_ok_when_uploads_are_done_and_warns_when_one_failed(store: 
 async def test_the_oms_names_its_file_and_schema(store: OmsStore) -> None:
     oms = (await collect_health(store, now_ns=T0)).component("OMS")
     assert oms.state == "OK"
-    assert oms.detail.startswith(f"{store.path}, schema v3, ")
+    assert oms.detail.startswith(f"{store.path}, schema v4, ")
 
 
 async def test_the_oms_warns_with_the_writers_last_error(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ _RECORD = {"frozen": True, "kw_only": True}
 UPLOAD_STATES = ("queued", "uploading", "done", "failed")
 RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
-AUDIT_ACTIONS = ("kill", "rearm", "rebalance", "backtest_launch")
+AUDIT_ACTIONS = ("kill", "reduce", "flatten", "rearm", "rebalance", "backtest_launch")
 NODE_MODES = ("LIVE", "SHADOW")
 NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # Nautilus's TradingState names
@@ -371,6 +371,9 @@ class TradingStateRecord(msgspec.Struct, **_RECORD):
     actor: str
     """Who changed it (an operator's name, or the risk rule that tripped)."""
     reason: str
+    flatten: bool = False
+    """With HALTED: cancel every open order, close every position (through the risk checks),
+    then halt. The node does it once, for the latest such record."""
 
     def __post_init__(self) -> None:
         _check(self.state, TRADING_STATES, "TradingStateRecord.state")

@@ -297,7 +297,13 @@ _V3_NODE = (
     "INSERT INTO table_versions (name) VALUES ('node_status'), ('trading_state')",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TRADING, _V2_OPERATIONS, _V3_NODE)
+_V4_FLATTEN = (
+    # A kill that also closes every position: the node cancels, flattens through the risk
+    # checks, then halts. Kept with the state change so a restarted node knows it was asked.
+    "ALTER TABLE trading_state ADD COLUMN flatten INTEGER NOT NULL DEFAULT 0",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TRADING, _V2_OPERATIONS, _V3_NODE, _V4_FLATTEN)
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
