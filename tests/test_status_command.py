@@ -184,7 +184,11 @@ def test_a_database_status_cannot_read_is_one_line_and_left_untouched(
         version = SCHEMA_VERSION + 1 if damage == "newer" else 2
         connection.execute(f"PRAGMA user_version = {version}")
         connection.close()
-        expected = "written by a newer version" if damage == "newer" else "schema v2, not v3"
+        expected = (
+            "written by a newer version"
+            if damage == "newer"
+            else f"schema v2, not v{SCHEMA_VERSION}"
+        )
     before = database.read_bytes()
     code, out, err = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
     assert (code, out) == (EXIT_BAD_INPUT, "")

@@ -1,0 +1,25 @@
+"""The desk's pre-trade risk engine: pure Python, the same in backtests and on the node.
+
+``PreTradeRisk`` (``core.risk.engine``) checks an ``OrderIntent`` against a ``MarketView``
+(``core.risk.market``) and a trading state, and answers a ``RiskVerdict``
+(``core.risk.verdict``); the rules themselves are in ``core.risk.rules`` and
+``core.risk.velocity``.
+"""
+
+from core.risk.engine import DENIAL_SEVERITY, WARNING_SEVERITY, PreTradeRisk
+from core.risk.market import InstrumentMarket, MarketView, OrderIntent
+from core.risk.verdict import ALLOWED, RiskBreach, RiskVerdict, Rule, breach_alert
+
+__all__ = [
+    "ALLOWED",
+    "DENIAL_SEVERITY",
+    "WARNING_SEVERITY",
+    "InstrumentMarket",
+    "MarketView",
+    "OrderIntent",
+    "PreTradeRisk",
+    "RiskBreach",
+    "RiskVerdict",
+    "Rule",
+    "breach_alert",
+]
