@@ -45,7 +45,11 @@ from core.oms.run_recorder import RunRecorder
 from core.results import write_failed_summary, write_results
 from core.results_builder import build_results
 from core.run_id import allocate_run_id
-from core.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
+from core.strategy import (
+    NautilusRebalanceStrategy,
+    NautilusRebalanceStrategyConfig,
+    rebalance_strategy_config,
+)
 
 
 @dataclass(frozen=True)
@@ -209,14 +213,7 @@ def _simulate(
         Progress("running", min(ts - inputs.start_ns, span), span, feed.stats.ticks)
     )
     strategy = NautilusRebalanceStrategy(
-        NautilusRebalanceStrategyConfig(
-            strategy_id=config.strategy.strategy_id,
-            instrument_ids=tuple(inputs.instrument_ids),
-            valuation_currency=config.strategy.valuation_currency,
-            min_trade_notional=config.strategy.min_trade_notional,
-            weight_tolerance=config.strategy.weight_tolerance,
-            cash_buffer=config.strategy.cash_buffer,
-        )
+        rebalance_strategy_config(config, inputs.instrument_ids, NautilusRebalanceStrategyConfig)
     )
     strategy.schedule_targets(inputs.schedule)
     node = BacktestNode(
@@ -244,6 +241,7 @@ def _simulate(
                 run_id=run_id, drift_threshold_bps=config.drift.threshold_bps
             )
             engine.add_actor(OmsFeed(feed_config, recorder.submit))
+            strategy.alert = recorder.submit
         engine.add_strategy(strategy)
         report(Progress("running", 0, span, 0))
         engine.add_data_iterator("desk-trade-ticks", feed.chunks())

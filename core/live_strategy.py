@@ -10,10 +10,10 @@ only, and each rebalance is timed (the watcher saw the file -> the orders were s
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nautilus_trader.model.identifiers import InstrumentId
@@ -21,9 +21,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 from core.marks import last_price
 from core.oms.events import RiskAlert
 from core.rebalance import RebalanceLine, Skip
+from core.risk import RiskVerdict
 from core.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
-
-_PRICE_TIMER = "await-prices"
 
 
 class LiveRebalanceStrategyConfig(NautilusRebalanceStrategyConfig, frozen=True):
@@ -71,8 +70,6 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
 
     def __init__(self, config: LiveRebalanceStrategyConfig) -> None:
         super().__init__(config)
-        self.alert: Callable[[RiskAlert], None] | None = None
-        """Where warnings go as risk alerts (the OMS's ``submit``); set by the node."""
         self.applied: list[AppliedTargets] = []
         """The rebalances run since start, oldest first (bounded: the last 1,000)."""
         self.on_warning = self._alert_warning
@@ -80,6 +77,7 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
         """How often targets held back for want of a price are tried again."""
         self._awaiting_price: tuple[str, int] | None = None
         """(operation id, detected_ns) of targets not fully traded for want of a price."""
+        self._price_retry: asyncio.TimerHandle | None = None
 
     def apply_file(
         self, weights: Mapping[str, float], operation_id: str, detected_ns: int
@@ -105,29 +103,34 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
     def on_stop(self) -> None:
         super().on_stop()
         self._awaiting_price = None
-        if _PRICE_TIMER in self.clock.timer_names:
-            self.clock.cancel_timer(_PRICE_TIMER)
+        if self._price_retry is not None:
+            self._price_retry.cancel()
+            self._price_retry = None
 
     def _await_prices(
         self, lines: list[RebalanceLine], operation_id: str, detected_ns: int
     ) -> None:
         # Targets that arrive before the first trade of an instrument (a node just started, a
         # quiet market) stay in force: they are traded as soon as every instrument has a price.
+        # The retry runs on the event loop, not on a Nautilus timer: a live clock's timer calls
+        # back on a Rust runtime thread, where orders and OMS records would race the loop.
         missing = any(line.skip is Skip.NO_PRICE for line in lines)
         self._awaiting_price = (operation_id, detected_ns) if missing else None
-        if missing and _PRICE_TIMER not in self.clock.timer_names:
-            self.clock.set_timer(
-                _PRICE_TIMER,
-                dt.timedelta(seconds=self.price_wait_secs),
-                callback=self._retry_priced,
-            )
+        if missing and self._price_retry is None:
+            self._schedule_price_retry()
 
-    def _retry_priced(self, event: object) -> None:
-        if self._awaiting_price is None:
+    def _schedule_price_retry(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._price_retry = loop.call_later(self.price_wait_secs, self._retry_priced)
+
+    def _retry_priced(self) -> None:
+        self._price_retry = None
+        if self._awaiting_price is None or not self.is_running:
             return
         targeted = [i for i in self._instrument_ids if str(i) in self.targets]
         if any(last_price(self.cache, i) is None for i in targeted):
-            return  # still waiting; the timer fires again
+            self._schedule_price_retry()  # still waiting
+            return
         operation_id, detected_ns = self._awaiting_price
         applied = self.apply_file({}, f"{operation_id}-priced", detected_ns)
         self._notify(
@@ -171,8 +174,11 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
             for key, price in prices.items()
         }
         targets = {**held, **self.targets, **(weights or {})}
-        lines = sorted(self.plan(targets), key=lambda line: line.instrument_id)
-        return [self._preview_line(line) for line in lines]
+        lines = self.plan(targets)
+        # Judged as a batch in the order they would be sent (sells free room for buys).
+        verdicts = self.check_lines(lines)
+        previews = [self._preview_line(ln, v) for ln, v in zip(lines, verdicts, strict=True)]
+        return sorted(previews, key=lambda preview: preview.line.instrument_id)
 
     def send_preview(self, lines: Sequence[PreviewLine], operation_id: str) -> int:
         """Send the previewed orders of ``lines`` exactly (the operator's selection); their
@@ -180,8 +186,8 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
         self.targets.update({p.line.instrument_id: p.line.target_weight for p in lines})
         return self.send_lines([p.line for p in lines], operation_id)
 
-    def _preview_line(self, line: RebalanceLine) -> PreviewLine:
-        if line.side is None or line.price is None:
+    def _preview_line(self, line: RebalanceLine, verdict: RiskVerdict | None) -> PreviewLine:
+        if line.side is None or line.price is None or verdict is None:
             why = "no order" if line.skip is None else line.skip.value
             return PreviewLine(line, 0.0, 0.0, why, False)
         instrument = self.cache.instrument(InstrumentId.from_str(line.instrument_id))
@@ -189,8 +195,7 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
         last = self.cache.trade_tick(instrument.id)
         beyond = line.quantity - (0.0 if last is None else last.size.as_double())
         slippage = max(0.0, beyond) * instrument.price_increment.as_double()
-        verdict, allowed = self.verdict(line)
-        return PreviewLine(line, fee, slippage, verdict, allowed)
+        return PreviewLine(line, fee, slippage, verdict_text(verdict), verdict.allowed)
 
     def flatten(self, operation_id: str) -> list[RebalanceLine]:
         """Close every position: targets of zero for every instrument, through the usual
@@ -202,3 +207,12 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
         """Cancel every open order of this strategy (the kill switch: nothing stays working)."""
         for instrument_id in self._instrument_ids:
             self.cancel_all_orders(instrument_id)
+
+
+def verdict_text(verdict: RiskVerdict) -> str:
+    """PASS, ``WARN rule: why`` (the nearest limit) or ``DENY rule: why``: the preview's cell."""
+    if verdict.denial is not None:
+        return f"DENY {verdict.denial.reason}"
+    if verdict.warnings:
+        return f"WARN {verdict.warnings[0].reason}"
+    return "PASS"

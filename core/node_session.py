@@ -43,6 +43,7 @@ from core.oms import OmsStore
 from core.oms.events import AuditEntry, RiskAlert
 from core.oms.nautilus_feed import OmsFeed, OmsFeedConfig
 from core.reconciliation import reconcile, spec_alerts
+from core.strategy import rebalance_strategy_config
 from core.ticks import one_line
 from core.trading_state import change_trading_state
 from core.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
@@ -95,15 +96,9 @@ class NodeSession:
         self._now_ns = now_ns
         loop = asyncio.get_running_loop()
         self.engine = NautilusLiveEngine(config, loop, mode=mode, confirm_live=confirm_live)
-        strategy = config.strategy
         self.strategy = LiveRebalanceStrategy(
-            LiveRebalanceStrategyConfig(
-                strategy_id=strategy.strategy_id,
-                instrument_ids=self.engine.instrument_ids,
-                valuation_currency=strategy.valuation_currency,
-                min_trade_notional=strategy.min_trade_notional,
-                weight_tolerance=strategy.weight_tolerance,
-                cash_buffer=strategy.cash_buffer,
+            rebalance_strategy_config(
+                config, self.engine.instrument_ids, LiveRebalanceStrategyConfig
             )
         )
         self.strategy.alert = store.submit
@@ -327,6 +322,7 @@ class NodeSession:
         if state == self._trading_state:
             return
         self._trading_state = state
+        self.strategy.trading_state = state
         self.engine.node.kernel.risk_engine.set_trading_state(_STATES[state])
         if state == "HALTED" and self.strategy.is_running:
             # A kill: nothing may stay working at the venue.

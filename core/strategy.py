@@ -7,7 +7,10 @@ The strategy holds no backtest-only logic. Targets reach it in two ways: ``sched
 
 Orders are market orders tagged with the operation that caused them (``operation_id=...``) and
 the price the decision was made at (``decision_price=...``), so results and the OMS can report
-slippage against the decision without another lookup.
+slippage against the decision without another lookup. Every order passes the desk's pre-trade
+checks (``core.risk.PreTradeRisk``, limits from ``[risk]``) before ``submit_order``: a denied
+order is refused as Nautilus refuses its own (``OrderDenied``, a row in the order history with
+the rule and numbers as its reason); near-limit warnings go to ``alert``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import msgspec
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.enums import AccountType, OrderSide
 from nautilus_trader.model.identifiers import InstrumentId, Venue
@@ -22,8 +26,12 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Currency, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
+from core.config import AppConfig, RiskConfig
 from core.marks import last_price, unrealized_at_last
+from core.oms.events import RiskAlert
+from core.pre_trade import AlertThrottle, deny_order, market_view
 from core.rebalance import InstrumentRules, RebalanceLine, RebalanceSettings, plan_rebalance
+from core.risk import MarketView, OrderIntent, PreTradeRisk, RiskVerdict
 
 OPERATION_TAG = "operation_id="
 DECISION_PRICE_TAG = "decision_price="
@@ -37,6 +45,24 @@ class NautilusRebalanceStrategyConfig(StrategyConfig, frozen=True):
     min_trade_notional: float = 10.0
     weight_tolerance: float = 0.0005
     cash_buffer: float = 0.002
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
+    """The pre-trade limits every order of the strategy is checked against."""
+
+
+def rebalance_strategy_config[C: NautilusRebalanceStrategyConfig](
+    config: AppConfig, instrument_ids: Sequence[str], config_class: type[C]
+) -> C:
+    """The strategy's Nautilus config from the desk's: one mapping for backtest and node."""
+    strategy = config.strategy
+    return config_class(
+        strategy_id=strategy.strategy_id,
+        instrument_ids=tuple(instrument_ids),
+        valuation_currency=strategy.valuation_currency,
+        min_trade_notional=strategy.min_trade_notional,
+        weight_tolerance=strategy.weight_tolerance,
+        cash_buffer=strategy.cash_buffer,
+        risk=config.risk,
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,15 @@ class NautilusRebalanceStrategy(Strategy):
         """The lines of the last rebalance, skipped ones included (for previews and logs)."""
         self.on_warning: Callable[[str], None] | None = None
         """Called with a one-line warning (no price, skipped instrument); the live node alerts."""
+        self.risk = PreTradeRisk(config.risk)
+        """The pre-trade checks; its velocity windows count this strategy's orders."""
+        self.trading_state = "ACTIVE"
+        """ACTIVE, REDUCING or HALTED: the kill switch's state, set by the node."""
+        self.alert: Callable[[RiskAlert], None] | None = None
+        """Where risk alerts go (the OMS's ``submit``); None drops them (a bare backtest)."""
+        self.denied: list[tuple[str, str]] = []
+        """(client order id, reason) of every order the pre-trade checks refused."""
+        self._warnings = AlertThrottle()
 
     def on_start(self) -> None:
         for instrument_id in self._instrument_ids:
@@ -123,8 +158,11 @@ class NautilusRebalanceStrategy(Strategy):
 
     def send_lines(self, lines: Sequence[RebalanceLine], operation_id: str) -> int:
         """Send one market order per line that has a side, exactly as planned (the rebalance,
-        or a preview the operator approved); returns how many were sent."""
+        or a preview the operator approved), each through the pre-trade checks in turn (sells
+        first, as planned, so they free room for the buys); returns how many were sent."""
         sent = 0
+        view: MarketView | None = None
+        now = self.clock.timestamp_ns()
         for line in lines:
             if line.side is None:
                 continue
@@ -135,13 +173,61 @@ class NautilusRebalanceStrategy(Strategy):
                 quantity=Quantity(line.quantity, instrument.size_precision),
                 tags=[f"{OPERATION_TAG}{operation_id}", f"{DECISION_PRICE_TAG}{line.price!r}"],
             )
+            view = self.risk_view() if view is None else view
+            intent = self._intent(line, order.quantity.as_double(), now)
+            verdict = self.risk.admit(intent, view, self.trading_state)
+            self._raise_warnings(intent, verdict)
+            if not verdict.allowed:
+                reason = verdict.reason or "denied"
+                self.denied.append((order.client_order_id.value, reason))
+                self.log.warning(f"{order.client_order_id} denied: {reason}")
+                deny_order(self, order, reason)
+                continue
+            view = view.after(intent)
             self.submit_order(order)
             sent += 1
         return sent
 
-    def verdict(self, line: RebalanceLine) -> tuple[str, bool]:
-        """What the pre-trade checks would say of ``line``'s order now: (text, allowed)."""
-        return "PASS", True
+    def check_lines(self, lines: Sequence[RebalanceLine]) -> list[RiskVerdict | None]:
+        """The pre-trade verdict each line's order would get if the lines were sent now, in
+        order (None for a line without an order); counts nothing, sends nothing."""
+        now = self.clock.timestamp_ns()
+        ordered = [line for line in lines if line.side is not None]
+        intents = [self._intent(line, line.quantity, now) for line in ordered]
+        verdicts = self.risk.check_batch(intents, self.risk_view(), self.trading_state)
+        by_line = {id(line): verdict for line, verdict in zip(ordered, verdicts, strict=True)}
+        return [by_line.get(id(line)) for line in lines]
+
+    def risk_view(self) -> MarketView:
+        """The book as the pre-trade checks see it now (open orders counted as filled)."""
+        instruments, prices, holdings = self._market()
+        equity, _ = self._equity_and_free_cash(instruments, prices, holdings)
+        rules = {key: _rules(inst) for key, inst in instruments.items()}
+        return market_view(self, instruments, prices, holdings, rules, equity)
+
+    def _intent(self, line: RebalanceLine, quantity: float, now: int) -> OrderIntent:
+        return OrderIntent(
+            strategy_id=str(self.id),
+            instrument_id=line.instrument_id,
+            side="BUY" if line.side == "BUY" else "SELL",
+            quantity=quantity,
+            order_type="MARKET",
+            ts_ns=now,
+            expected_price=line.price,
+        )
+
+    def _raise_warnings(self, intent: OrderIntent, verdict: RiskVerdict) -> None:
+        if self.alert is None or not verdict.warnings:
+            return
+        warnings = [
+            w
+            for w in verdict.warnings
+            if self._warnings.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
+        ]
+        if warnings:
+            shown = RiskVerdict(True, None, tuple(warnings))
+            for alert in self.risk.alerts(intent, shown):
+                self.alert(alert)
 
     def plan(self, targets: Mapping[str, float] | None = None) -> list[RebalanceLine]:
         """The rebalance ``targets`` (default: the targets in force) imply now; sends nothing."""

@@ -91,7 +91,8 @@ async def test_shadow_node_trades_good_targets_and_refuses_each_kind_of_bad_file
             await until(
                 lambda: (
                     {str(o.instrument_id) for o in cache.orders()} == {BTC, ETH}
-                    and not cache.orders_open()
+                    # closed, not merely "not open": a just-submitted order is neither
+                    and all(o.is_closed for o in cache.orders())
                 ),
                 what="orders in both instruments, done",
             )

@@ -34,6 +34,11 @@ def parity_config(config_writer, tmp_path: Path, demo_root: str) -> AppConfig:
         f'\n[node]\nreplay_speed = 0\nreplay_start = "{WINDOW[0]}"\nreplay_end = "{WINDOW[1]}"\n'
         f'heartbeat_secs = 0.5\n\n[drift]\nlog = "{tmp_path / "drift.log"}"\n'
         f'\n[watcher]\npath = "{tmp_path / "unused" / "target_weights.json"}"\n'
+        # Velocity windows run on each side's clock: replayed flat out, 12 hours of rebalances
+        # reach the node within a second of wall time, where the backtest sees them hours
+        # apart. Every other pre-trade check stays on, on both sides.
+        "\n[risk]\nmax_orders_per_second = 0\nmax_orders_per_second_total = 0\n"
+        "max_orders_per_minute = 0\nmax_orders_per_minute_total = 0\n"
     )
     path = config_writer(
         tmp_path / "config.toml",

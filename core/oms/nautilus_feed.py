@@ -51,9 +51,11 @@ from core.oms.events import (
     Record,
     RiskAlert,
 )
+from core.risk import Rule
 from core.strategy import parse_tags
 
 TOPICS = ("events.order.*", "events.position.*", "events.account.*", "events.risk")
+_DESK_RULES = frozenset(str(rule) for rule in Rule)
 _SEVERITY_BY_STATE = {"ACTIVE": "INFO", "REDUCING": "WARNING", "HALTED": "CRITICAL"}
 
 
@@ -321,13 +323,19 @@ def balance_snapshots(event: AccountState) -> list[BalanceSnapshot]:
 
 
 def denied_alert(event: OrderDenied) -> RiskAlert:
-    """The risk engine (or the strategy) refused an order before it reached the venue."""
+    """The risk engine (or the strategy) refused an order before it reached the venue.
+
+    A denial by the desk's pre-trade checks has the reason ``rule: values and limit``: the
+    alert carries that rule (ERROR); one by Nautilus's own engine is ``order_denied``.
+    """
     order_id = event.client_order_id.value
+    rule, _, _ = event.reason.partition(": ")
+    desk_rule = rule in _DESK_RULES
     return RiskAlert(
         alert_id=event.id.value,
         ts_event=event.ts_event,
-        severity="WARNING",
-        rule="order_denied",
+        severity="ERROR" if desk_rule else "WARNING",
+        rule=rule if desk_rule else "order_denied",
         message=f"{order_id} denied: {event.reason}",
         instrument_id=event.instrument_id.value,
         details={"client_order_id": order_id, "reason": event.reason},

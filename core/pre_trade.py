@@ -1,0 +1,117 @@
+"""The pre-trade gate between a Nautilus strategy and ``submit_order``.
+
+``core.risk`` knows nothing of Nautilus: it judges an :class:`~core.risk.OrderIntent` against a
+:class:`~core.risk.MarketView`. This module is the Nautilus side of it, used by every strategy
+of the desk in backtests and on the node alike:
+
+- ``market_view`` builds the view from the strategy's cache: equity, each instrument's last and
+  mid price, venue rules and multiplier, and the position the book *will* have (the holding plus
+  the signed remainder of every open order), so an order is judged against what is in flight;
+- ``deny_order`` refuses an order exactly as Nautilus's own strategy does (the order enters the
+  cache, ``OrderDenied`` is applied and published on ``events.order.<strategy>``), so a denial
+  is a row in the order history (``orders.parquet``, the OMS) with the rule and numbers as its
+  reason, and the OMS raises it as a risk alert;
+- ``AlertThrottle`` keeps near-limit warnings from flooding the Risk pane: one alert per rule
+  and instrument per interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.model.enums import OrderSide, PriceType
+from nautilus_trader.model.events import OrderDenied
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.orders import Order
+from nautilus_trader.trading.strategy import Strategy
+
+from core.rebalance import InstrumentRules
+from core.risk import InstrumentMarket, MarketView
+
+WARNING_INTERVAL_NS = 60 * 1_000_000_000
+"""A near-limit warning of one rule and instrument is raised at most once a minute."""
+
+
+def market_view(
+    strategy: Strategy,
+    instruments: Mapping[str, Instrument],
+    prices: Mapping[str, float | None],
+    holdings: Mapping[str, float],
+    rules: Mapping[str, InstrumentRules],
+    equity: float,
+) -> MarketView:
+    """The book as the risk checks see it, for the instruments ``strategy`` trades.
+
+    ``holdings`` is the account's signed quantity per instrument (the base balance of a cash
+    account, the net position of a margin one); every open order's unfilled remainder is added
+    with its sign. The node runs one strategy per account, so the holding is the strategy's.
+    """
+    strategy_id = str(strategy.id)
+    cache = strategy.cache
+    positions: dict[tuple[str, str], float] = {}
+    markets: dict[str, InstrumentMarket] = {}
+    for key, instrument in instruments.items():
+        quantity = holdings.get(key, 0.0)
+        for order in cache.orders_open(instrument_id=instrument.id):
+            leaves = order.leaves_qty.as_double()
+            quantity += leaves if order.side == OrderSide.BUY else -leaves
+        positions[(strategy_id, key)] = quantity
+        mid = cache.price(instrument.id, PriceType.MID)
+        markets[key] = InstrumentMarket(
+            last=prices.get(key),
+            mid=None if mid is None else mid.as_double(),
+            rules=rules.get(key),
+            multiplier=float(instrument.multiplier),
+        )
+    return MarketView(equity, positions, markets)
+
+
+def deny_order(strategy: Strategy, order: Order, reason: str) -> None:
+    """Refuse ``order`` before it reaches the venue, as Nautilus's strategy does its own.
+
+    The order's initialisation is published first (as ``submit_order`` would), so the OMS and
+    the results see a whole history: INITIALIZED, then DENIED with ``reason``.
+    """
+    cache = strategy.cache
+    topic = f"events.order.{order.strategy_id}"
+    strategy.msgbus.publish(topic=topic, msg=order.init_event)
+    if not cache.order_exists(order.client_order_id):
+        cache.add_order(order)
+    now = strategy.clock.timestamp_ns()
+    event = OrderDenied(
+        trader_id=order.trader_id,
+        strategy_id=order.strategy_id,
+        instrument_id=order.instrument_id,
+        client_order_id=order.client_order_id,
+        reason=reason,
+        event_id=UUID4(),
+        ts_init=now,
+    )
+    order.apply(event)
+    cache.update_order(order)
+    strategy.msgbus.publish(topic=topic, msg=event)
+
+
+class AlertThrottle:
+    """Passes the first warning of a (rule, instrument) and then one per ``interval_ns``.
+
+    Velocity and exposure warnings recur on every order near a limit; the operator needs to
+    know that a limit is near, not a row per order. Denials are never throttled.
+    """
+
+    def __init__(self, interval_ns: int = WARNING_INTERVAL_NS) -> None:
+        self.interval_ns = interval_ns
+        self._last: dict[tuple[str, str | None], int] = {}
+        self.suppressed = 0
+        """Warnings held back since start."""
+
+    def allow(self, rule: str, instrument_id: str | None, ts_ns: int) -> bool:
+        """Whether a warning of ``rule`` on ``instrument_id`` at ``ts_ns`` is raised."""
+        key = (rule, instrument_id)
+        last = self._last.get(key)
+        if last is not None and ts_ns - last < self.interval_ns:
+            self.suppressed += 1
+            return False
+        self._last[key] = ts_ns
+        return True
