@@ -82,7 +82,7 @@ class TradeConsoleApp(App[None]):
             "kill_switch",
             "Kill",
             id="risk.kill",
-            tooltip="Kill switch: halt trading (asks for a reason, then a confirming key)",
+            tooltip="Kill switch: halt, reduce only, flatten or re-arm (reason, choice, then y)",
         ),
         Binding(
             "r",
@@ -447,15 +447,30 @@ class TradeConsoleApp(App[None]):
     @work(group="kill-switch", exit_on_error=False)
     async def _record_halt(self, request: StateRequest) -> None:
         assert self.store is not None
-        in_force = await change_trading_state(
-            self.store,
-            request.state,
-            operator_name(),
-            request.reason,
-            flatten=request.flatten,
-            now_ns=self.clock(),
-            source="console",
-        )
+        if self.node is not None and not request.flatten:
+            self.node.hold(request.state)  # this console's node stops now, not after the write
+        try:
+            in_force = await change_trading_state(
+                self.store,
+                request.state,
+                operator_name(),
+                request.reason,
+                flatten=request.flatten,
+                now_ns=self.clock(),
+                source="console",
+            )
+        except TradeConsoleError as error:
+            held = self.node is not None and self.node.trading_state == request.state
+            what = f"this node is {request.state} until a recorded change" if held else "nothing"
+            self.notify(
+                f"{request.state} NOT recorded in the OMS ({error}); {what} changed",
+                title="Kill switch",
+                severity="error",
+                timeout=30,
+            )
+            return
+        if self.node is not None:
+            await self.node.apply_state_now()  # this console's node: no wait for its watch
         view = await read_trading_state(self.store, now_ns=self.clock())
         severity = "information" if in_force.state == "ACTIVE" else "warning"
         message = outcome_message(request, in_force, view.node_listening)
@@ -465,7 +480,9 @@ class TradeConsoleApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand(
-            "risk: kill switch", "Halt trading (a reason, then a key)", self.action_kill_switch
+            "risk: kill switch",
+            "Halt, reduce only, flatten or re-arm (a reason, a choice, then y)",
+            self.action_kill_switch,
         )
         yield SystemCommand(
             "rebalance: open preview",

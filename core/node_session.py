@@ -49,6 +49,7 @@ from core.trading_state import change_trading_state
 from core.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
 
 _log = logging.getLogger(__name__)
+_TIGHTNESS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 STATE_POLL_SECS = 0.02
 """How often another process's trading-state change is looked for (this process's: at once)."""
 FLATTEN_TIMEOUT_SECS = 10.0
@@ -123,6 +124,8 @@ class NodeSession:
         self._flattening: asyncio.Task[None] | None = None
         self.limits = EquityLimits(config.risk)
         self.state_applied_ns: int | None = None
+        self._held = False
+        """A console's kill applied ahead of its OMS record (see ``hold``)."""
         """Wall clock when the latest trading state reached Nautilus (for the kill benchmark)."""
         self._started = False
 
@@ -299,7 +302,28 @@ class NodeSession:
                 except Exception as error:  # a bad read must not end the watch
                     _log.error("cannot apply the trading state: %s", one_line(error))
 
+    def hold(self, state: str) -> None:
+        """Apply a kill (REDUCING or HALTED) at once, before its OMS record is written.
+
+        The console's key must stop trading within milliseconds, and the OMS write can queue
+        behind the panes' reads. Only a tightening applies (ACTIVE -> REDUCING -> HALTED), and
+        it holds: the state read from the OMS is ignored until ``apply_state_now``, which the
+        console calls once the change is recorded; if recording fails, the node stays held.
+        """
+        if _TIGHTNESS.get(state, 0) <= _TIGHTNESS[self._trading_state]:
+            return
+        self._held = True
+        self._set_state(state)
+
+    async def apply_state_now(self) -> None:
+        """Apply the trading state in force in the OMS at once, without waiting for the watch
+        (and release a ``hold``): the console calls it right after its own change commits."""
+        self._held = False
+        await self._apply_persisted_state()
+
     async def _apply_persisted_state(self) -> None:
+        if self._held:
+            return  # a console's kill, not yet recorded, stays in force
         record = await self.store.trading_state()
         if record is None:
             self._set_state("ACTIVE")

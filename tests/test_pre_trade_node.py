@@ -179,3 +179,28 @@ async def test_a_drawdown_limit_trips_the_configured_state_with_an_alert(
             assert record.actor == "risk:drawdown_limit"
         finally:
             await session.stop()
+
+
+async def test_a_console_kill_holds_the_node_halted_until_it_is_recorded(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with await OmsStore.open(config.oms.database) as store:
+        session = await _running(config, store)
+        try:
+            session.hold("HALTED")
+            assert session.trading_state == "HALTED"  # at once, before any OMS write
+            session.hold("ACTIVE")  # a hold only tightens
+            await asyncio.sleep(0.6)  # three heartbeats read ACTIVE from the OMS ...
+            assert session.trading_state == "HALTED"  # ... and the hold stands
+            write_targets(config, {BTC: 0.3})
+            await until(lambda: session.outcomes, what="the file read")
+            await asyncio.sleep(0.2)
+            assert session.strategy.cache.orders() == []
+            await change_trading_state(store, "HALTED", "op", "recorded now")
+            await session.apply_state_now()
+            assert session.trading_state == "HALTED"
+            await change_trading_state(store, "ACTIVE", "op", "re-armed")
+            await until(lambda: session.trading_state == "ACTIVE", what="the re-arm applied")
+        finally:
+            await session.stop()
