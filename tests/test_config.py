@@ -225,3 +225,49 @@ def test_times_are_read_as_utc() -> None:
     paris = parse_time("2026-01-05T01:00:00+01:00", "f")
     assert paris == dt.datetime(2026, 1, 5, tzinfo=dt.UTC) and paris.tzinfo == dt.UTC
     assert parse_time("2026-01-05T00:00:00Z", "f").tzinfo == dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[risk]\nmax_orders_per_second = 200\n",
+            "risk.max_orders_per_second: 200 is above risk.max_orders_per_minute 120",
+        ),
+        (
+            "[risk]\nmax_position_notional = 500000\n",
+            "risk.max_position_notional: 500000 is above risk.max_strategy_notional 250000",
+        ),
+        (
+            "[risk]\nmax_net_exposure = 2.0\n",
+            "risk.max_net_exposure: 2 is above risk.max_gross_exposure 1.5",
+        ),
+        (
+            "[risk]\nmax_order_notional = -1\n",
+            "risk.max_order_notional: must be a number >= 0 (0 = off), got -1.0",
+        ),
+        ("[risk]\nwarn_at = 1.5\n", "risk.warn_at: must be in (0, 1], got 1.5"),
+        (
+            "[risk]\ndrawdown_limit = 1.0\n",
+            "risk.drawdown_limit: is a fraction of equity below 1, got 1.0",
+        ),
+        (
+            '[risk.max_order_quantity]\n"BTCUSDT.BINANCE" = 0\n',
+            "risk.max_order_quantity.BTCUSDT.BINANCE: must be positive, got 0.0",
+        ),
+        ('[risk]\nauto_action = "panic"\n', "risk.auto_action"),
+        ("[risk]\nmax_leverage = 3\n", "risk.max_leverage"),
+    ],
+)
+def test_risk_limits_that_cannot_hold_together_are_refused_naming_the_field(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    message = refusal(tmp_path, text)
+    assert expected in message and "\n" not in message
+
+
+def test_a_limit_of_zero_switches_its_check_off_and_passes_validation(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[risk]\nmax_orders_per_minute = 0\nmax_strategy_notional = 0\n")
+    risk = load_config(path).risk
+    assert (risk.max_orders_per_minute, risk.max_strategy_notional) == (0, 0.0)

@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,42 @@ def test_the_store_loads_without_nautilus() -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+OPENER = r"""
+import asyncio, sys, time
+from core.oms import OmsStore
+from core.oms.events import AuditEntry
+path, start = sys.argv[1], float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+async def main():
+    async with await OmsStore.open(path) as store:
+        store.submit(AuditEntry.now("shell", "kill", "at once"))
+        await store.flush()
+asyncio.run(main())
+print("ok")
+"""
+
+
+def test_processes_creating_the_same_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    # Two shells' `trade-console kill` on a box whose OMS file does not exist yet.
+    for round_ in range(4):
+        path = tmp_path / f"fresh-{round_}.sqlite"
+        start = time.time() + 1.0  # after every interpreter is up
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path), str(start)],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        for child in children:
+            output, errors = child.communicate(timeout=30)
+            assert (child.returncode, output.strip()) == (0, "ok"), errors
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("SELECT count(*) FROM audit_log").fetchone() == (8,)
+            assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -22,6 +22,7 @@ from core.oms.errors import OmsError, one_line
 from core.oms.schema import MIGRATIONS, SCHEMA_VERSION
 from core.storage import is_remote, resolve
 
+WAL_SWITCH_ATTEMPTS = 1
 _CORRUPT = "not a readable OMS database ({reason}); it was left as is: move it aside to start anew"
 
 
@@ -99,14 +100,20 @@ async def probe(path: str, busy_timeout_ms: int, check_integrity: bool) -> int:
     """
     connection = await connect(path, busy_timeout_ms, read_only=True)
     try:
-        version = await _single(connection, "PRAGMA user_version")
+        # One statement, one snapshot: read apart, another process's migration committing in
+        # between showed its tables with the version still 0 ("not an OMS database").
+        rows = await connection.execute_fetchall(
+            "SELECT (SELECT user_version FROM pragma_user_version),"
+            " (SELECT count(*) FROM sqlite_master)"
+        )
+        version, tables = rows[0]
         if version > SCHEMA_VERSION:
             raise OmsError(
                 f"written by a newer version of trade-console (schema v{version}; this one "
                 f"knows up to v{SCHEMA_VERSION}); it was left as is: upgrade trade-console",
                 path,
             )
-        if version == 0 and await _single(connection, "SELECT count(*) FROM sqlite_master"):
+        if version == 0 and tables:
             raise OmsError(
                 "not an OMS database (it has tables but no OMS schema version); it was left "
                 "as is: point the OMS at another file",
