@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         "rearm", parents=[config_option], help="return trading to ACTIVE after a kill"
     )
     rearm.add_argument("--reason", help="why (required; it goes to the audit log)")
+
+    uploads = commands.add_parser(
+        "uploads", parents=[config_option], help="the GCS upload queue: show, retry, drain"
+    )
+    uploads.add_argument(
+        "--retry-failed", action="store_true", help="queue failed files again and upload them"
+    )
+    uploads.add_argument("--drain", action="store_true", help="upload what is pending now")
     return parser
 
 
@@ -146,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.kill import run_rearm
 
             return run_rearm(args)
+        if args.command == "uploads":
+            from console.commands.uploads import run_uploads_command
+
+            return run_uploads_command(args)
         if args.command is None:  # no subcommand: the dashboard
             from console.commands.dashboard import run_dashboard
 

@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from core.errors import ConfigError
+from core.gcs import use_gcs_config
 
 _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
@@ -34,6 +35,38 @@ class ResultsConfig(msgspec.Struct, **_STRUCT):
 
     root: str = "artifacts"
     """URL under which ``backtest_results/{run_id}/`` folders are written."""
+    upload_root: str = ""
+    """``gs://bucket/prefix`` each finished run is uploaded to (``backtest_results/{run_id}/``)
+    through the OMS's durable upload queue; empty: no upload."""
+
+
+class GcsConfig(msgspec.Struct, **_STRUCT):
+    """How Google Cloud Storage is reached (data, results and upload roots alike)."""
+
+    endpoint: str = ""
+    """An emulator or private endpoint, e.g. ``http://127.0.0.1:9023``; the environment's
+    ``STORAGE_EMULATOR_HOST`` wins over it. Either one means anonymous access."""
+    credentials: str = ""
+    """A service-account JSON file; empty: Google's application default credentials."""
+    anonymous: bool = False
+    """No credentials at all (public buckets)."""
+    request_timeout_secs: float = 10.0
+    """One HTTP request's bound: a hung server fails in this time, not gcsfs's minutes."""
+
+
+class UploadsConfig(msgspec.Struct, **_STRUCT):
+    """The durable upload queue (``core.uploads``)."""
+
+    max_attempts: int = 8
+    """Attempts per file before it is ``failed`` (``trade-console uploads --retry-failed``)."""
+    backoff_secs: float = 1.0
+    """Wait after the first failure; doubled after each, up to ``max_backoff_secs``."""
+    max_backoff_secs: float = 60.0
+    timeout_secs: float = 60.0
+    """One file's upload, verification included, must finish within this."""
+    wait_secs: float = 120.0
+    """How long ``trade-console backtest`` waits for its run's uploads before leaving the rest
+    queued (they resume with ``trade-console uploads`` or the next run)."""
 
 
 class VenueConfig(msgspec.Struct, **_STRUCT):
@@ -66,6 +99,9 @@ class StrategyConfig(msgspec.Struct, **_STRUCT):
     """Fraction of equity kept in cash on cash accounts, so fees never make a buy unaffordable."""
 
 
+_DAY_SECONDS = 86_400  # a signal window longer than a day is a full backtest in disguise
+
+
 class BacktestConfig(msgspec.Struct, **_STRUCT):
     """What one backtest covers and how it streams."""
 
@@ -81,6 +117,13 @@ class BacktestConfig(msgspec.Struct, **_STRUCT):
     """Ticks per chunk streamed into Nautilus: bounds memory whatever the period."""
     equity_interval_secs: int = 60
     """Mark-to-market interval of the equity curve (it is also sampled at every fill)."""
+    mode: Literal["full", "signals"] = "full"
+    """``full``: every tick of the period; ``signals``: only the ticks of the ``window_secs``
+    after each target set (plus the last trade before it, for the decision price), positions
+    marked at the last price seen in between (``core.signal_windows``)."""
+    window_secs: int = 300
+    """Signal-driven mode: seconds of ticks streamed after each signal; overlapping windows
+    merge. Fills later than this after their signal are not simulated the same way."""
 
 
 class LoggingConfig(msgspec.Struct, **_STRUCT):
@@ -233,6 +276,8 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     node: NodeConfig = msgspec.field(default_factory=NodeConfig)
     watcher: WatcherConfig = msgspec.field(default_factory=WatcherConfig)
     drift: DriftConfig = msgspec.field(default_factory=DriftConfig)
+    gcs: GcsConfig = msgspec.field(default_factory=GcsConfig)
+    uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
 
 
@@ -262,7 +307,9 @@ def load_config(path: str | Path | None) -> AppConfig:
         raise ConfigError(f"{source}: {_describe(error)}") from None
     except msgspec.DecodeError as error:
         raise ConfigError(f"{source}: not valid TOML ({error})") from None
-    return validate(config, source)
+    config = validate(config, source)
+    use_gcs_config(config.gcs)  # gs:// roots (and spawned readers) reach GCS as configured
+    return config
 
 
 def _describe(error: msgspec.ValidationError) -> str:
@@ -289,6 +336,11 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     if bt.equity_interval_secs <= 0:
         interval = bt.equity_interval_secs
         raise fail("backtest.equity_interval_secs", f"must be positive, got {interval}")
+    if bt.window_secs <= 0 or bt.window_secs > _DAY_SECONDS:
+        raise fail(
+            "backtest.window_secs",
+            f"must be from 1 to {_DAY_SECONDS} seconds, got {bt.window_secs}",
+        )
     start = parse_time(bt.start, "backtest.start", source) if bt.start else None
     end = parse_time(bt.end, "backtest.end", source) if bt.end else None
     if start is not None and end is not None and start >= end:
@@ -318,7 +370,34 @@ def validate(config: AppConfig, source: str) -> AppConfig:
                 )
     _validate_live(config, fail, source)
     _validate_risk(config.risk, fail)
+    _validate_storage(config, fail)
     return config
+
+
+def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    upload_root = config.results.upload_root
+    if upload_root and not upload_root.startswith("gs://"):
+        raise fail("results.upload_root", f"must be a gs://bucket/prefix URL, got {upload_root!r}")
+    if upload_root and len(upload_root.removeprefix("gs://").strip("/")) == 0:
+        raise fail("results.upload_root", "names no bucket")
+    gcs = config.gcs
+    if not math.isfinite(gcs.request_timeout_secs) or gcs.request_timeout_secs <= 0:
+        raise fail("gcs.request_timeout_secs", f"must be positive, got {gcs.request_timeout_secs}")
+    if gcs.endpoint and not gcs.endpoint.startswith(("http://", "https://")):
+        raise fail("gcs.endpoint", f"must start with http:// or https://, got {gcs.endpoint!r}")
+    uploads = config.uploads
+    if uploads.max_attempts < 1:
+        raise fail("uploads.max_attempts", f"must be at least 1, got {uploads.max_attempts}")
+    for name in ("backoff_secs", "max_backoff_secs", "timeout_secs", "wait_secs"):
+        value = getattr(uploads, name)
+        if not math.isfinite(value) or value < 0 or (value == 0 and name == "timeout_secs"):
+            raise fail(f"uploads.{name}", f"must be a positive number, got {value}")
+    if uploads.backoff_secs > uploads.max_backoff_secs:
+        raise fail(
+            "uploads.backoff_secs",
+            f"{uploads.backoff_secs:g} is above uploads.max_backoff_secs "
+            f"{uploads.max_backoff_secs:g}",
+        )
 
 
 def _validate_risk(risk: RiskConfig, fail: Callable[[str, str], ConfigError]) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import fsspec
 from fsspec import AbstractFileSystem
 
+from core.gcs import gcs_options
+
 
 def is_remote(url: str) -> bool:
     """Whether ``url`` names a remote store (``gs://``, ``memory://``...), not a local path."""
@@ -26,7 +28,8 @@ def resolve(url: str) -> tuple[AbstractFileSystem, str]:
     if not is_remote(url):
         local = url.removeprefix("file://")
         return fsspec.filesystem("file"), str(Path(local).expanduser().resolve())
-    fs, path = fsspec.core.url_to_fs(url)
+    options = gcs_options() if url.startswith(("gs://", "gcs://")) else {}
+    fs, path = fsspec.core.url_to_fs(url, **options)
     return fs, path
 
 

@@ -1,0 +1,89 @@
+"""A real GCS API server for tests: ``gcp-storage-emulator`` on 127.0.0.1, a free port.
+
+``GcsEmulator`` starts the server as a child process (in memory, or on disk under a folder so
+that objects survive a stop and restart), waits until ``GET /`` answers, and stops it. Tests
+reach it as the desk's code does: ``STORAGE_EMULATOR_HOST`` (set by ``environment``), which
+``core.storage`` turns into an anonymous gcsfs client pointed at the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+EMULATOR = Path(sys.executable).with_name("gcp-storage-emulator")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GcsEmulator:
+    """One emulator process; ``start``/``stop`` may be called again (same port, same folder)."""
+
+    def __init__(self, folder: Path | None = None, port: int | None = None) -> None:
+        self.folder = folder
+        """Where objects are kept on disk; None keeps them in memory (lost on stop)."""
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``: the value of ``STORAGE_EMULATOR_HOST``."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        argv = [str(EMULATOR), "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"]
+        env = dict(os.environ)
+        if self.folder is None:
+            argv.append("-M")
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            env["STORAGE_BASE"] = str(self.folder)
+        self.process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gcp-storage-emulator exited with {self.process.returncode}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://{self.host}/", timeout=0.5) as answer:
+                    if answer.status == 200:
+                        return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gcp-storage-emulator did not answer on {self.host}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        """``STORAGE_EMULATOR_HOST`` pointed at this server while inside."""
+        before = os.environ.get("STORAGE_EMULATOR_HOST")
+        os.environ["STORAGE_EMULATOR_HOST"] = self.host
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("STORAGE_EMULATOR_HOST", None)
+            else:
+                os.environ["STORAGE_EMULATOR_HOST"] = before
