@@ -11,6 +11,7 @@ operator's own (the kill switch), as records in the OMS.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import math
@@ -61,6 +62,8 @@ HEALTH_TABLES = frozenset({"node_status", "trading_state", "uploads"})
 """Commits to these change what the header and the Health pane say: read health at once."""
 GC_THRESHOLDS = (5_000, 20, 100)
 """The garbage collector's thresholds in a running console (Python's defaults: 700, 10, 10)."""
+UPLOAD_POLL_SECS = 5.0
+"""How often the console looks for queued uploads when none is pending."""
 _VIEW_ACTIONS = frozenset({"kill_switch", "rebalance", "backtests", "help"})
 
 
@@ -202,6 +205,8 @@ class TradeConsoleApp(App[None]):
         self._watch_oms()
         if self.node_mode is not None:
             self._start_node()
+        if self.config.results.upload_root:
+            self._drain_uploads()
         self._read_health()
         self.set_interval(self.health_interval, self._read_health)
         self._check_size(self.size.width, self.size.height)
@@ -220,6 +225,23 @@ class TradeConsoleApp(App[None]):
         await self.stop_node()
         if self._owns_store and self.store is not None:
             await self.store.close()
+
+    # -- the upload queue ---------------------------------------------------------------------
+
+    @work(exclusive=True, group="uploads", exit_on_error=False)
+    async def _drain_uploads(self) -> None:
+        # Queued uploads (a backtest's that did not finish, a failed one re-queued from a shell)
+        # resume while the console runs; the bytes move on worker threads, not on this loop.
+        from core.uploads import UploadQueue
+
+        assert self.store is not None
+        queue = UploadQueue(self.store, self.config.uploads)
+        while True:
+            try:
+                await queue.drain(self.config.uploads.wait_secs)
+            except TradeConsoleError as error:
+                self.notify(str(error), title="Uploads", severity="error", timeout=10)
+            await asyncio.sleep(UPLOAD_POLL_SECS)
 
     # -- the embedded node --------------------------------------------------------------------
 

@@ -17,8 +17,11 @@ from pathlib import Path
 import msgspec
 import pytest
 from gcs_emulator import GcsEmulator
+from test_console_seed import column, wait_for
 
+from console.app import TradeConsoleApp
 from console.cli import main
+from console.widgets.uploads_pane import UploadsPane
 from core.backtest import run_backtest
 from core.config import AppConfig, UploadsConfig, load_config
 from core.oms import OmsStore
@@ -215,3 +218,34 @@ def test_a_file_out_of_attempts_is_failed_until_retry_failed(
             assert set(bucket_objects(run_id)) == {Path(row.file).name for row in failed}
     finally:
         emulator.stop()
+
+
+async def test_the_console_resumes_queued_uploads_and_its_pane_tells_their_story(
+    server, tmp_path: Path, run_folder
+) -> None:
+    folder, run_id = copy_of(run_folder, tmp_path)
+    config = desk_config(tmp_path)
+    rows = run_uploads(config, folder, run_id, time.time_ns())
+    first = rows[0]
+    async with await OmsStore.open(config.oms.database) as store:
+        # As an earlier process left them: all queued, the first after two failed attempts.
+        earlier = "ClientConnectorError: Cannot connect to host 127.0.0.1"
+        store.submit_many(
+            [msgspec.structs.replace(first, retries=2, last_error=earlier), *rows[1:]]
+        )
+        await store.flush()
+        app = TradeConsoleApp(config, store=store)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: app.dashboard is not None)
+            pane = app.dashboard.query_one(UploadsPane)
+            await wait_for(
+                pilot,
+                lambda: (
+                    pane.table.row_count == len(rows)
+                    and set(column(pane.table, "state")) == {"done"}
+                ),
+                timeout=15,
+            )
+            assert sorted(column(pane.table, "retries")) == ["0"] * (len(rows) - 1) + ["2"]
+            assert any(earlier[:20] in text for text in column(pane.table, "last error"))
+    assert set(bucket_objects(run_id)) == {Path(row.file).name for row in rows}
