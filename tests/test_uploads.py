@@ -88,10 +88,12 @@ def bucket_objects(run_id: str) -> dict[str, bytes]:
 
 
 async def test_a_run_uploads_byte_identical_under_its_run_id(
-    server, tmp_path: Path, run_folder
+    server, tmp_path: Path, run_folder, log_dir: Path
 ) -> None:
     folder, run_id = copy_of(run_folder, tmp_path)
     config = desk_config(tmp_path)
+    (tmp_path / "logs").mkdir()
+    log = shutil.copy(log_dir / f"{run_id}.log", tmp_path / "logs")  # the run's Nautilus log
     async with await OmsStore.open(config.oms.database) as store:
         queue = UploadQueue(store, config.uploads)
         rows = run_uploads(config, folder, run_id, time.time_ns())
@@ -102,7 +104,8 @@ async def test_a_run_uploads_byte_identical_under_its_run_id(
     names = {p.name for p in folder.iterdir() if not p.name.startswith("_")}
     assert {"summary.json", "orders.parquet", "fills.parquet", RUN_CONFIG_FILE} <= names
     objects = bucket_objects(run_id)
-    assert set(objects) == names
+    assert set(objects) == names | {f"{run_id}.log"}
+    assert objects.pop(f"{run_id}.log") == Path(log).read_bytes()
     for name, data in objects.items():
         assert data == (folder / name).read_bytes(), name
     assert {(s.state, s.retries, s.last_error) for s in states} == {("done", 0, None)}
