@@ -259,3 +259,12 @@ def _summary(rows: Sequence[UploadState], attempts: int) -> DrainSummary:
         pending=sum(1 for s in states if s in _PENDING),
         attempts=attempts,
     )
+
+
+async def upload_run(config: AppConfig, folder: str | Path, run_id: str) -> DrainSummary:
+    """Queue a finished run's files and drain the queue (earlier leftovers too) for at most
+    ``[uploads] wait_secs``; what is not done by then stays queued."""
+    async with await OmsStore.open(config.oms.database) as store:
+        queue = UploadQueue(store, config.uploads)
+        await queue.enqueue(run_uploads(config, folder, run_id, time.time_ns()))
+        return await queue.drain(config.uploads.wait_secs)
