@@ -160,6 +160,9 @@ class UploadQueue:
         self.clock = clock
         self._not_before: dict[str, float] = {}
         """Per file, the monotonic time its next attempt may start (backoff)."""
+        self._paused_until = 0.0
+        """After a failure that is not the file's own (the server, the network), no file is
+        tried before this: a dead server costs one timeout per backoff, not one per file."""
 
     async def enqueue(self, rows: Sequence[UploadState]) -> int:
         """Record ``rows`` as queued (committed when this returns); returns how many.
@@ -204,20 +207,27 @@ class UploadQueue:
             ]
             pending = [row for row in rows if row.state in _PENDING]
             now = time.monotonic()
-            due = [row for row in pending if self._not_before.get(row.file, 0.0) <= now]
+            due = [
+                row
+                for row in pending
+                if max(self._not_before.get(row.file, 0.0), self._paused_until) <= now
+            ]
             if not pending or now >= deadline:
                 return _summary(rows, attempts)
             if not due:
-                wake = min(self._not_before[row.file] for row in pending)
+                wake = min(
+                    max(self._not_before.get(row.file, 0.0), self._paused_until) for row in pending
+                )
                 await asyncio.sleep(max(0.01, min(wake, deadline) - now))
                 continue
             for row in due:
                 if time.monotonic() >= deadline:
                     break
-                await self._attempt(row)
                 attempts += 1
+                if not await self._attempt(row) and time.monotonic() < self._paused_until:
+                    break  # the server or the network failed: everyone waits
 
-    async def _attempt(self, row: UploadState) -> None:
+    async def _attempt(self, row: UploadState) -> bool:
         row = self._record(row, "uploading", row.retries, row.last_error)
         await self.store.flush()  # durable: a crash from here on is taken up again
         timeout = self.config.timeout_secs
@@ -235,11 +245,15 @@ class UploadQueue:
                 self.config.backoff_secs * 2 ** (attempts - 1), self.config.max_backoff_secs
             )
             self._not_before[row.file] = time.monotonic() + backoff
+            if not isinstance(error, UploadMismatch):
+                self._paused_until = self._not_before[row.file]
             self._record(row, state, attempts, f"{type(error).__name__}: {one_line(error)}")
-        else:
-            self._not_before.pop(row.file, None)
-            self._record(row, "done", row.retries, row.last_error)  # kept: the story
+            await self.store.flush()
+            return False
+        self._not_before.pop(row.file, None)
+        self._record(row, "done", row.retries, row.last_error)  # kept: the story
         await self.store.flush()
+        return True
 
     def _record(self, row: UploadState, state: str, retries: int, error: str | None) -> UploadState:
         # The newest row of a file wins in the OMS: stamps must grow even within one ns.

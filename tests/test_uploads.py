@@ -252,3 +252,22 @@ async def test_the_console_resumes_queued_uploads_and_its_pane_tells_their_story
             assert sorted(column(pane.table, "retries")) == ["0"] * (len(rows) - 1) + ["2"]
             assert any(earlier[:20] in text for text in column(pane.table, "last error"))
     assert set(bucket_objects(run_id)) == {Path(row.file).name for row in rows}
+
+
+async def test_a_dead_server_costs_one_attempt_per_backoff_not_one_per_file(
+    tmp_path: Path, run_folder
+) -> None:
+    folder, run_id = copy_of(run_folder, tmp_path)
+    emulator = GcsEmulator()  # never started: connections are refused
+    config = desk_config(
+        tmp_path, msgspec.structs.replace(FAST, backoff_secs=2.0, max_backoff_secs=2.0)
+    )
+    with emulator.environment():
+        async with await OmsStore.open(config.oms.database) as store:
+            queue = UploadQueue(store, config.uploads)
+            rows = run_uploads(config, folder, run_id, time.time_ns())
+            await queue.enqueue(rows)
+            summary = await queue.drain(1.0)
+            states = await store.uploads()
+    assert summary.attempts == 1 and summary.pending == len(rows)
+    assert sorted(row.retries for row in states) == [0] * (len(rows) - 1) + [1]
