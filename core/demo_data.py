@@ -208,6 +208,9 @@ def generate_demo_data(
     """
     counts = _check_arguments(days, seed, first_day, trades_per_day)
     fs, base = resolve(root)
+    local = not is_remote(root)
+    if not local:
+        _ensure_bucket(fs, base)
     root_seed = np.random.SeedSequence(seed)
     states = [_initial_state(spec, root_seed, i) for i, spec in enumerate(_SPECS)]
     weights = _rng(root_seed, 2, 0).uniform(0.0, MAX_WEIGHT, len(_SPECS)) * 0.8
@@ -224,18 +227,18 @@ def generate_demo_data(
     for d in range(days):
         day = first_day + dt.timedelta(days=d)
         path = instruments_path(base, day)
-        _write_single(fs, path, instruments, local=not is_remote(root))
+        _write_single(fs, path, instruments, local=local)
         note(path, f"instruments {day}: {instruments.num_rows} instruments")
         for i, spec in enumerate(_SPECS):
             n = counts[spec.instrument_id]
             table = _day_trades(spec, day, n, _rng(root_seed, 1, i, d), states[i])
             path = trades_path(base, day, spec.instrument_id)
-            _write_trades(fs, path, table, _day_start_ns(day), local=not is_remote(root))
+            _write_trades(fs, path, table, _day_start_ns(day), local=local)
             rows[spec.instrument_id] += n
             note(path, f"trades {day} {spec.instrument_id}: {n:,} rows")
         signals, weights = _day_signals(day, _rng(root_seed, 3, d), weights)
         path = signals_path(base, day)
-        _write_single(fs, path, signals, local=not is_remote(root))
+        _write_single(fs, path, signals, local=local)
         day_signals = len(set(signals.column("signal_id").to_pylist()))
         n_signals += day_signals
         note(path, f"signals {day}: {day_signals} target sets")
@@ -425,6 +428,23 @@ def _day_signals(
             rows["instrument_id"].append(spec.instrument_id)
             rows["target_weight"].append(float(w))
     return pa.table(rows, schema=SIGNAL_SCHEMA), weights
+
+
+def _ensure_bucket(fs: AbstractFileSystem, base: str) -> None:
+    """Create the bucket of a remote root if it is missing.
+
+    Object stores have no folders, but the bucket must exist before the first object is
+    written: without it GCS answers each upload with a 404 that reads like a missing file.
+    ``mkdir`` with ``create_parents`` is how gcsfs creates a bucket (``makedirs`` is a no-op
+    there); a root that already holds objects needs nothing.
+    """
+    try:
+        if not fs.exists(base):
+            fs.mkdir(base, create_parents=True)
+    except FileExistsError:
+        pass  # created meanwhile by another writer: what we wanted
+    except Exception as exc:  # gcsfs raises OSError, ValueError or its own HttpError
+        raise DataError(f"cannot create the bucket: {_one_line(exc)}", to_url(fs, base)) from exc
 
 
 def _write_single(fs: AbstractFileSystem, path: str, table: pa.Table, *, local: bool) -> None:

@@ -15,8 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import DataError
-from core.layout import INSTRUMENT_SCHEMA, instruments_path, require_columns
-from core.storage import resolve
+from core.layout import (
+    INSTRUMENT_SCHEMA,
+    instruments_path,
+    missing_bucket_note,
+    require_columns,
+)
+from core.storage import resolve, to_url
 
 KINDS = ("spot", "perpetual")
 
@@ -79,12 +84,15 @@ def load_instrument_specs(root: str, day: dt.date) -> dict[str, InstrumentSpec]:
         When the file is missing, unreadable, of the wrong schema, or a row is inconsistent.
     """
     fs, base = resolve(root)
-    path = instruments_path(base, day)
-    if not fs.exists(path):
-        raise DataError(f"no instruments file for {day.isoformat()}", path)
+    fs_path = instruments_path(base, day)
+    path = to_url(fs, fs_path)  # what errors name: on GCS the gs:// URL, not the bucket path
     try:
-        with fs.open(path, "rb") as handle:
+        # Opened straight away rather than after an exists() check: on GCS each is a request.
+        with fs.open(fs_path, "rb") as handle:
             table = pq.read_table(handle)
+    except FileNotFoundError:
+        note = missing_bucket_note(fs, fs_path)
+        raise DataError(f"no instruments file for {day.isoformat()}{note}", path) from None
     except (OSError, pa.ArrowException) as error:
         raise DataError(f"unreadable parquet ({type(error).__name__})", path) from error
     require_columns(table, INSTRUMENT_SCHEMA, path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+from fsspec import AbstractFileSystem
 
 from core.errors import DataError
 from core.storage import join
@@ -93,6 +94,23 @@ def signals_path(root: str, day: dt.date) -> str:
 def results_path(root: str, run_id: str) -> str:
     """Folder of one backtest's result files under the results ``root``."""
     return join(root, RESULTS_DIR, run_id)
+
+
+def missing_bucket_note(fs: AbstractFileSystem, path: str) -> str:
+    """`` (bucket 'x' does not exist)`` when a missing file's bucket is missing, else ``""``.
+
+    A missing day and a mistyped bucket both surface as a missing file; the fixes differ, so
+    the error says which. Called only on the error path: it costs one request to the store.
+    """
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    if not {"gs", "gcs", "s3", "s3a"} & set(protocols):
+        return ""
+    bucket = path.split("/", 1)[0]
+    try:
+        exists = fs.exists(bucket)
+    except Exception:  # the note is a courtesy: never hide the real error behind another
+        return ""
+    return "" if exists else f" (bucket {bucket!r} does not exist)"
 
 
 def days_between(start: dt.datetime, end: dt.datetime) -> list[dt.date]:

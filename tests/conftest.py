@@ -3,19 +3,21 @@
 The demo data set is generated once per session (two days, 50k trades a day) so that every
 backtest test replays the same few seconds of work. Nautilus initialises its logging once per
 process and ignores later logging configs, so every config written here logs to the same
-session folder; no test may assert on the log files of a later run.
+session folder; no test may assert on the log files of a later run. ``gcs_server`` is one
+in-memory GCS emulator for the tests that read or write ``gs://`` roots.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from gcs_emulator import GcsEmulator
 
 from core.demo_data import generate_demo_data
 
@@ -50,6 +52,23 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> str:
         str(root), days=len(DAYS), first_day=FIRST_DAY, trades_per_day=TRADES_PER_DAY
     )
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def gcs_server() -> Iterator[GcsEmulator]:
+    """One in-memory GCS API server for the session, reached through ``STORAGE_EMULATOR_HOST``.
+
+    The variable stays set until the session ends (then it is restored), so backtests that
+    spawn workers reach the same server: they inherit the environment and nothing else.
+    Tests keep to their own bucket names, since every test of the session shares the server.
+    """
+    emulator = GcsEmulator()
+    emulator.start()
+    try:
+        with emulator.environment():
+            yield emulator
+    finally:
+        emulator.stop()
 
 
 @pytest.fixture

@@ -56,10 +56,12 @@ class GcsEmulator:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gcp-storage-emulator exited with {self.process.returncode}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://{self.host}/", timeout=0.5) as answer:
-                    if answer.status == 200:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://{self.host}/", timeout=0.5) as answer,
+            ):
+                if answer.status == 200:
+                    return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gcp-storage-emulator did not answer on {self.host}")

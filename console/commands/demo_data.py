@@ -9,11 +9,17 @@ from rich.console import Console
 
 from core.config import load_config
 from core.demo_data import generate_demo_data
+from core.gcs import use_gcs_config
 
 
 def run_demo_data(args: argparse.Namespace) -> int:
-    """Generate the deterministic demo data under ``--root`` (default: the config's data root)."""
+    """Generate the deterministic demo data under ``--root`` (default: the config's data root).
+
+    A ``gs://bucket/prefix`` root is written through gcsfs as the config's ``[gcs]`` says (the
+    bucket is created if missing), so the same command seeds a bucket or the emulator.
+    """
     config = load_config(args.config)
+    use_gcs_config(config.gcs)
     root = args.root or config.data.root
     console = Console(stderr=True)
     started = time.perf_counter()
