@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--end", help="end, ISO 8601 UTC (exclusive)")
     backtest.add_argument("--instruments", help="comma-separated instrument ids")
     backtest.add_argument("--targets", help="'signals' or a target-weights JSON file")
+    backtest.add_argument(
+        "--mode",
+        choices=("full", "signals"),
+        help="full: every tick (default: the config's backtest.mode); signals: only the "
+        "window after each signal",
+    )
+    backtest.add_argument(
+        "--window-secs",
+        type=int,
+        help="signal-driven mode: seconds of ticks after each signal (default 300)",
+    )
 
     run = commands.add_parser(
         "run",

@@ -8,6 +8,10 @@ catalog through the engine's data iterator in ``chunk_size`` chunks with
 equity curve and summary. Whatever goes wrong, the run's folder ends with a summary.json:
 COMPLETED with its results, or FAILED with the error and no parquet file.
 
+With ``[backtest] mode = "signals"`` the engine gets only the ``window_secs`` after each target
+set (``core.signal_windows``, ``WindowFeed``), read in this process: same strategy, fill model
+and result files; positions are marked at the last price seen between windows.
+
 The run is also recorded in the OMS (``config.oms.database``): its state and progress in the
 ``runs`` table and, with ``config.oms.record_backtests``, its orders, fills, positions and
 balances through ``OmsFeed``, so the dashboard shows a run's trading before any node exists.
@@ -32,10 +36,11 @@ from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from core.backtest_inputs import BacktestInputs, prepare_inputs
-from core.catalog_feed import CatalogFeed
+from core.catalog_feed import CatalogFeed, WindowFeed
 from core.config import AppConfig, parse_balance, to_builtins
-from core.equity import EquityRecorder, EquityRecorderConfig
-from core.errors import TradeConsoleError
+from core.equity import NANOS_PER_SECOND, EquityRecorder, EquityRecorderConfig
+from core.errors import EmptyWindowError, TradeConsoleError
+from core.instrument_specs import InstrumentSpec
 from core.nautilus_instruments import to_nautilus_instrument
 from core.nautilus_results import fill_rows, last_trade_prices, order_rows
 from core.nautilus_setup import logging_config, run_config
@@ -45,6 +50,7 @@ from core.oms.run_recorder import RunRecorder
 from core.results import write_failed_summary, write_results
 from core.results_builder import build_results
 from core.run_id import allocate_run_id
+from core.signal_windows import signal_windows
 from core.strategy import (
     NautilusRebalanceStrategy,
     NautilusRebalanceStrategyConfig,
@@ -142,7 +148,9 @@ def _run(
     recorder: RunRecorder,
 ) -> BacktestOutcome:
     wall_start = time.perf_counter()
-    feed = CatalogFeed(config.backtest.chunk_size)  # its worker imports while we prepare
+    feed: CatalogFeed | WindowFeed | None = None
+    if config.backtest.mode == "full":
+        feed = CatalogFeed(config.backtest.chunk_size)  # its worker imports while we prepare
     recorder.running("reading", 0.0)
     try:
         inputs = prepare_inputs(config)
@@ -150,19 +158,27 @@ def _run(
         ParquetDataCatalog(str(catalog_path)).write_data(
             [to_nautilus_instrument(inputs.specs[i]) for i in inputs.instrument_ids]
         )
-        feed.start(
-            config.data.root,
-            str(catalog_path),
-            [inputs.specs[i] for i in inputs.instrument_ids],
-            inputs.start,
-            inputs.end,
-        )
+        specs = [inputs.specs[i] for i in inputs.instrument_ids]
+        if isinstance(feed, CatalogFeed):
+            feed.start(config.data.root, str(catalog_path), specs, inputs.start, inputs.end)
+        else:
+            feed = _window_feed(config, inputs, specs, str(catalog_path))
         recorded = _simulate(config, inputs, catalog_path, run_id, feed, report, recorder)
     finally:
-        feed.close()
+        if feed is not None:
+            feed.close()
     recorder.flush()  # the feed's records are in the OMS before the summary says they are
     orders, fills, last_prices, equity = recorded
     ticks = feed.stats.ticks
+    mode_stats: dict[str, object] = {"mode": config.backtest.mode}
+    if isinstance(feed, WindowFeed):
+        mode_stats |= {
+            "window_secs": config.backtest.window_secs,
+            "windows": len(feed.windows),
+            "window_seconds_total": sum(e - s for s, e in feed.windows) / NANOS_PER_SECOND,
+            "bytes_in_files": feed.bytes_in_files,
+            "ticks_in_files": feed.rows_in_files,
+        }
     wall_seconds = time.perf_counter() - wall_start
     oms = {} if recorder.problem is None else {"oms": recorder.problem}
     tables, summary = build_results(
@@ -183,6 +199,7 @@ def _run(
             "row_groups_skipped": feed.stats.row_groups_skipped,
             "wall_seconds": wall_seconds,
             "signals": len(inputs.schedule),
+            **mode_stats,
             **oms,
         },
     )
@@ -191,12 +208,38 @@ def _run(
     return BacktestOutcome(run_id, summary.status, folder, None, msgspec.to_builtins(summary))
 
 
+def _window_feed(
+    config: AppConfig, inputs: BacktestInputs, specs: list[InstrumentSpec], catalog_path: str
+) -> WindowFeed:
+    """The signal-driven feed: the ``window_secs`` after each scheduled target set."""
+    windows = signal_windows(
+        (scheduled.ts_event for scheduled in inputs.schedule),
+        config.backtest.window_secs * NANOS_PER_SECOND,
+        inputs.start_ns,
+        inputs.end_ns,
+    )
+    if not windows:
+        raise EmptyWindowError(
+            f"no target set in [{inputs.start.isoformat()}, {inputs.end.isoformat()}):"
+            ' nothing to run in signal-driven mode (backtest.mode = "signals")'
+        )
+    return WindowFeed(
+        config.data.root,
+        catalog_path,
+        specs,
+        inputs.start_ns,
+        inputs.end_ns,
+        windows,
+        config.backtest.chunk_size,
+    )
+
+
 def _simulate(
     config: AppConfig,
     inputs: BacktestInputs,
     catalog_path: Path,
     run_id: str,
-    feed: CatalogFeed,
+    feed: CatalogFeed | WindowFeed,
     report: ProgressCallback,
     recorder: RunRecorder,
 ) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list]]:

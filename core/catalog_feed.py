@@ -20,6 +20,7 @@ A spawned process, never a fork: forking after Nautilus has run hangs.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import multiprocessing
 import os
 import queue
@@ -27,17 +28,22 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 from nautilus_trader.backtest.node import capsule_to_list, drop_cvec_pycapsule
 from nautilus_trader.core.nautilus_pyo3.persistence import DataBackendSession
 from nautilus_trader.model.data import TradeTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from core.catalog_arrow import write_trade_file
 from core.catalog_worker import SliceBatch, serve
 from core.errors import DataError, EmptyWindowError
 from core.instrument_specs import InstrumentSpec
+from core.signal_windows import WindowTrades
+from core.storage import resolve
 from core.ticks import to_ns
 
 _WORKER_POLL_SECONDS = 0.5
+_DAY = 86_400 * 1_000_000_000
 
 
 @dataclass
@@ -189,4 +195,129 @@ class CatalogFeed:
         if empty:
             raise EmptyWindowError(
                 f"no trades for {', '.join(empty)} in {self._window}: nothing to backtest"
+            )
+
+
+class WindowFeed:
+    """Hands the engine only the ticks of a signal-driven run's windows, window after window.
+
+    Each window's trades (``core.signal_windows.WindowTrades``: the last trade before it and
+    the ticks inside it) are written vectorised into the scratch catalog, one file per
+    instrument and window, and read back through Nautilus's Rust reader, as ``CatalogFeed``
+    does for a full run: the engine gets the very same tick objects for the same trades, so a
+    signal's orders and fills can be compared with a full run's. There is no worker process: a
+    demo day's windows hold about a tenth of its ticks, read and converted in a fraction of a
+    second, less than a spawned worker takes to start.
+
+    Parameters
+    ----------
+    data_root : str
+        Where the desk's day files are.
+    catalog_path : str
+        The scratch catalog (a local folder) that already holds the instruments.
+    specs : list[InstrumentSpec]
+        The instruments of the run.
+    start_ns, end_ns : int
+        The run's period.
+    windows : list[tuple[int, int]]
+        Disjoint ``[start, end)`` windows in time order (``core.signal_windows.signal_windows``).
+    chunk_size : int
+        Ticks per chunk handed to the engine.
+    """
+
+    def __init__(
+        self,
+        data_root: str,
+        catalog_path: str,
+        specs: list[InstrumentSpec],
+        start_ns: int,
+        end_ns: int,
+        windows: list[tuple[int, int]],
+        chunk_size: int,
+    ) -> None:
+        self._specs = specs
+        self.windows = windows
+        """The disjoint windows streamed, in order."""
+        self._chunk_size = chunk_size
+        self._end_ns = end_ns
+        # The closing mark (an empty window at the end) goes with the last day's windows.
+        self._last_day = (end_ns - 1) // _DAY * _DAY
+        self._catalog_path = catalog_path
+        self._catalog = ParquetDataCatalog(catalog_path)
+        self._readers = {
+            spec.instrument_id: WindowTrades(
+                data_root, spec.instrument_id, start_ns, end_ns, windows
+            )
+            for spec in specs
+        }
+        self.stats = FeedStats({spec.instrument_id: 0 for spec in specs})
+        """What has been handed to the engine so far (the footers, read above, included)."""
+        self.stats.bytes_read = sum(r.bytes_read for r in self._readers.values())
+        self.stats.row_groups_skipped = sum(r.row_groups_skipped for r in self._readers.values())
+
+    @property
+    def bytes_in_files(self) -> int:
+        """Size of the period's day files (their metadata): what a full run would read."""
+        return sum(reader.bytes_in_files for reader in self._readers.values())
+
+    @property
+    def rows_in_files(self) -> int:
+        """Rows of the period's day files (their footers): the ticks a full run would read."""
+        return sum(reader.rows_in_files for reader in self._readers.values())
+
+    def close(self) -> None:
+        """Nothing to stop: the feed reads in the caller's thread (``CatalogFeed``'s API)."""
+
+    def chunks(self) -> Iterator[list[TradeTick]]:
+        """The windows' ticks (instruments merged by time) in chunks, windows in order.
+
+        The windows starting on one UTC day go into one catalog file per instrument (a file may
+        span gaps; files of one instrument never overlap): one file and one reader session per
+        window cost about 0.6 s more on the demo's 80 windows, a fifth of the run.
+        """
+        fs, root = resolve(self._catalog_path)
+        intervals: dict[str, list[tuple[int, int]]] = {key: [] for key in self._readers}
+        # After the windows, the period's last trade of each instrument: the final marks.
+        windows = [*self.windows, (self._end_ns, self._end_ns)]
+        for _, group in itertools.groupby(windows, key=lambda w: min(w[0], self._last_day) // _DAY):
+            days_windows = list(group)
+            files = []
+            for spec in self._specs:
+                key = spec.instrument_id
+                reader = self._readers[key]
+                before = (reader.bytes_read, reader.row_groups_read)
+                table = pa.concat_tables([reader.take(window) for window in days_windows])
+                written = write_trade_file(
+                    fs,
+                    root,
+                    key,
+                    spec.price_precision,
+                    spec.size_precision,
+                    table,
+                    intervals[key],
+                )
+                batch = SliceBatch(files=[], ticks={key: 0})
+                if written is not None:
+                    files.append(written.path)
+                    intervals[key].append((written.start, written.end))
+                    batch.ticks[key] = written.ticks
+                batch.bytes_read = reader.bytes_read - before[0]
+                batch.row_groups_read = reader.row_groups_read - before[1]
+                self.stats.add(batch)
+            if not files:
+                continue
+            session = self._catalog.backend_session(
+                data_cls=TradeTick,
+                session=DataBackendSession(chunk_size=self._chunk_size),
+                files=files,
+            )
+            for chunk in session.to_query_result():
+                ticks = capsule_to_list(chunk)
+                drop_cvec_pycapsule(chunk)  # the capsule's destructor does not free the Vec
+                yield ticks
+        empty = [key for key, count in self.stats.ticks_per_instrument.items() if count == 0]
+        if empty:
+            raise EmptyWindowError(
+                f"no trades for {', '.join(empty)} in any of the {len(self.windows)} signal"
+                " windows: nothing to backtest"
             )

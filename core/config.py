@@ -380,6 +380,12 @@ def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]
         raise fail("results.upload_root", f"must be a gs://bucket/prefix URL, got {upload_root!r}")
     if upload_root and len(upload_root.removeprefix("gs://").strip("/")) == 0:
         raise fail("results.upload_root", "names no bucket")
+    if upload_root and "://" in config.results.root:
+        raise fail(
+            "results.upload_root",
+            f"set while results.root is already remote ({config.results.root}): write results "
+            "locally and upload them, or write them to the bucket directly, not both",
+        )
     gcs = config.gcs
     if not math.isfinite(gcs.request_timeout_secs) or gcs.request_timeout_secs <= 0:
         raise fail("gcs.request_timeout_secs", f"must be positive, got {gcs.request_timeout_secs}")

@@ -271,3 +271,27 @@ async def test_a_dead_server_costs_one_attempt_per_backoff_not_one_per_file(
             states = await store.uploads()
     assert summary.attempts == 1 and summary.pending == len(rows)
     assert sorted(row.retries for row in states) == [0] * (len(rows) - 1) + [1]
+
+
+def test_a_backtest_with_an_upload_root_puts_its_run_in_the_bucket(
+    server, tmp_path: Path, config_writer, demo_root: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = config_writer(
+        tmp_path / "c.toml",
+        data_root=demo_root,
+        results_root=str(tmp_path / "results"),
+        backtest={"start": "2026-01-05T00:00:00", "end": "2026-01-05T03:00:00"},
+    )
+    text = path.read_text().replace(
+        "[results]\n", f'[results]\nupload_root = "gs://{BUCKET}/desk"\n'
+    )
+    path.write_text(text)
+    capfd.readouterr()
+    code = main(["backtest", "--config", str(path), "--mode", "signals"])
+    out, err = capfd.readouterr()
+    assert code == 0, out + err
+    (folder,) = (tmp_path / "results" / "backtest_results").iterdir()
+    assert f"uploaded to gs://{BUCKET}/desk/backtest_results/{folder.name}/" in out
+    objects = bucket_objects(folder.name)
+    assert {"summary.json", "equity_curve.parquet", RUN_CONFIG_FILE} <= set(objects)
+    assert objects["summary.json"] == (folder / "summary.json").read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,9 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
         "start": args.start,
         "end": args.end,
         "targets": args.targets,
+        # --mode/--window-secs: getattr, so a parser without them (an older cli.py) still works
+        "mode": getattr(args, "mode", None),
+        "window_secs": getattr(args, "window_secs", None),
         "instruments": (
             tuple(i.strip() for i in args.instruments.split(",") if i.strip())
             if args.instruments
@@ -56,7 +60,27 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         outcome = _run_with_progress(config, console)
     console = Console()
     _print_outcome(outcome, console)
+    if config.results.upload_root and outcome.folder:
+        _upload(config, outcome, console)
     return 0 if outcome.status == "COMPLETED" else 1
+
+
+def _upload(config: AppConfig, outcome: BacktestOutcome, console: Console) -> None:
+    # A failed run is uploaded too: its summary says why. What does not go up within
+    # [uploads] wait_secs stays queued in the OMS; the exit code is the run's, not the upload's.
+    from core.uploads import upload_run
+
+    summary = asyncio.run(upload_run(config, outcome.folder, outcome.run_id))
+    where = f"{config.results.upload_root.rstrip('/')}/backtest_results/{outcome.run_id}/"
+    if summary.complete:
+        console.print(f"uploaded to {where} ({summary.done} files)", soft_wrap=True, markup=False)
+        return
+    errors = Console(stderr=True, soft_wrap=True)
+    errors.print(
+        f"warning: uploads to {where} not finished: {summary.done} done, {summary.pending} "
+        f"queued, {summary.failed} failed; `trade-console uploads` shows them and retries",
+        markup=False,
+    )
 
 
 def _run_with_progress(config: AppConfig, console: Console) -> BacktestOutcome:
