@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from core.config import AppConfig, parse_balance, parse_time
 from core.errors import ConfigError, DataError
 from core.instrument_specs import InstrumentSpec, load_instrument_specs
-from core.layout import TRADES_DIR, days_between
+from core.layout import TRADES_DIR, days_between, missing_bucket_note
 from core.signals import load_signals
-from core.storage import join, resolve
+from core.storage import join, resolve, to_url
 from core.strategy import ScheduledTargets
 from core.target_file import load_target_file
 
@@ -51,14 +51,15 @@ def available_days(data_root: str) -> list[dt.date]:
     fs, base = resolve(data_root)
     folder = join(base, TRADES_DIR)
     if not fs.exists(folder):
-        raise DataError("no trade data (missing raw_tick_data/by_date)", folder)
+        note = missing_bucket_note(fs, folder)
+        raise DataError(f"no trade data (missing raw_tick_data/by_date){note}", to_url(fs, folder))
     days = []
     for entry in fs.ls(folder, detail=False):
         match = _DAY.search(entry.rstrip("/"))
         if match is not None:
             days.append(dt.date.fromisoformat(match[1]))
     if not days:
-        raise DataError("no day-YYYY-MM-DD folders", folder)
+        raise DataError("no day-YYYY-MM-DD folders", to_url(fs, folder))
     return sorted(days)
 
 

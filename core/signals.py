@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from core.errors import DataError
-from core.layout import SIGNAL_SCHEMA, days_between, signals_path
-from core.storage import resolve
+from core.layout import SIGNAL_SCHEMA, days_between, missing_bucket_note, signals_path
+from core.storage import resolve, to_url
 from core.ticks import check_schema, conform, one_line, window_ns
 
 
@@ -106,9 +106,12 @@ def _read_day(fs: AbstractFileSystem, path: str, day: dt.date) -> pa.Table:
     try:
         handle = fs.open(path, "rb")
     except FileNotFoundError:
-        raise DataError(f"missing signals file for {day.isoformat()}", path) from None
+        note = missing_bucket_note(fs, path)
+        raise DataError(
+            f"missing signals file for {day.isoformat()}{note}", to_url(fs, path)
+        ) from None
     except OSError as exc:
-        raise DataError(f"cannot open signals file: {one_line(exc)}", path) from None
+        raise DataError(f"cannot open signals file: {one_line(exc)}", to_url(fs, path)) from None
     with handle:
         try:
             parquet = pq.ParquetFile(handle)

@@ -143,22 +143,29 @@ def test_tick_window_from_a_bucket_has_the_local_rows_and_fetches_near_the_minim
     assert least <= stats.bytes_read <= BYTES_TARGET * least, (stats.bytes_read, least)
 
 
-def backtest(config_writer: ConfigWriter, folder: Path, data_root: str) -> BacktestOutcome:
+def backtest(
+    config_writer: ConfigWriter, folder: Path, data_root: str, mode: str = "full"
+) -> BacktestOutcome:
     config = config_writer(
         folder / "config.toml",
         data_root=data_root,
         results_root=str(folder / "results"),
-        backtest={"start": at(DAYS[0], 12).isoformat(), "end": at(DAYS[1], 12).isoformat()},
+        backtest={
+            "start": at(DAYS[0], 12).isoformat(),
+            "end": at(DAYS[1], 12).isoformat(),
+            "mode": mode,
+        },
     )
     return run_backtest(load_config(config))
 
 
+@pytest.mark.parametrize("mode", ["full", "signals"])
 def test_backtest_on_a_bucket_has_the_orders_and_fills_of_the_backtest_on_a_folder(
-    gcs_root: str, demo_root: str, config_writer: ConfigWriter, tmp_path: Path
+    gcs_root: str, demo_root: str, config_writer: ConfigWriter, tmp_path: Path, mode: str
 ) -> None:
-    remote = backtest(config_writer, tmp_path / "gcs", gcs_root)
+    remote = backtest(config_writer, tmp_path / "gcs", gcs_root, mode)
 
-    local = backtest(config_writer, tmp_path / "local", demo_root)
+    local = backtest(config_writer, tmp_path / "local", demo_root, mode)
     assert (remote.status, remote.error) == ("COMPLETED", None)
     assert local.status == "COMPLETED"
     for name in (ORDERS_FILE, FILLS_FILE, POSITIONS_FILE, EQUITY_FILE):
@@ -168,6 +175,9 @@ def test_backtest_on_a_bucket_has_the_orders_and_fills_of_the_backtest_on_a_fold
     remote_stats = remote.summary["execution_stats"]
     assert remote_stats["ticks_processed"] == local.summary["execution_stats"]["ticks_processed"]
     assert remote_stats["bytes_read"] > 0
+    assert remote_stats["mode"] == mode
+    if mode == "signals":  # only the windows' row groups left the bucket
+        assert remote_stats["bytes_read"] < 0.6 * remote_stats["bytes_in_files"]
     assert remote.summary["pnl"] == local.summary["pnl"]
 
 
