@@ -94,8 +94,7 @@ def prepare_inputs(config: AppConfig) -> BacktestInputs:
     """Resolve and validate everything a run needs (see module docstring)."""
     start, end = resolve_window(config)
     days = days_between(start, end)
-    root = config.data.root
-    specs_by_day = {day: load_instrument_specs(root, day) for day in days}
+    specs_by_day = {day: load_instrument_specs(config.data.instruments, day) for day in days}
     specs = specs_by_day[days[0]]
     instrument_ids = list(config.backtest.instruments) or sorted(specs)
     for day, day_specs in specs_by_day.items():

@@ -28,6 +28,14 @@ class DataConfig(msgspec.Struct, **_STRUCT):
 
     root: str = "artifacts/demo-data"
     """URL of the data root (a local path or ``gs://bucket/prefix``) in the desk's layout."""
+    instruments_root: str = ""
+    """URL holding ``instrument_availability/`` when the instruments live apart from the ticks
+    (another bucket); empty: ``root``."""
+
+    @property
+    def instruments(self) -> str:
+        """Where the instruments are read from: ``instruments_root``, else ``root``."""
+        return self.instruments_root or self.root
 
 
 class ResultsConfig(msgspec.Struct, **_STRUCT):

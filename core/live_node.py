@@ -478,6 +478,7 @@ def _plan(
     if node.source == "replay":
         replay = ReplayDataClientConfig(
             data_root=config.data.root,
+            instruments_root=config.data.instruments,
             instrument_ids=ids,
             start_ns=start_ns,
             end_ns=end_ns,
@@ -526,7 +527,7 @@ def _replay_window(config: AppConfig) -> tuple[int, int]:
 
 def _all_instruments(config: AppConfig, start_ns: int) -> tuple[str, ...]:
     day = dt.datetime.fromtimestamp(start_ns // 1_000_000_000, dt.UTC).date()
-    return tuple(sorted(load_instrument_specs(config.data.root, day)))
+    return tuple(sorted(load_instrument_specs(config.data.instruments, day)))
 
 
 def _venues(config: AppConfig, instrument_ids: Sequence[str]) -> tuple[VenueConfig, ...]:

@@ -267,7 +267,7 @@ class NodeSession:
     # -- start-up checks ----------------------------------------------------------------------
 
     def _reconcile(self) -> None:
-        root = self.config.node.specs_root or self.config.data.root
+        root = self.config.node.specs_root or self.config.data.instruments
         day = self._spec_day()
         try:
             specs = load_instrument_specs(root, day)

@@ -90,6 +90,8 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     ----------
     data_root : str
         Root of the desk's data layout (local path or ``gs://`` URL).
+    instruments_root : str
+        Where ``instrument_availability/`` is (default: ``data_root``).
     instrument_ids : tuple[str, ...]
         Instruments to replay (Nautilus form, ``BTCUSDT.BINANCE``), all listed in the first
         day's ``instruments.parquet``.
@@ -103,6 +105,7 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     """
 
     data_root: str
+    instruments_root: str = ""
     instrument_ids: tuple[str, ...]
     start_ns: int
     end_ns: int
@@ -431,8 +434,9 @@ class ReplayDataClient(LiveMarketDataClient):
     async def _connect(self) -> None:
         config = self._config
         day = _moment(config.start_ns).date()
-        specs = await asyncio.to_thread(load_instrument_specs, config.data_root, day)
-        _, base = resolve(config.data_root)
+        instruments_root = config.instruments_root or config.data_root
+        specs = await asyncio.to_thread(load_instrument_specs, instruments_root, day)
+        _, base = resolve(instruments_root)
         for instrument_id in self.instrument_ids:
             if instrument_id not in specs:
                 raise DataError(

@@ -26,7 +26,7 @@ from core.demo_data import generate_demo_data
 from core.errors import DataError
 from core.instrument_specs import load_instrument_specs
 from core.layout import instruments_path, trades_path
-from core.results import EQUITY_FILE, FILLS_FILE, ORDERS_FILE, POSITIONS_FILE
+from core.results import EQUITY_FILE, FILLS_FILE, ORDERS_FILE, POSITIONS_FILE, SUMMARY_FILE
 from core.storage import resolve
 from core.ticks import TickReader, to_ns
 
@@ -253,3 +253,55 @@ def test_object_that_is_not_parquet_names_its_url(gcs_server: GcsEmulator) -> No
     )
 
     assert message.startswith(f"{trades_path(root, DAYS[0], BTC)}: not a readable parquet file")
+
+
+def test_instruments_in_one_bucket_and_ticks_in_another_backtest_as_one_folder(
+    gcs_root: str, demo_root: str, config_writer: ConfigWriter, tmp_path: Path
+) -> None:
+    # The desk's split: instruments in one bucket, ticks and signals in another.
+    fs, base = resolve(gcs_root)
+    fs.mkdir("desk-instruments")
+    fs.mkdir("desk-ticks")
+    fs.copy(f"{base}/instrument_availability", "desk-instruments/ref/", recursive=True)
+    for tree in ("raw_tick_data", "signals"):
+        fs.copy(f"{base}/{tree}", "desk-ticks/prod/", recursive=True)
+    assert not fs.exists("desk-ticks/prod/instrument_availability")
+    split = config_writer(
+        tmp_path / "split" / "config.toml",
+        data_root="gs://desk-ticks/prod",
+        results_root=str(tmp_path / "split" / "results"),
+        backtest={"start": at(DAYS[0], 12).isoformat(), "end": at(DAYS[1], 12).isoformat()},
+    )
+    split.write_text(
+        split.read_text().replace(
+            "[data]\n", '[data]\ninstruments_root = "gs://desk-instruments/ref"\n'
+        )
+    )
+    remote = run_backtest(load_config(split))
+    local = backtest(config_writer, tmp_path / "local", demo_root)
+    assert (remote.status, remote.error) == ("COMPLETED", None)
+    for name in (ORDERS_FILE, FILLS_FILE):
+        assert pl.read_parquet(Path(remote.folder) / name).equals(
+            pl.read_parquet(Path(local.folder) / name)
+        ), name
+
+
+def test_results_root_in_a_bucket_receives_the_five_files(
+    gcs_root: str, demo_root: str, config_writer: ConfigWriter, tmp_path: Path
+) -> None:
+    fs, _ = resolve("gs://desk-results-direct")
+    fs.mkdir("desk-results-direct")
+    outcome = run_backtest(
+        load_config(
+            config_writer(
+                tmp_path / "config.toml",
+                data_root=demo_root,
+                results_root="gs://desk-results-direct/runs",
+                backtest={"start": at(DAYS[0], 12).isoformat(), "end": at(DAYS[0], 15).isoformat()},
+            )
+        )
+    )
+    assert (outcome.status, outcome.error) == ("COMPLETED", None)
+    assert outcome.folder.startswith("gs://desk-results-direct/runs/backtest_results/")
+    names = {path.rsplit("/", 1)[1] for path in fs.find(outcome.folder)}
+    assert {SUMMARY_FILE, ORDERS_FILE, FILLS_FILE, POSITIONS_FILE, EQUITY_FILE} <= names
