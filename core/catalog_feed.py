@@ -182,15 +182,7 @@ class CatalogFeed:
             if not batch.files:
                 continue
             assert self._catalog is not None, "start() first"
-            session = self._catalog.backend_session(
-                data_cls=TradeTick,
-                session=DataBackendSession(chunk_size=self._chunk_size),
-                files=batch.files,
-            )
-            for chunk in session.to_query_result():
-                ticks = capsule_to_list(chunk)
-                drop_cvec_pycapsule(chunk)  # the capsule's destructor does not free the Vec
-                yield ticks
+            yield from read_back(self._catalog, batch.files, self._chunk_size)
         empty = [key for key, count in self.stats.ticks_per_instrument.items() if count == 0]
         if empty:
             raise EmptyWindowError(
@@ -306,18 +298,24 @@ class WindowFeed:
                 self.stats.add(batch)
             if not files:
                 continue
-            session = self._catalog.backend_session(
-                data_cls=TradeTick,
-                session=DataBackendSession(chunk_size=self._chunk_size),
-                files=files,
-            )
-            for chunk in session.to_query_result():
-                ticks = capsule_to_list(chunk)
-                drop_cvec_pycapsule(chunk)  # the capsule's destructor does not free the Vec
-                yield ticks
+            yield from read_back(self._catalog, files, self._chunk_size)
         empty = [key for key, count in self.stats.ticks_per_instrument.items() if count == 0]
         if empty:
             raise EmptyWindowError(
                 f"no trades for {', '.join(empty)} in any of the {len(self.windows)} signal"
                 " windows: nothing to backtest"
             )
+
+
+def read_back(
+    catalog: ParquetDataCatalog, files: list[str], chunk_size: int
+) -> Iterator[list[TradeTick]]:
+    """The trade ticks of ``files`` (scratch-catalog files) in chunks, through Nautilus's Rust
+    reader: the engine gets the very objects a catalog query would give it."""
+    session = catalog.backend_session(
+        data_cls=TradeTick, session=DataBackendSession(chunk_size=chunk_size), files=files
+    )
+    for chunk in session.to_query_result():
+        ticks = capsule_to_list(chunk)
+        drop_cvec_pycapsule(chunk)  # the capsule's destructor does not free the Vec
+        yield ticks

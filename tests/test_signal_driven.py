@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from test_backtest import ns, read
 
 from console.commands.backtest import apply_overrides
 from core.backtest import BacktestOutcome, run_backtest
@@ -47,20 +48,6 @@ WINDOW_NS = WINDOW_SECS * NS
 
 # Nautilus's BacktestNode calls a pandas API deprecated in pandas 3 on every run.
 pytestmark = pytest.mark.filterwarnings("ignore:Timestamp.utcnow is deprecated")
-
-
-def ns(moment: dt.datetime) -> int:
-    return int(moment.timestamp()) * NS
-
-
-def read(folder: str, name: str) -> pl.DataFrame:
-    """A result file with its timestamps as ns integers."""
-    frame = pl.read_parquet(Path(folder) / name)
-    return frame.with_columns(
-        pl.col(column).dt.epoch("ns")
-        for column, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Datetime)
-    )
 
 
 def stats_of(outcome: BacktestOutcome) -> dict:
