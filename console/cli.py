@@ -77,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="signal-driven mode: seconds of ticks after each signal (default 300)",
     )
 
+    batch = commands.add_parser(
+        "batch",
+        parents=[config_option],
+        help="run a grid of backtests on Dask (a local cluster, or a running scheduler)",
+    )
+    batch.add_argument("--grid", required=True, help="grid TOML file (see README: batches)")
+    batch.add_argument(
+        "--scheduler", help="address of a running Dask scheduler (default: a local cluster)"
+    )
+    batch.add_argument(
+        "--workers", type=int, default=2, help="local cluster: worker processes (default 2)"
+    )
+
     run = commands.add_parser(
         "run",
         parents=[config_option],
@@ -149,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.backtest import run_backtest_command
 
             return run_backtest_command(args)
+        if args.command == "batch":
+            from console.commands.batch import run_batch_command
+
+            return run_batch_command(args)
         if args.command == "run":
             from console.commands.run import run_node_command
 
