@@ -72,25 +72,14 @@ def write_grid(work: Path, data_root: str, mode: str, slices: int) -> Path:
 
 def measure(workers: int, grids: dict[str, Path]) -> dict:
     """Start a cluster of ``workers``, warm it, run each grid; return the figures."""
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from core.batch import run_batch
+    from core.batch import local_cluster, run_batch
     from core.batch_grid import load_grid
 
     figures: dict = {"workers": workers}
     started = time.perf_counter()
-    with (
-        dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=0,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         figures["cluster_start_s"] = time.perf_counter() - started
         figures["import_s"] = max(client.run(_import_backtest).values())
         for mode, grid in grids.items():

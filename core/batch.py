@@ -190,9 +190,18 @@ def _client(scheduler: str | None, workers: int) -> Iterator[Client]:
         with client:
             yield client
         return
-    # Spawn, never fork: a forked copy of a process that ran Nautilus hung. memory_limit=0: the
-    # nanny would otherwise kill a worker past its share of memory mid-run (a 3-day full run
-    # peaks near 1 GB); dashboard off: no port to collide with another batch.
+    with local_cluster(workers) as cluster, Client(cluster) as client:
+        yield client
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator[LocalCluster]:
+    """The batch's default cluster: ``workers`` spawned processes of one thread each.
+
+    Spawn, never fork: a forked copy of a process that ran Nautilus hung. memory_limit=0: the
+    nanny would otherwise kill a worker past its share of memory mid-run (a 3-day full run
+    peaks near 1 GB); dashboard off: no port to collide with another batch.
+    """
     with (
         dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}),
         LocalCluster(
@@ -202,9 +211,8 @@ def _client(scheduler: str | None, workers: int) -> Iterator[Client]:
             memory_limit=0,
             dashboard_address=None,
         ) as cluster,
-        Client(cluster) as client,
     ):
-        yield client
+        yield cluster
 
 
 def _worker() -> Any:
