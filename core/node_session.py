@@ -124,9 +124,9 @@ class NodeSession:
         self._flattening: asyncio.Task[None] | None = None
         self.limits = EquityLimits(config.risk)
         self.state_applied_ns: int | None = None
+        """Wall clock when the latest trading state reached Nautilus (for the kill benchmark)."""
         self._held = False
         """A console's kill applied ahead of its OMS record (see ``hold``)."""
-        """Wall clock when the latest trading state reached Nautilus (for the kill benchmark)."""
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------
