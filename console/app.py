@@ -99,7 +99,7 @@ class TradeConsoleApp(App[None]):
             "backtests",
             "Backtests",
             id="backtest.open",
-            tooltip="Backtests: the runs recorded in the OMS",
+            tooltip="Backtests: launch, follow and cancel runs; the runs recorded in the OMS",
         ),
         Binding(
             "question_mark",
@@ -428,7 +428,10 @@ class TradeConsoleApp(App[None]):
         self._open(RebalanceScreen(self.targets_file))
 
     def action_backtests(self) -> None:
-        self._open(BacktestsScreen())
+        # Installed once: the runs launched from it, and their bars, outlive an Escape.
+        if not self.is_screen_installed("backtests"):
+            self.install_screen(BacktestsScreen(), "backtests")
+        self._open(self.get_screen("backtests"))
 
     def action_help(self) -> None:
         self._open(HelpScreen(self.key_rows()))
@@ -512,7 +515,9 @@ class TradeConsoleApp(App[None]):
             self.action_rebalance,
         )
         yield SystemCommand(
-            "backtest: open backtests", "The runs recorded in the OMS", self.action_backtests
+            "backtest: open backtests",
+            "Launch a backtest; the runs recorded",
+            self.action_backtests,
         )
         yield SystemCommand("help: show keys", "Keys and panes", self.action_help)
         if isinstance(screen, DashboardScreen):
