@@ -321,7 +321,7 @@ async def test_rebalance_screen_says_it_needs_the_node_and_shows_the_targets_fil
         await pilot.press("r")
         screen = app.screen
         assert isinstance(screen, RebalanceScreen)
-        assert "preview of its orders comes" in str(screen.query_one("#note", Static).render())
+        assert "No node runs in this console" in str(screen.query_one("#note", Static).render())
         table = screen.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count == 2)
         assert table_rows(table) == [["BTCUSDT.BINANCE", "40.0%"], ["ETHUSDT.BINANCE", "25.0%"]]

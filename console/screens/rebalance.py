@@ -1,4 +1,7 @@
-"""The Rebalance screen: the last targets file, read-only (the preview comes with issue 5)."""
+"""The Rebalance screen of a console without a node: the last targets file, read-only.
+
+With the node in the console, ``r`` opens the preview instead (``rebalance_preview``).
+"""
 
 from __future__ import annotations
 
@@ -20,8 +23,8 @@ TARGETS_FILE = "artifacts/orders/target_weights.json"
 
 NOTE = (
     "The node trades the targets file whenever it changes (trade-console --node shadow, or "
-    "run). A manual rebalance with a preview of its orders comes with the risk engine "
-    "(issue 5). Below is the last targets file, as read; nothing is sent from here."
+    "run). No node runs in this console: the manual rebalance and its preview are on r in a "
+    "console with the node. Below is the last targets file, as read; nothing is sent from here."
 )
 
 
