@@ -23,21 +23,28 @@ def redirect_std_fds(log_path: Path) -> Iterator[TextIO]:
     The yielded stream writes to a duplicate of the original fd 1, so it reaches the terminal
     while anything else (Nautilus, stray prints) lands in the log.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     saved_out, saved_err = os.dup(1), os.dup(2)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     terminal = os.fdopen(os.dup(saved_out), "w", buffering=1)
     try:
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
+        point_std_fds(log_path)
         yield terminal
     finally:
         for stream in (sys.stdout, sys.stderr, terminal):
             stream.flush()
         os.dup2(saved_out, 1)
         os.dup2(saved_err, 2)
-        for fd in (saved_out, saved_err, log_fd):
+        for fd in (saved_out, saved_err):
             os.close(fd)
         terminal.close()
+
+
+def point_std_fds(log_path: Path) -> None:
+    """Point fds 1 and 2 at ``log_path`` for good: for a process that exists to run Nautilus
+    (a launched backtest), whose Rust logger may still write while the process exits."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)

@@ -23,7 +23,6 @@ and every Dask task of the batch make: same folder, summary and OMS ``runs`` row
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import signal
 import sys
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from core.config import AppConfig
 from core.errors import TradeConsoleError
+from core.fd_capture import point_std_fds
 
 if TYPE_CHECKING:
     from core.backtest import Progress
@@ -225,7 +225,6 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
     # write, inside Nautilus) could leave the folder or the OMS half-written. The run raises
     # it itself, at its next progress report, where run_backtest turns it into FAILED.
     signal.signal(signal.SIGTERM, lambda signum, frame: cancelled.set())
-    _point_std_fds(Path(log_path))
     started = time.monotonic()
     last = {"at": 0.0, "phase": ""}
 
@@ -241,6 +240,7 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
         )
         events.put(progress)
 
+    point_std_fds(Path(log_path))  # for good: Nautilus may write while the process exits
     from core.backtest import run_backtest  # Nautilus: only once fds 1 and 2 are the log's
 
     if cancelled.is_set():  # cancelled while importing: no run was started
@@ -251,12 +251,3 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
         key, outcome.status, outcome.run_id, outcome.folder, outcome.error, cancelled.is_set()
     )
     events.put(ended)
-
-
-def _point_std_fds(log_path: Path) -> None:
-    # For good, not restored: this process exists to run one backtest.
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    os.close(log_fd)
