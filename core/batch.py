@@ -33,6 +33,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from core.batch_grid import GridPoint
 from core.config import AppConfig
 from core.errors import ConfigError
+from core.progress import ProgressThrottle
 
 if TYPE_CHECKING:
     from core.backtest import Progress
@@ -154,15 +155,11 @@ def run_point(config: AppConfig, index: int, attempt: int) -> dict[str, Any]:
     from core.backtest import run_backtest  # imports Nautilus: in the worker, not the client
 
     worker = _worker()
-    last = {"at": 0.0, "phase": ""}
+    throttle = ProgressThrottle(PROGRESS_INTERVAL_S)
 
     def report(update: Progress) -> None:
-        now = time.monotonic()
-        if worker is None:
+        if worker is None or not throttle.due(update.phase):
             return
-        if now - last["at"] < PROGRESS_INTERVAL_S and update.phase == last["phase"]:
-            return
-        last.update(at=now, phase=update.phase)
         message = {"index": index, "attempt": attempt, "phase": update.phase}
         worker.log_event(PROGRESS_TOPIC, message | {"done": update.done, "total": update.total})
 

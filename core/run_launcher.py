@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from core.config import AppConfig
 from core.errors import TradeConsoleError
 from core.fd_capture import point_std_fds
+from core.progress import ProgressThrottle
 
 if TYPE_CHECKING:
     from core.backtest import Progress
@@ -226,17 +227,16 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
     # it itself, at its next progress report, where run_backtest turns it into FAILED.
     signal.signal(signal.SIGTERM, lambda signum, frame: cancelled.set())
     started = time.monotonic()
-    last = {"at": 0.0, "phase": ""}
+    throttle = ProgressThrottle(PROGRESS_INTERVAL_S)
 
     def report(update: Progress) -> None:
         if cancelled.is_set():
             raise RunCancelled(CANCELLED)
-        now = time.monotonic()
-        if now - last["at"] < PROGRESS_INTERVAL_S and update.phase == last["phase"]:
+        if not throttle.due(update.phase):
             return
-        last.update(at=now, phase=update.phase)
+        elapsed = time.monotonic() - started
         progress = LaunchProgress(
-            key, update.phase, update.done, update.total, update.ticks, now - started
+            key, update.phase, update.done, update.total, update.ticks, elapsed
         )
         events.put(progress)
 
