@@ -42,15 +42,15 @@ from core.layout import TRADE_SCHEMA, days_between, trades_path
 from core.storage import resolve, to_url
 from core.ticks import (
     TS_COLUMN,
-    _check_order,
-    _check_rows,
-    _CountingFile,
-    _parquet_file,
-    _read_groups,
-    _TradeIdSet,
+    CountingFile,
+    TradeIdSet,
+    check_order,
+    check_rows,
     check_schema,
     conform,
     one_line,
+    parquet_file,
+    read_groups,
     row_group_spans,
 )
 
@@ -133,7 +133,7 @@ class WindowTrades:
         self.fetches = 0
         self.row_groups_read = 0
         self.row_groups_skipped = 0
-        self._seen_ids = _TradeIdSet()
+        self._seen_ids = TradeIdSet()
         self._fed_until = start_ns  # ticks before this were handed out already
         start = _datetime(start_ns)
         end = _datetime(end_ns)
@@ -174,7 +174,7 @@ class WindowTrades:
         path = trades_path(base, day, self.instrument_id)
         url = to_url(self._fs, path)
         with self._open(path, url, day) as handle:
-            parquet = _parquet_file(handle, url)
+            parquet = parquet_file(handle, url)
             check_schema(parquet.schema_arrow, TRADE_SCHEMA, url)
             metadata = parquet.metadata
         spans = row_group_spans(metadata, source=url)
@@ -191,7 +191,7 @@ class WindowTrades:
         ]
         previous: tuple[int, str] | None = None
         for day_file in self._files:
-            previous = _check_order(day_file.spans, previous, day_file.url)
+            previous = check_order(day_file.spans, previous, day_file.url)
         chosen: set[tuple[int, int]] = set()
         lows = np.array([span[0] for _, _, span in groups], dtype=np.int64)
         highs = np.array([span[1] for _, _, span in groups], dtype=np.int64)
@@ -215,9 +215,9 @@ class WindowTrades:
                 parquet = pq.ParquetFile(handle, metadata=day_file.metadata, pre_buffer=True)
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise DataError(f"not a readable parquet file: {one_line(exc)}", url) from None
-            for index, table in _read_groups(parquet, day_file.selected, TRADE_SCHEMA.names, url):
+            for index, table in read_groups(parquet, day_file.selected, TRADE_SCHEMA.names, url):
                 self.row_groups_read += 1
-                ts = _check_rows(table, parquet.metadata, index, url)
+                ts = check_rows(table, parquet.metadata, index, url)
                 repeated = self._seen_ids.add(table.column("trade_id"))
                 if repeated is not None:
                     raise DataError(
@@ -248,7 +248,7 @@ class WindowTrades:
         return _SizedFile(raw, on_read)
 
 
-class _SizedFile(_CountingFile):
+class _SizedFile(CountingFile):
     """``core.ticks``' counting file, which also knows the object's size.
 
     The size comes from the open file (gcsfs learnt it when opening; locally a seek to the end),

@@ -174,23 +174,23 @@ class TickReader:
         schema: pa.Schema,
         stats: WindowStats,
     ) -> Iterator[pa.Table]:
-        seen_ids = _TradeIdSet() if "trade_id" in schema.names else None
+        seen_ids = TradeIdSet() if "trade_id" in schema.names else None
         previous: tuple[int, str] | None = None  # last ts_event of the previous day file, its path
         for day in days:
             path = trades_path(self._root_path, day, instrument_id)
             source = to_url(self._fs, path)  # errors name the URL a person can paste back
             with self._open(path, source, day, instrument_id, stats) as handle:
-                parquet = _parquet_file(handle, source)
+                parquet = parquet_file(handle, source)
                 check_schema(parquet.schema_arrow, TRADE_SCHEMA, source)
                 spans = row_group_spans(parquet.metadata, source=source)
-                previous = _check_order(spans, previous, source)
+                previous = check_order(spans, previous, source)
                 selected = _overlapping(spans, start_ns, end_ns)
                 skipped = parquet.metadata.num_row_groups - len(selected)
                 self._count(stats, "row_groups_skipped", skipped)
-                for index, table in _read_groups(parquet, selected, schema.names, source):
+                for index, table in read_groups(parquet, selected, schema.names, source):
                     self._count(stats, "row_groups_read", 1)
                     stats.row_groups.append((path, index))
-                    ts = _check_rows(table, parquet.metadata, index, source)
+                    ts = check_rows(table, parquet.metadata, index, source)
                     if seen_ids is not None:
                         repeated = seen_ids.add(table.column("trade_id"))
                         if repeated is not None:
@@ -207,7 +207,7 @@ class TickReader:
 
     def _open(
         self, path: str, source: str, day: dt.date, instrument_id: str, stats: WindowStats
-    ) -> _CountingFile:
+    ) -> CountingFile:
         try:
             raw = self._fs.open(path, "rb", cache_type="none")
         except FileNotFoundError:
@@ -223,7 +223,7 @@ class TickReader:
             self._count(stats, "bytes_read", size)
             self._count(stats, "fetches", 1)
 
-        return _CountingFile(raw, on_read)
+        return CountingFile(raw, on_read)
 
     def _count(self, stats: WindowStats, name: str, amount: int) -> None:
         setattr(stats, name, getattr(stats, name) + amount)
@@ -367,7 +367,7 @@ def _overlapping(spans: list[tuple[int, int] | None], start_ns: int, end_ns: int
     ]
 
 
-def _check_order(
+def check_order(
     spans: list[tuple[int, int] | None], previous: tuple[int, str] | None, path: str
 ) -> tuple[int, str] | None:
     """Footer-level order checks; returns the file's last ts_event (or ``previous`` if empty).
@@ -395,7 +395,8 @@ def _check_order(
     return previous if last is None else (last[1], path)
 
 
-def _parquet_file(handle: _CountingFile, path: str) -> pq.ParquetFile:
+def parquet_file(handle: CountingFile, path: str) -> pq.ParquetFile:
+    """A ``ParquetFile`` over ``handle`` whose footer was read with exact byte ranges."""
     metadata = _read_footer(handle, path)
     try:
         # pre_buffer coalesces the column chunks of a read into few ranged requests; with
@@ -405,7 +406,7 @@ def _parquet_file(handle: _CountingFile, path: str) -> pq.ParquetFile:
         raise DataError(f"not a readable parquet file: {one_line(exc)}", path) from None
 
 
-def _read_footer(handle: _CountingFile, path: str) -> pq.FileMetaData:
+def _read_footer(handle: CountingFile, path: str) -> pq.FileMetaData:
     """The file's footer, fetched as exactly its own bytes: the 8-byte tail, then the rest.
 
     pyarrow alone fetches the last 64 KiB and, when the footer is larger, the whole footer
@@ -436,7 +437,7 @@ def _read_footer(handle: _CountingFile, path: str) -> pq.FileMetaData:
         raise DataError(f"not a readable parquet file: {one_line(exc)}", path) from None
 
 
-def _read_groups(
+def read_groups(
     parquet: pq.ParquetFile, selected: list[int], columns: list[str], path: str
 ) -> Iterator[tuple[int, pa.Table]]:
     """``(index, table)`` of each selected row group, fetched in batches of up to 32 MiB.
@@ -476,7 +477,7 @@ def _batches(
     return batches
 
 
-def _check_rows(table: pa.Table, metadata: pq.FileMetaData, index: int, path: str) -> np.ndarray:
+def check_rows(table: pa.Table, metadata: pq.FileMetaData, index: int, path: str) -> np.ndarray:
     """Null and order checks of one row group read; returns its ``ts_event`` as int64."""
     for name in table.column_names:
         nulls = table.column(name).null_count
@@ -505,7 +506,7 @@ def _ns_text(ns: int) -> str:
     return f"{ns} ({np.datetime64(ns, 'ns')}Z)"
 
 
-class _TradeIdSet:
+class TradeIdSet:
     """Trade ids already read in one window, kept as sorted 64-bit hashes.
 
     A window can hold millions of ids: a Python set of strings costs ~100 bytes an id, a
@@ -557,7 +558,7 @@ def _first_repeat(ids: pa.ChunkedArray, hashes: np.ndarray) -> int | None:
     return int(later[equal].min())
 
 
-class _CountingFile:
+class CountingFile:
     """A read-only file that counts what pyarrow reads through it.
 
     Deliberately exposes no ``__fspath__`` or ``read_buffer``: pyarrow would use them to
@@ -596,7 +597,7 @@ class _CountingFile:
     def close(self) -> None:
         self._raw.close()
 
-    def __enter__(self) -> _CountingFile:
+    def __enter__(self) -> CountingFile:
         return self
 
     def __exit__(
