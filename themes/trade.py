@@ -38,6 +38,10 @@ VARIABLES = (
     "severity-critical",
     "drift-over",
     "muted",
+    "plot-1",
+    "plot-2",
+    "plot-3",
+    "plot-4",
 )
 """The variables every console theme defines (a test checks each theme has them all)."""
 
@@ -79,6 +83,10 @@ TRADE_DARK = Theme(
         "severity-critical": "#F85149",
         "drift-over": "#F0883E",
         "muted": "#8B949E",
+        "plot-1": "#58A6FF",
+        "plot-2": "#E3B341",
+        "plot-3": "#A371F7",
+        "plot-4": "#3FB950",
     },
 )
 
@@ -120,6 +128,10 @@ TRADE_LIGHT = Theme(
         "severity-critical": "#CF222E",
         "drift-over": "#BC4C00",
         "muted": "#6E7781",
+        "plot-1": "#0969DA",
+        "plot-2": "#9A6700",
+        "plot-3": "#8250DF",
+        "plot-4": "#1A7F37",
     },
 )
 
@@ -163,6 +175,10 @@ TRADE_HIGH_CONTRAST = Theme(
         "severity-critical": "#FF4040",
         "drift-over": "#FF8000",
         "muted": "#C0C0C0",
+        "plot-1": "#00FFFF",
+        "plot-2": "#FFFF00",
+        "plot-3": "#FF00FF",
+        "plot-4": "#00FF00",
         "border": "#FFFFFF",
         "border-blurred": "#808080",
     },
