@@ -40,6 +40,7 @@ from core.catalog_feed import CatalogFeed, WindowFeed
 from core.config import AppConfig, parse_balance, to_builtins
 from core.equity import NANOS_PER_SECOND, EquityRecorder, EquityRecorderConfig
 from core.errors import EmptyWindowError, TradeConsoleError
+from core.execution.choice import register_exec_algorithms
 from core.instrument_specs import InstrumentSpec
 from core.nautilus_instruments import to_nautilus_instrument
 from core.nautilus_results import fill_rows, last_trade_prices, order_rows
@@ -285,7 +286,10 @@ def _simulate(
             )
             engine.add_actor(OmsFeed(feed_config, recorder.submit))
             strategy.alert = recorder.submit
+            strategy.run_id = run_id  # route decisions belong to this run (cleared with it)
         engine.add_strategy(strategy)
+        # Idle until a parent names one (``[execution] algorithm``): ``market`` trades as before.
+        register_exec_algorithms(engine.trader, config.execution, config.data.root)
         report(Progress("running", 0, span, 0))
         engine.add_data_iterator("desk-trade-ticks", feed.chunks())
         engine.run(start=inputs.start_ns, end=inputs.end_ns)

@@ -270,6 +270,117 @@ class RiskConfig(msgspec.Struct, **_STRUCT):
     """Show the rebalance preview before a new target file is traded: ``auto`` = in LIVE only."""
 
 
+class ExecutionConfig(msgspec.Struct, **_STRUCT):
+    """How a rebalance order is worked: one market order, or a TWAP, VWAP or iceberg algorithm.
+
+    The algorithm applies to orders of at least ``algorithm_above_notional``; smaller ones go
+    out as plain market orders. An order may override any of these through its
+    ``exec_algorithm_params`` (``core.execution``).
+    """
+
+    algorithm: Literal["market", "twap", "vwap", "iceberg"] = "market"
+    """What a rebalance order at or above ``algorithm_above_notional`` uses; ``market`` is one
+    plain market order (no algorithm)."""
+    algorithm_above_notional: float = 0.0
+    """Smallest order notional (valuation currency) worked by ``algorithm``; 0 = every order."""
+    child_order_type: Literal["market", "limit"] = "market"
+    """TWAP and VWAP children: market orders, or limit orders at the best/last price moved by
+    ``limit_offset_bps``."""
+    limit_offset_bps: float = 5.0
+    """TWAP/VWAP limit children: bps from the best/last price, positive = more aggressive (a buy
+    above it, a sell below it: marketable), negative = passive."""
+    participation_cap: float = 0.0
+    """TWAP/VWAP: a child is at most this fraction of the volume traded in the instrument since
+    the previous child (0 = no cap); what the cap holds back goes in later children, after the
+    horizon if need be."""
+    twap_horizon_secs: float = 600.0
+    """TWAP: seconds over which the parent is split evenly."""
+    twap_interval_secs: float = 60.0
+    """TWAP: seconds between children."""
+    twap_randomise: float = 0.0
+    """TWAP: each interval drawn within +- this fraction of ``twap_interval_secs`` (0 = fixed),
+    so the children do not show a clock; seeded by ``seed``."""
+    seed: int = 0
+    """Seed of the randomised intervals (the same seed gives the same schedule)."""
+    vwap_horizon_secs: float = 600.0
+    """VWAP: seconds over which the parent is worked."""
+    vwap_interval_secs: float = 60.0
+    """VWAP: seconds between children; each child's share follows the volume profile."""
+    vwap_bucket_secs: int = 300
+    """VWAP: width of a time-of-day bucket of the volume profile (divides a day)."""
+    vwap_lookback_days: int = 5
+    """VWAP: days of the desk's trades before the order that build the profile."""
+    iceberg_display_fraction: float = 0.1
+    """Iceberg: shown quantity as a fraction of the parent (used when ``iceberg_display_qty``
+    is 0)."""
+    iceberg_display_qty: float = 0.0
+    """Iceberg: shown quantity in the instrument's units (0 = ``iceberg_display_fraction``)."""
+    iceberg_limit_offset_bps: float = 0.0
+    """Iceberg on a market parent: the limit price is the best/last price at arrival moved by
+    this many bps (positive = more aggressive); a limit parent keeps its own price."""
+
+
+class ExternalVenueConfig(msgspec.Struct, **_STRUCT):
+    """One venue Nautilus has no adapter for, reached through ``core.external`` and polled into
+    the OMS (``[[external_venues]]``). Its key and secret come only from the environment
+    variables named here, never from this file."""
+
+    name: str = ""
+    """Venue name: the suffix of its instrument ids (``BTCUSD.GEMINI``); required, unique."""
+    kind: str = "gemini"
+    """Which registered adapter speaks its protocol (``core.external.registry``)."""
+    base_url: str = "https://api.gemini.com"
+    """The REST API's root (a sandbox, or a local test server)."""
+    api_key_env: str = ""
+    """Name of the environment variable holding the API key (e.g. ``GEMINI_API_KEY``)."""
+    api_secret_env: str = ""
+    """Name of the environment variable holding the API secret."""
+    account: str = ""
+    """Sub-account a master key acts on (Gemini's ``account``); empty: the key's own."""
+    instruments: tuple[str, ...] = ()
+    """The venue's symbols the desk trades (``BTCUSD``); their fills are polled. Empty: all."""
+    poll_interval_secs: float = 2.0
+    """How often orders, fills, positions and balances are read into the OMS."""
+    request_timeout_secs: float = 10.0
+    """One HTTP request's bound: a hung venue fails in this time."""
+    max_retries: int = 2
+    """Retries of a read after a timeout, HTTP 5xx or rate limit (a submit is never retried)."""
+    retry_backoff_secs: float = 0.25
+    """Wait before the first retry; doubled after each."""
+
+
+class RoutingVenueConfig(msgspec.Struct, **_STRUCT):
+    """What the smart order router charges one venue (``[routing.venues.NAME]``)."""
+
+    maker_fee_bps: float | None = None
+    """Fee of a limit (maker) order in bps (negative = a rebate); default: the instrument's."""
+    taker_fee_bps: float | None = None
+    """Fee of a market (taker) order in bps; default: the instrument's own taker fee."""
+    latency_penalty_bps: float = 0.0
+    """Cost added for the venue's latency (the market moves while the order travels), in bps."""
+
+
+class RoutingConfig(msgspec.Struct, **_STRUCT):
+    """The smart order router (``core.routing``): which venue each order goes to.
+
+    Off (the default), every order goes to its instrument's own venue, as it always has. On,
+    the same asset (same symbol, e.g. ``BTCUSDT.BINANCE`` and ``BTCUSDT.BYBIT``) is one position
+    held across venues, and each order goes where it is expected to cost least, split when one
+    venue's recent liquidity cannot absorb it.
+    """
+
+    enabled: bool = False
+    """Route orders across the venues holding the same asset (false: the instrument's venue)."""
+    venues: dict[str, RoutingVenueConfig] = {}
+    """Fees and latency penalty per venue name; a venue absent here pays its instrument's fees
+    and no penalty."""
+    liquidity_window_secs: float = 300.0
+    """Traded volume over this many seconds is a venue's recent liquidity."""
+    max_participation: float = 0.1
+    """Share of a venue's recent liquidity (volume + depth at the touch) one order may take
+    there; the rest goes to the next cheapest venue."""
+
+
 class AppConfig(msgspec.Struct, **_STRUCT):
     """The whole configuration file."""
 
@@ -287,6 +398,9 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     gcs: GcsConfig = msgspec.field(default_factory=GcsConfig)
     uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
+    external_venues: tuple[ExternalVenueConfig, ...] = ()
+    execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
 
 
 _BALANCE = re.compile(r"^\s*(?P<amount>[0-9]+(\.[0-9]+)?)\s+(?P<currency>[A-Z0-9]{2,10})\s*$")
@@ -378,8 +492,70 @@ def validate(config: AppConfig, source: str) -> AppConfig:
                 )
     _validate_live(config, fail, source)
     _validate_risk(config.risk, fail)
+    _validate_execution(config.execution, fail)
+    _validate_external_venues(config, fail)
+    _validate_routing(config, fail)
     _validate_storage(config, fail)
     return config
+
+
+def _validate_routing(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    routing = config.routing
+    window = routing.liquidity_window_secs
+    if not math.isfinite(window) or window <= 0:
+        raise fail("routing.liquidity_window_secs", f"must be a positive number, got {window}")
+    if not 0 < routing.max_participation <= 1:
+        raise fail(
+            "routing.max_participation", f"must be in (0, 1], got {routing.max_participation}"
+        )
+    known = {venue.name for venue in config.venues}
+    known |= {venue.name for venue in config.external_venues}
+    for name, venue in routing.venues.items():
+        if name not in known:
+            raise fail(
+                f"routing.venues.{name}", f"no such venue (known: {', '.join(sorted(known))})"
+            )
+        for field in ("maker_fee_bps", "taker_fee_bps", "latency_penalty_bps"):
+            value = getattr(venue, field)
+            if value is None:
+                continue
+            low = -100.0 if field == "maker_fee_bps" else 0.0  # a maker rebate may be negative
+            if not math.isfinite(value) or not low <= value <= 1000:
+                raise fail(
+                    f"routing.venues.{name}.{field}",
+                    f"must be from {low:g} to 1000 bps, got {value}",
+                )
+
+
+def _validate_external_venues(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    # Credentials are read (and a missing variable reported) when the adapter is created.
+    taken = {venue.name for venue in config.venues}
+    for i, venue in enumerate(config.external_venues):
+        field = f"external_venues.{i}"
+        if re.fullmatch(r"[A-Z][A-Z0-9_]*", venue.name) is None:
+            raise fail(f"{field}.name", f"must be an upper-case venue name, got {venue.name!r}")
+        if venue.name in taken:
+            raise fail(f"{field}.name", f"venue {venue.name} is configured twice")
+        taken.add(venue.name)
+        if not venue.base_url.startswith(("http://", "https://")):
+            raise fail(
+                f"{field}.base_url", f"must start with http:// or https://, got {venue.base_url!r}"
+            )
+        for name in ("api_key_env", "api_secret_env"):
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", getattr(venue, name)) is None:
+                raise fail(
+                    f"{field}.{name}", "must name an environment variable (e.g. GEMINI_API_KEY)"
+                )
+        for name in ("poll_interval_secs", "request_timeout_secs"):
+            value = getattr(venue, name)
+            if not math.isfinite(value) or value <= 0:
+                raise fail(f"{field}.{name}", f"must be positive, got {value}")
+        if venue.max_retries < 0:
+            raise fail(f"{field}.max_retries", f"must be >= 0, got {venue.max_retries}")
+        if not math.isfinite(venue.retry_backoff_secs) or venue.retry_backoff_secs < 0:
+            raise fail(
+                f"{field}.retry_backoff_secs", f"must be >= 0, got {venue.retry_backoff_secs}"
+            )
 
 
 def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:
@@ -462,6 +638,64 @@ def _validate_risk(risk: RiskConfig, fail: Callable[[str, str], ConfigError]) ->
         for instrument_id, value in getattr(risk, name).items():
             if not math.isfinite(value) or value <= 0:
                 raise fail(f"risk.{name}.{instrument_id}", f"must be positive, got {value}")
+
+
+def _validate_execution(ex: ExecutionConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    # Each algorithm parameter is checked here so a bad one stops the run before any order.
+    for name in (
+        "algorithm_above_notional",
+        "participation_cap",
+        "twap_randomise",
+        "iceberg_display_fraction",
+        "iceberg_display_qty",
+    ):
+        value = getattr(ex, name)
+        if not math.isfinite(value) or value < 0:
+            raise fail(f"execution.{name}", f"must be a number >= 0, got {value}")
+    for name in ("limit_offset_bps", "iceberg_limit_offset_bps"):
+        value = getattr(ex, name)
+        if not math.isfinite(value) or abs(value) > 1000:
+            raise fail(f"execution.{name}", f"must be within +-1000 bps, got {value}")
+    for name in (
+        "twap_horizon_secs",
+        "twap_interval_secs",
+        "vwap_horizon_secs",
+        "vwap_interval_secs",
+    ):
+        value = getattr(ex, name)
+        if not math.isfinite(value) or value <= 0:
+            raise fail(f"execution.{name}", f"must be a positive number of seconds, got {value}")
+    for algo in ("twap", "vwap"):
+        horizon, interval = (
+            getattr(ex, f"{algo}_horizon_secs"),
+            getattr(ex, f"{algo}_interval_secs"),
+        )
+        if interval > horizon:
+            raise fail(
+                f"execution.{algo}_interval_secs",
+                f"{interval:g} is above execution.{algo}_horizon_secs {horizon:g}",
+            )
+    if ex.participation_cap > 1:
+        raise fail(
+            "execution.participation_cap",
+            f"is a fraction of volume <= 1, got {ex.participation_cap}",
+        )
+    if ex.twap_randomise >= 1:
+        raise fail("execution.twap_randomise", f"is a fraction below 1, got {ex.twap_randomise}")
+    if not 0 < ex.iceberg_display_fraction <= 1:
+        raise fail(
+            "execution.iceberg_display_fraction",
+            f"must be in (0, 1], got {ex.iceberg_display_fraction}",
+        )
+    if ex.vwap_bucket_secs <= 0 or _DAY_SECONDS % ex.vwap_bucket_secs != 0:
+        raise fail(
+            "execution.vwap_bucket_secs",
+            f"must be a positive divisor of {_DAY_SECONDS} seconds, got {ex.vwap_bucket_secs}",
+        )
+    if ex.vwap_lookback_days < 1:
+        raise fail(
+            "execution.vwap_lookback_days", f"must be at least 1, got {ex.vwap_lookback_days}"
+        )
 
 
 def _validate_live(config: AppConfig, fail: Callable[[str, str], ConfigError], source: str) -> None:

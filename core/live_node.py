@@ -55,6 +55,7 @@ from nautilus_trader.trading.strategy import Strategy
 from core.backtest_inputs import data_window
 from core.config import AppConfig, VenueConfig
 from core.errors import ConfigError
+from core.execution.choice import register_exec_algorithms
 from core.instrument_specs import load_instrument_specs
 from core.live_venues import (
     ClientSpec,
@@ -258,6 +259,10 @@ class NautilusLiveEngine:
             self.node.build()
             for sandbox in plan.sandboxes:
                 add_sandbox(self.node, sandbox)
+            # Idle until a parent names one; their children pass the strategy's checks.
+            self.exec_algorithms = register_exec_algorithms(
+                self.node.trader, config.execution, config.data.root
+            )
         except BaseException:
             self.node.kernel.dispose()
             raise

@@ -32,6 +32,7 @@ from core.config import AppConfig, drift_log_path
 from core.drift import DriftTracker
 from core.equity_limits import EquityLimits
 from core.errors import TradeConsoleError
+from core.external.venues import ExternalVenues
 from core.instrument_specs import load_instrument_specs
 from core.live_node import EngineState, NautilusLiveEngine
 from core.live_strategy import (
@@ -128,6 +129,13 @@ class NodeSession:
         self._held = False
         """A console's kill applied ahead of its OMS record (see ``hold``)."""
         self._started = False
+        self.external: ExternalVenues | None = (
+            ExternalVenues.from_config(config, store, now_ns=now_ns)
+            if config.external_venues
+            else None
+        )
+        """The ``[[external_venues]]``, polled into the OMS; orders reach them through it."""
+        self._external_kill: asyncio.Task[int] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -141,6 +149,8 @@ class NodeSession:
         self._started = True
         try:
             self._beat("STARTING")
+            if self.external is not None:  # connected first: a persisted kill cancels there too
+                await self.external.start()
             await self._apply_persisted_state()
             state = await self.engine.start()
             if state.node_state == "RUNNING":
@@ -164,6 +174,11 @@ class NodeSession:
         if not self._started:
             return
         self._started = False
+        if self.external is not None:
+            if self._external_kill is not None:  # a kill's cancels finish before the sessions go
+                with contextlib.suppress(Exception):
+                    await self._external_kill
+            await self.external.stop()
         for task in (self._heartbeat, self._state_watch, self._flattening):
             if task is not None and not task.done():
                 task.cancel()
@@ -351,6 +366,13 @@ class NodeSession:
         if state == "HALTED" and self.strategy.is_running:
             # A kill: nothing may stay working at the venue.
             self.strategy.cancel_all_orders_everywhere()
+        if self.external is not None:
+            self.external.trading_state = state
+        if state == "HALTED" and self.external is not None:
+            # The external venues' orders are cancelled too (their failures become alerts).
+            self._external_kill = asyncio.get_running_loop().create_task(
+                self.external.cancel_all_open("kill: HALTED"), name="external-kill"
+            )
         self.state_applied_ns = time.time_ns()
 
     async def _flatten_then_halt(self, requested_ns: int) -> None:
@@ -401,6 +423,13 @@ class NodeSession:
         status = state.to_node_status(self._now_ns(), equity)
         if phase is not None:
             status = msgspec.structs.replace(status, node_state=phase)
+        if self.external is not None:
+            problems = "; ".join(self.external.problems().values())
+            status = msgspec.structs.replace(
+                status,
+                venues=status.venues + self.external.names,
+                detail="; ".join(part for part in (status.detail, problems) if part),
+            )
         self.store.submit(status)
 
     def _alert(self, severity: str, rule: str, message: str) -> None:

@@ -17,17 +17,20 @@ of the desk in backtests and on the node alike:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
+from nautilus_trader.common.actor import Actor
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.enums import OrderSide, PriceType
-from nautilus_trader.model.events import OrderDenied
+from nautilus_trader.model.events import OrderDenied, OrderEvent
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
+from core.oms.events import RiskAlert
 from core.rebalance import InstrumentRules
-from core.risk import InstrumentMarket, MarketView
+from core.risk import InstrumentMarket, MarketView, OrderIntent, PreTradeRisk, RiskVerdict
 
 WARNING_INTERVAL_NS = 60 * 1_000_000_000
 """A near-limit warning of one rule and instrument is raised at most once a minute."""
@@ -67,15 +70,19 @@ def market_view(
     return MarketView(equity, positions, markets)
 
 
-def deny_order(strategy: Strategy, order: Order, reason: str) -> None:
+def deny_order(
+    strategy: Strategy | Actor, order: Order, reason: str, *, published: bool = False
+) -> None:
     """Refuse ``order`` before it reaches the venue, as Nautilus's strategy does its own.
 
     The order's initialisation is published first (as ``submit_order`` would), so the OMS and
-    the results see a whole history: INITIALIZED, then DENIED with ``reason``.
+    the results see a whole history: INITIALIZED, then DENIED with ``reason``; ``published``
+    says it already was (a parent its strategy handed to an execution algorithm).
     """
     cache = strategy.cache
     topic = f"events.order.{order.strategy_id}"
-    strategy.msgbus.publish(topic=topic, msg=order.init_event)
+    if not published:
+        strategy.msgbus.publish(topic=topic, msg=order.init_event)
     if not cache.order_exists(order.client_order_id):
         cache.add_order(order)
     now = strategy.clock.timestamp_ns()
@@ -88,9 +95,16 @@ def deny_order(strategy: Strategy, order: Order, reason: str) -> None:
         event_id=UUID4(),
         ts_init=now,
     )
+    apply_event(strategy, order, event)
+
+
+def apply_event(sender: Strategy | Actor, order: Order, event: OrderEvent) -> None:
+    """Apply an order event the desk makes itself (no venue does: a denial, an algorithm
+    closing or resizing its parent), then store and publish it as the execution engine does,
+    so the OMS and the results see it like any other."""
     order.apply(event)
-    cache.update_order(order)
-    strategy.msgbus.publish(topic=topic, msg=event)
+    sender.cache.update_order(order)
+    sender.msgbus.publish(topic=f"events.order.{order.strategy_id}", msg=event)
 
 
 class AlertThrottle:
@@ -115,3 +129,53 @@ class AlertThrottle:
             return False
         self._last[key] = ts_ns
         return True
+
+
+class PreTradeGate(Protocol):
+    """What an order's owner offers the checks: ``NautilusRebalanceStrategy`` is one.
+
+    An execution algorithm submits its children on behalf of the strategy that owns the parent,
+    so the children are judged by that strategy's limits, velocity windows and trading state,
+    exactly as its own orders are.
+    """
+
+    risk: PreTradeRisk
+    trading_state: str
+    alert: Callable[[RiskAlert], None] | None
+    denied: list[tuple[str, str]]
+
+    def risk_view(self) -> MarketView: ...
+
+
+def admit_or_deny(
+    gate: PreTradeGate,
+    sender: Actor,
+    order: Order,
+    intent: OrderIntent,
+    throttle: AlertThrottle,
+    trading_state: str | None = None,
+    *,
+    published: bool = False,
+) -> RiskVerdict:
+    """Judge ``order`` as ``gate``'s own: count it if allowed, raise its near-limit warnings
+    (throttled), and if denied refuse it from ``sender`` (``deny_order``: DENIED with the rule
+    and numbers) and note it in ``gate.denied``. ``trading_state`` overrides the gate's own
+    (a kill the sender heard of first); ``published``: as for ``deny_order``."""
+    verdict = gate.risk.admit(
+        intent, gate.risk_view(), gate.trading_state if trading_state is None else trading_state
+    )
+    if gate.alert is not None and verdict.warnings:
+        shown = [
+            w
+            for w in verdict.warnings
+            if throttle.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
+        ]
+        if shown:
+            for alert in gate.risk.alerts(intent, RiskVerdict(True, None, tuple(shown))):
+                gate.alert(alert)
+    if not verdict.allowed:
+        reason = verdict.reason or "denied"
+        gate.denied.append((order.client_order_id.value, reason))
+        sender.log.warning(f"{order.client_order_id} denied: {reason}")
+        deny_order(sender, order, reason, published=published)
+    return verdict

@@ -7,10 +7,16 @@ The strategy holds no backtest-only logic. Targets reach it in two ways: ``sched
 
 Orders are market orders tagged with the operation that caused them (``operation_id=...``) and
 the price the decision was made at (``decision_price=...``), so results and the OMS can report
-slippage against the decision without another lookup. Every order passes the desk's pre-trade
-checks (``core.risk.PreTradeRisk``, limits from ``[risk]``) before ``submit_order``: a denied
-order is refused as Nautilus refuses its own (``OrderDenied``, a row in the order history with
-the rule and numbers as its reason); near-limit warnings go to ``alert``.
+slippage against the decision without another lookup. Every order goes out through
+:class:`core.orchestrator.Orchestrator`: the smart order router (``[routing]``, off by default),
+the execution algorithm, the decision written to the OMS, the desk's pre-trade checks
+(``core.risk.PreTradeRisk``, limits from ``[risk]``: a denied order is refused as Nautilus
+refuses its own, ``OrderDenied`` with the rule and numbers as its reason; near-limit warnings
+go to ``alert``), then ``submit_order``.
+
+With routing on, instruments of the same symbol on several venues are one asset
+(``core.routing.assets``): the rebalance plans one line per asset on its primary instrument,
+against the holdings of every venue together, and the router spreads it over the venues.
 """
 
 from __future__ import annotations
@@ -20,21 +26,21 @@ from dataclasses import dataclass
 
 import msgspec
 from nautilus_trader.config import StrategyConfig
-from nautilus_trader.model.enums import AccountType, OrderSide
+from nautilus_trader.model.data import TradeTick
+from nautilus_trader.model.enums import AccountType
+from nautilus_trader.model.events import OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import Currency, Quantity
+from nautilus_trader.model.objects import Currency
 from nautilus_trader.trading.strategy import Strategy
 
-from core.config import AppConfig, RiskConfig
+from core.config import AppConfig, ExecutionConfig, RiskConfig, RoutingConfig
 from core.marks import last_price, unrealized_at_last
-from core.oms.events import RiskAlert
-from core.pre_trade import AlertThrottle, deny_order, market_view
+from core.oms.events import Record
+from core.orchestrator import DECISION_PRICE_TAG, OPERATION_TAG, Orchestrator
+from core.pre_trade import market_view
 from core.rebalance import InstrumentRules, RebalanceLine, RebalanceSettings, plan_rebalance
 from core.risk import MarketView, OrderIntent, PreTradeRisk, RiskVerdict
-
-OPERATION_TAG = "operation_id="
-DECISION_PRICE_TAG = "decision_price="
 
 
 class NautilusRebalanceStrategyConfig(StrategyConfig, frozen=True):
@@ -47,6 +53,10 @@ class NautilusRebalanceStrategyConfig(StrategyConfig, frozen=True):
     cash_buffer: float = 0.002
     risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
     """The pre-trade limits every order of the strategy is checked against."""
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    """The smart order router (off: every order on its own instrument's venue)."""
+    execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
+    """Which execution algorithm works an order (``market``: none)."""
 
 
 def rebalance_strategy_config[C: NautilusRebalanceStrategyConfig](
@@ -62,6 +72,8 @@ def rebalance_strategy_config[C: NautilusRebalanceStrategyConfig](
         weight_tolerance=strategy.weight_tolerance,
         cash_buffer=strategy.cash_buffer,
         risk=config.risk,
+        routing=config.routing,
+        execution=config.execution,
     )
 
 
@@ -78,7 +90,9 @@ class NautilusRebalanceStrategy(Strategy):
     """Rebalances to target weights whenever new targets arrive.
 
     Between rebalances it does nothing: it subscribes to no data (prices come from the cache,
-    which the data engine keeps current), so it costs the engine nothing per tick.
+    which the data engine keeps current), so it costs the engine nothing per tick. With
+    ``[routing] enabled`` it subscribes to trade ticks, which feed the router's liquidity
+    tracker (about a microsecond per tick, ``bench/bench_router.py``).
     """
 
     def __init__(self, config: NautilusRebalanceStrategyConfig) -> None:
@@ -104,17 +118,33 @@ class NautilusRebalanceStrategy(Strategy):
         """The pre-trade checks; its velocity windows count this strategy's orders."""
         self.trading_state = "ACTIVE"
         """ACTIVE, REDUCING or HALTED: the kill switch's state, set by the node."""
-        self.alert: Callable[[RiskAlert], None] | None = None
-        """Where risk alerts go (the OMS's ``submit``); None drops them (a bare backtest)."""
+        self.alert: Callable[[Record], None] | None = None
+        """Where the strategy's OMS records go (the OMS's ``submit``): risk alerts and route
+        decisions; None drops them (a bare backtest)."""
+        self.run_id: str | None = None
+        """The backtest whose OMS rows this strategy's records join (None: the node)."""
         self.denied: list[tuple[str, str]] = []
         """(client order id, reason) of every order the pre-trade checks refused."""
-        self._warnings = AlertThrottle()
+        self.orchestrator = Orchestrator(self, config.routing, config.execution)
+        """The path every order takes: router, algorithm, OMS, risk checks, venue."""
 
     def on_start(self) -> None:
         for instrument_id in self._instrument_ids:
             if self.cache.instrument(instrument_id) is None:
                 self._warn(f"instrument {instrument_id} is not in the cache; it cannot trade")
+            if self.orchestrator.routing.enabled:
+                # The router weighs each venue by what it traded lately: only then does the
+                # strategy listen to ticks (otherwise it costs the engine nothing per tick).
+                self.subscribe_trade_ticks(instrument_id)
         self._arm_next_alert()
+
+    def on_trade_tick(self, tick: TradeTick) -> None:
+        self.orchestrator.tracker.on_trade(
+            tick.instrument_id.value, tick.ts_event, tick.size.as_double()
+        )
+
+    def on_order_rejected(self, event: OrderRejected) -> None:
+        self.orchestrator.on_rejected(event)
 
     def on_stop(self) -> None:
         # Orders sent from on_stop never reach a live venue (see nautilus-notes); send none.
@@ -157,43 +187,21 @@ class NautilusRebalanceStrategy(Strategy):
         return plan
 
     def send_lines(self, lines: Sequence[RebalanceLine], operation_id: str) -> int:
-        """Send one market order per line that has a side, exactly as planned (the rebalance,
-        or a preview the operator approved), each through the pre-trade checks in turn (sells
-        first, as planned, so they free room for the buys); returns how many were sent."""
-        sent = 0
-        view: MarketView | None = None
-        now = self.clock.timestamp_ns()
-        for line in lines:
-            if line.side is None:
-                continue
-            instrument = self.cache.instrument(InstrumentId.from_str(line.instrument_id))
-            order = self.order_factory.market(
-                instrument_id=instrument.id,
-                order_side=OrderSide.BUY if line.side == "BUY" else OrderSide.SELL,
-                quantity=Quantity(line.quantity, instrument.size_precision),
-                tags=[f"{OPERATION_TAG}{operation_id}", f"{DECISION_PRICE_TAG}{line.price!r}"],
-            )
-            view = self.risk_view() if view is None else view
-            intent = self._intent(line, order.quantity.as_double(), now)
-            verdict = self.risk.admit(intent, view, self.trading_state)
-            self._raise_warnings(intent, verdict)
-            if not verdict.allowed:
-                reason = verdict.reason or "denied"
-                self.denied.append((order.client_order_id.value, reason))
-                self.log.warning(f"{order.client_order_id} denied: {reason}")
-                deny_order(self, order, reason)
-                continue
-            view = view.after(intent)
-            self.submit_order(order)
-            sent += 1
-        return sent
+        """Send the orders of the lines that have a side, exactly as planned (the rebalance, or
+        a preview the operator approved), in order (sells first, as planned, so they free room
+        for the buys), through the orchestrator (router, OMS, pre-trade checks, venue); returns
+        how many orders reached a venue."""
+        return self.orchestrator.send(lines, operation_id)
 
     def check_lines(self, lines: Sequence[RebalanceLine]) -> list[RiskVerdict | None]:
         """The pre-trade verdict each line's order would get if the lines were sent now, in
         order (None for a line without an order); counts nothing, sends nothing."""
         now = self.clock.timestamp_ns()
         ordered = [line for line in lines if line.side is not None]
-        intents = [self._intent(line, line.quantity, now) for line in ordered]
+        intents = [
+            self.intent(line.instrument_id, line.side or "", line.quantity, line.price, now)
+            for line in ordered
+        ]
         verdicts = self.risk.check_batch(intents, self.risk_view(), self.trading_state)
         by_line = {id(line): verdict for line, verdict in zip(ordered, verdicts, strict=True)}
         return [by_line.get(id(line)) for line in lines]
@@ -205,29 +213,28 @@ class NautilusRebalanceStrategy(Strategy):
         rules = {key: _rules(inst) for key, inst in instruments.items()}
         return market_view(self, instruments, prices, holdings, rules, equity)
 
-    def _intent(self, line: RebalanceLine, quantity: float, now: int) -> OrderIntent:
+    def intent(
+        self,
+        instrument_id: str,
+        side: str,
+        quantity: float,
+        price: float | None,
+        now: int,
+        *,
+        worked: bool = False,
+    ) -> OrderIntent:
+        """A market order of this strategy as the pre-trade checks see it (``worked``: a parent
+        an execution algorithm works, see ``OrderIntent.worked``)."""
         return OrderIntent(
             strategy_id=str(self.id),
-            instrument_id=line.instrument_id,
-            side="BUY" if line.side == "BUY" else "SELL",
+            instrument_id=instrument_id,
+            side="BUY" if side == "BUY" else "SELL",
             quantity=quantity,
             order_type="MARKET",
             ts_ns=now,
-            expected_price=line.price,
+            expected_price=price,
+            worked=worked,
         )
-
-    def _raise_warnings(self, intent: OrderIntent, verdict: RiskVerdict) -> None:
-        if self.alert is None or not verdict.warnings:
-            return
-        warnings = [
-            w
-            for w in verdict.warnings
-            if self._warnings.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
-        ]
-        if warnings:
-            shown = RiskVerdict(True, None, tuple(warnings))
-            for alert in self.risk.alerts(intent, shown):
-                self.alert(alert)
 
     def plan(self, targets: Mapping[str, float] | None = None) -> list[RebalanceLine]:
         """The rebalance ``targets`` (default: the targets in force) imply now; sends nothing."""
@@ -236,7 +243,33 @@ class NautilusRebalanceStrategy(Strategy):
         rules = {key: _rules(inst) for key, inst in instruments.items()}
         wanted = self.targets if targets is None else targets
         in_force = {k: w for k, w in wanted.items() if k in instruments}
+        if self.orchestrator.routing.enabled:
+            in_force, holdings, prices = self._by_asset(in_force, holdings, prices)
         return plan_rebalance(in_force, holdings, prices, rules, equity, free_cash, self._settings)
+
+    def _by_asset(
+        self,
+        targets: Mapping[str, float],
+        holdings: Mapping[str, float],
+        prices: Mapping[str, float | None],
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, float | None]]:
+        # One line per asset, on its primary: the primary's target if it has one, else the sum
+        # of its members' (a preview lists every member at its weight); held across venues.
+        asset_targets: dict[str, float] = {}
+        asset_holdings = dict(holdings)
+        asset_prices = dict(prices)
+        for primary, members in self.orchestrator.groups.items():
+            named = [m for m in members if m in targets]
+            if named:
+                asset_targets[primary] = (
+                    targets[primary] if primary in targets else sum(targets[m] for m in named)
+                )
+            asset_holdings[primary] = sum(holdings.get(m, 0.0) for m in members)
+            if asset_prices.get(primary) is None:
+                asset_prices[primary] = next(
+                    (p for m in members if (p := prices.get(m)) is not None), None
+                )
+        return asset_targets, asset_holdings, asset_prices
 
     def equity(self) -> float:
         """The account's value in the valuation currency, marked at last prices."""
@@ -252,15 +285,20 @@ class NautilusRebalanceStrategy(Strategy):
             for i in self._instrument_ids
             if (inst := self.cache.instrument(i)) is not None
         }
-        prices = {key: self._price(inst) for key, inst in instruments.items()}
-        holdings = {key: self._holding(inst) for key, inst in instruments.items()}
+        prices = {key: self.last_price(inst) for key, inst in instruments.items()}
+        holdings = {key: self.holding(inst) for key, inst in instruments.items()}
         return instruments, prices, holdings
 
-    def _price(self, instrument: Instrument) -> float | None:
+    def last_price(self, instrument: Instrument) -> float | None:
+        """The price decisions are made at: the last trade (else the mid); None before any."""
         price = last_price(self.cache, instrument.id)
         return None if price is None else price.as_double()
 
-    def _holding(self, instrument: Instrument) -> float:
+    _price = last_price  # the name tests and benches read prices by
+
+    def holding(self, instrument: Instrument) -> float:
+        """What the account at the instrument's venue holds of it (base currency on a cash
+        account, the net position on a margin account)."""
         account = self.portfolio.account(instrument.id.venue)
         if account is not None and account.type == AccountType.CASH:
             balance = account.balance_total(instrument.base_currency)
@@ -289,6 +327,10 @@ class NautilusRebalanceStrategy(Strategy):
             else:
                 equity += unrealized_at_last(self.cache, instrument.id)
         return equity, free_cash
+
+    def free_cash(self, venue: Venue) -> float:
+        """Cash free to buy with at ``venue``, in the valuation currency."""
+        return self._cash(venue)[1]
 
     def _cash(self, venue: Venue) -> tuple[float, float]:
         account = self.portfolio.account(venue)

@@ -3,6 +3,7 @@ states, reducing orders, and the alerts it writes to a real OMS."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -158,6 +159,18 @@ def test_max_order_notional_passes_at_the_limit_and_denies_just_over() -> None:
         pytest.approx(100_005.0),
         100_000.0,
     )
+
+
+def test_a_worked_parent_skips_the_order_caps_and_velocity_but_not_the_position_limits() -> None:
+    engine = risk(max_order_notional=10_000.0, max_orders_per_second=1, max_position_notional=1e5)
+    parent = dataclasses.replace(order(1.0), worked=True)  # 50,000: five times the order cap
+    assert engine.admit(parent, view(), "ACTIVE").allowed
+    assert engine.admit(parent, view(), "ACTIVE").allowed  # not counted: its children will be
+    assert engine.admit(order(0.1), view(), "ACTIVE").allowed
+    assert denied_by(engine.check(order(0.1), view(), "ACTIVE")) == "velocity_strategy_second"
+    too_big = dataclasses.replace(order(2.5), worked=True)  # 125,000 of position: over the limit
+    assert denied_by(engine.check(too_big, view(), "ACTIVE")) == "position_notional"
+    assert denied_by(engine.check(parent, view(), "HALTED")) == "trading_state"
 
 
 def test_max_order_quantity_applies_to_its_instrument_only() -> None:

@@ -1,13 +1,20 @@
-"""The Orders pane: open orders first, then the most recent others, status coloured."""
+"""The Orders pane: open orders first, then the most recent others, status coloured, each
+routed order with where the smart order router sent it and why."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from console.widgets.cells import price, quantity, themed, utc_time
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from console.widgets.cells import DASH, price, quantity, themed, utc_time
+from console.widgets.line_table import LineTable
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
-from core.oms import OmsStore, OrderEvent
+from core.oms import OmsStore, OrderEvent, RoutedOrder
 
 STATUS_VARIABLES = {
     "FILLED": "status-done",
@@ -19,11 +26,55 @@ STATUS_VARIABLES = {
 """Theme variable of each closed status; every other status is an open order (status-open)."""
 
 
+@dataclass(frozen=True)
+class OrderRow:
+    """One order as the pane shows it: its state and, if the router placed it, its route."""
+
+    order: OrderEvent
+    route: RoutedOrder | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.order.is_open
+
+
+def route_cell(route: RoutedOrder | None) -> str:
+    """The route column: the venue and its cost, against the next venue weighed (``BYBIT
+    4.00 < BINANCE 10.00``), ``split``/``reroute`` marked; ``-`` for an unrouted order."""
+    if route is None:
+        return DASH
+    costs = {c["venue"]: c["total_bps"] for c in route.candidates}
+    chosen = f"{route.venue} {costs.get(route.venue, 0.0):.2f}"
+    others = [f"{venue} {bps:.2f}" for venue, bps in costs.items() if venue != route.venue]
+    if route.rerouted_from is not None:
+        return f"reroute {chosen}"
+    if route.quantity < route.parent_quantity:
+        return f"split {chosen}"
+    return f"{chosen} < {others[0]}" if others else chosen
+
+
 class OrdersPane(OmsPane):
-    """Orders as they stand now (the OMS's ``orders`` table), open ones on top."""
+    """Orders as they stand now (the OMS's ``orders`` table), open ones on top; below the
+    table, the router's explanation for the order under the cursor (wrapped: at 80 columns a
+    split's explanation takes two lines)."""
+
+    DEFAULT_CSS = """
+    OrdersPane > #route-line {
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+        color: $text-muted;
+        background: $surface;
+        display: none;
+        &.-shown {
+            display: block;
+        }
+    }
+    """
 
     TITLE = "Orders"
-    # The columns an operator needs first come first: at 80 columns the order id scrolls.
+    # The columns an operator needs first come first: at 80 columns the route and order id
+    # scroll (the line under the table explains the order under the cursor).
     COLUMNS = (
         ("time", 8),
         ("instrument", 15),
@@ -32,30 +83,62 @@ class OrdersPane(OmsPane):
         ("status", 16),
         ("filled", 10),
         ("avg px", 11),
+        ("route", 26),
         ("order", 22),
     )
-    TABLES = frozenset({"orders"})
+    TABLES = frozenset({"orders", "route_decisions"})
 
-    async def fetch(self, store: OmsStore) -> list[OrderEvent]:
-        return await store.orders(limit=self.limit)
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        yield Static("", id="route-line", markup=False)
 
-    def key(self, record: OrderEvent) -> str:
-        return record.client_order_id
+    async def fetch(self, store: OmsStore) -> list[OrderRow]:
+        orders = await store.orders(limit=self.limit)
+        routes = await store.routes([order.client_order_id for order in orders])
+        return [OrderRow(order, routes.get(order.client_order_id)) for order in orders]
 
-    def cells(self, record: OrderEvent) -> Cells:
+    def key(self, record: OrderRow) -> str:
+        return record.order.client_order_id
+
+    def cells(self, record: OrderRow) -> Cells:
         variables = self.variables
-        status = STATUS_VARIABLES.get(record.status, "status-open")
+        order = record.order
+        status = STATUS_VARIABLES.get(order.status, "status-open")
         return (
-            utc_time(record.ts_event),
-            record.instrument_id,
-            themed(record.side, "pnl-up" if record.side == "BUY" else "pnl-down", variables),
-            quantity(record.quantity),
-            themed(record.status, status, variables),
-            quantity(record.filled_qty),
-            price(record.avg_px),
-            record.client_order_id,
+            utc_time(order.ts_event),
+            order.instrument_id,
+            themed(order.side, "pnl-up" if order.side == "BUY" else "pnl-down", variables),
+            quantity(order.quantity),
+            themed(order.status, status, variables),
+            quantity(order.filled_qty),
+            price(order.avg_px),
+            route_cell(record.route),
+            order.client_order_id,
         )
 
-    def summary(self, data: Sequence[OrderEvent]) -> str:
-        open_orders = sum(1 for order in data if order.is_open)
+    def summary(self, data: Sequence[OrderRow]) -> str:
+        open_orders = sum(1 for row in data if row.is_open)
         return f"{open_orders} open · {len(data)} shown"
+
+    def show(self, data: Any) -> None:
+        super().show(data)
+        self._explain_cursor()
+
+    def on_line_table_cursor_moved(self, message: LineTable.CursorMoved) -> None:
+        self._explain_cursor()
+
+    @property
+    def route_line(self) -> str:
+        """The explanation shown under the table (empty when the order has no route)."""
+        return str(self.query_one("#route-line", Static).content)
+
+    def _explain_cursor(self) -> None:
+        line = self.query_one("#route-line", Static)
+        table = self.table
+        route = None
+        if table.row_count and self.data:
+            key = table.keys[table.cursor_row]
+            route = next((r.route for r in self.data if r.order.client_order_id == key), None)
+        text = "" if route is None else route.explanation
+        line.update(text)
+        line.set_class(bool(text), "-shown")

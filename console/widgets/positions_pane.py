@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
+
 from console.widgets.cells import DASH, percent, pnl, price, quantity, themed
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
+from core.external.asset_totals import AssetTotal, asset_totals
 from core.health import Health
 from core.oms import OmsStore, PositionSnapshot
 
+PositionRow = PositionSnapshot | AssetTotal
+
 
 class PositionsPane(OmsPane):
-    """Positions as they stand now, open ones first.
+    """Positions as they stand now: per-asset totals across venues, then open positions first.
+
+    Nautilus venues' positions and external venues' (``core.external``) are rows alike, each
+    named by its instrument (``BTCUSDT.BINANCE``, ``BTCGUSDPERP.GEMINI``). An asset held on two
+    venues or more also gets a total row on top (``Σ BTC 2 venues``): the desk's exposure, summed
+    across venues. An asset on one venue gets none, as it would only repeat its one row and
+    take a line of an 80x24 screen.
 
     ``last`` is the price of the position's last fill (the OMS records no market prices), and
-    its unrealized PnL is the one the node computed at that event. The weight needs the
-    node's equity, so it shows ``-`` when no node runs; the target is ``-`` until the node
-    records the targets it trades to (issue 4).
+    its unrealized PnL is the one the node computed at that event (for an external venue, the
+    venue's mark at the last poll). The weight needs the node's equity, so it shows ``-`` when
+    no node runs; the target is ``-`` until the node records the targets it trades to.
     """
 
     TITLE = "Positions"
@@ -53,31 +64,53 @@ class PositionsPane(OmsPane):
         health: Health | None = getattr(self.app, "health", None)
         return None if health is None else health.equity
 
-    async def fetch(self, store: OmsStore) -> list[PositionSnapshot]:
-        return (await store.positions())[: self.limit]
+    async def fetch(self, store: OmsStore) -> list[PositionRow]:
+        positions = await store.positions()
+        totals: list[PositionRow] = list(asset_totals(positions))
+        return (totals + list(positions))[: self.limit]
 
-    def key(self, record: PositionSnapshot) -> str:
+    def key(self, record: PositionRow) -> str:
+        if isinstance(record, AssetTotal):
+            return f"total:{record.asset}"
         return record.position_id
 
-    def cells(self, record: PositionSnapshot) -> Cells:
-        variables = self.variables
-        equity = self._shown_equity
-        weight = None
-        if equity is not None and equity > 0:
-            weight = record.signed_qty * record.last_px / equity
-        side = {"LONG": "pnl-up", "SHORT": "pnl-down"}.get(record.side, "muted")
+    def cells(self, record: PositionRow) -> Cells:
+        if isinstance(record, AssetTotal):
+            return self._total_cells(record)
+        weight = self._weight(record.signed_qty * record.last_px)
         return (
             record.instrument_id,
-            themed(quantity(record.signed_qty), side, variables),
+            self._signed(record.signed_qty),
             percent(weight),
             DASH,
-            pnl(record.unrealized_pnl, variables),
-            pnl(record.realized_pnl, variables),
+            pnl(record.unrealized_pnl, self.variables),
+            pnl(record.realized_pnl, self.variables),
             price(record.avg_px_open),
             price(record.last_px),
         )
 
-    def summary(self, data: Sequence[PositionSnapshot]) -> str:
-        open_positions = sum(1 for position in data if position.side != "FLAT")
-        total = sum(position.unrealized_pnl + position.realized_pnl for position in data)
+    def _total_cells(self, total: AssetTotal) -> Cells:
+        return (
+            themed(f"Σ {total.asset} {len(total.venues)} venues", None, self.variables, bold=True),
+            self._signed(total.signed_qty),
+            percent(self._weight(total.notional)),
+            DASH,
+            pnl(total.unrealized_pnl, self.variables),
+            pnl(total.realized_pnl, self.variables),
+            DASH,
+            DASH,
+        )
+
+    def _signed(self, signed_qty: float) -> Text:
+        side = "pnl-up" if signed_qty > 0 else "pnl-down" if signed_qty < 0 else "muted"
+        return themed(quantity(signed_qty), side, self.variables)
+
+    def _weight(self, notional: float) -> float | None:
+        equity = self._shown_equity
+        return notional / equity if equity is not None and equity > 0 else None
+
+    def summary(self, data: Sequence[PositionRow]) -> str:
+        positions = [row for row in data if isinstance(row, PositionSnapshot)]
+        open_positions = sum(1 for position in positions if position.side != "FLAT")
+        total = sum(position.unrealized_pnl + position.realized_pnl for position in positions)
         return f"{open_positions} open · PnL {total:+,.2f}"

@@ -25,6 +25,7 @@ record                  key                         tables
 ``TradingStateRecord``  ts_event, state, actor      trading_state (history; the latest is
                                                     the state in force)
 ``BacktestStarted``     (none: a deletion)          deletes earlier backtests' trading rows
+``RoutedOrder``         client_order_id             route_decisions (state)
 ======================  ==========================  ===========================================
 
 Construction checks only the values the OMS itself defines (upload and run states, alert
@@ -379,6 +380,39 @@ class TradingStateRecord(msgspec.Struct, **_RECORD):
         _check(self.state, TRADING_STATES, "TradingStateRecord.state")
 
 
+class RoutedOrder(msgspec.Struct, **_RECORD):
+    """Where the smart order router sent one order, and why (``core.routing``).
+
+    One per order the router placed: the orders of a split share ``decision_id`` and each
+    carries the whole decision (every venue weighed, its cost components and total), so the
+    Orders pane explains any one order from its own row.
+    """
+
+    client_order_id: str
+    decision_id: str
+    """One per routed rebalance line: the legs of a split (and a reroute) share it."""
+    ts_event: int
+    instrument_id: str
+    """The order's instrument, on the venue chosen (``BTCUSDT.BYBIT``)."""
+    venue: str
+    side: str
+    quantity: float
+    """This order's quantity."""
+    parent_quantity: float
+    """The quantity the decision routed in all (the line's)."""
+    order_type: str
+    explanation: str
+    """The decision in one line (``BUY 0.3 -> BYBIT at 6.00 bps (...); vs BINANCE 10.00``)."""
+    candidates: tuple[dict[str, Any], ...]
+    """Each venue weighed, cheapest first: venue, fee_bps, latency_bps, total_bps, liquidity,
+    capacity, quantity."""
+    operation_id: str | None = None
+    rerouted_from: str | None = None
+    """The order the venue rejected, when this one replaces it on the next cheapest venue."""
+    run_id: str | None = None
+    """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
+
+
 Record = (
     OrderEvent
     | Fill
@@ -392,4 +426,5 @@ Record = (
     | BacktestStarted
     | NodeStatus
     | TradingStateRecord
+    | RoutedOrder
 )

@@ -29,14 +29,15 @@ from core.oms.events import (
     PositionSnapshot,
     Record,
     RiskAlert,
+    RoutedOrder,
     RunState,
     TradingStateRecord,
     UploadState,
 )
 from core.oms.schema import BACKTEST_FED
 
-_JSON_FIELDS = frozenset({"details", "venues"})  # dicts and tuples, stored as JSON text
-_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus)
+_JSON_FIELDS = frozenset({"details", "venues", "candidates"})  # dicts and tuples, as JSON
+_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,16 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
         ),
     ),
     TradingStateRecord: (_history("trading_state", _fields(TradingStateRecord)),),
+    RoutedOrder: (
+        # The latest decision for an order id wins: a backtest run again numbers its orders
+        # as before, and its routes must replace the earlier run's, not hide behind them.
+        _state(
+            "route_decisions",
+            _fields(RoutedOrder),
+            ("client_order_id",),
+            "excluded.ts_event >= route_decisions.ts_event OR route_decisions.run_id IS NOT NULL",
+        ),
+    ),
     # Every backtest's rows, whatever their run id: two results roots can both have a
     # BT-20260105-001, and the rows of the older one must go as well.
     BacktestStarted: tuple(

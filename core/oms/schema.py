@@ -303,12 +303,44 @@ _V4_FLATTEN = (
     "ALTER TABLE trading_state ADD COLUMN flatten INTEGER NOT NULL DEFAULT 0",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1_TRADING, _V2_OPERATIONS, _V3_NODE, _V4_FLATTEN)
+_V5_ROUTING = (
+    # Where the smart order router sent each order and why: one row per order it placed (the
+    # orders of a split share a decision_id), the venues weighed and their costs as JSON.
+    """
+    CREATE TABLE route_decisions (
+        client_order_id TEXT PRIMARY KEY,
+        decision_id TEXT NOT NULL,
+        ts_event INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL,
+        venue TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity REAL NOT NULL,
+        parent_quantity REAL NOT NULL,
+        order_type TEXT NOT NULL,
+        explanation TEXT NOT NULL,
+        candidates TEXT NOT NULL,
+        operation_id TEXT,
+        rerouted_from TEXT,
+        run_id TEXT
+    ) STRICT
+    """,
+    "CREATE INDEX route_decisions_recent ON route_decisions (ts_event)",
+    "CREATE INDEX route_decisions_backtest ON route_decisions (run_id) WHERE run_id IS NOT NULL",
+    "INSERT INTO table_versions (name) VALUES ('route_decisions')",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _V1_TRADING,
+    _V2_OPERATIONS,
+    _V3_NODE,
+    _V4_FLATTEN,
+    _V5_ROUTING,
+)
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-BACKTEST_FED = _V3_MARKED
+BACKTEST_FED = (*_V3_MARKED, "route_decisions")
 """The tables a backtest's events reach (through ``OmsFeed``): each has a ``run_id`` column."""
 
 TABLES = (
@@ -325,5 +357,6 @@ TABLES = (
     "audit_log",
     "node_status",
     "trading_state",
+    "route_decisions",
 )
 """Every data table of the current schema (``table_versions`` has a row for each)."""

@@ -39,6 +39,7 @@ from core.oms.events import (
     PositionSnapshot,
     Record,
     RiskAlert,
+    RoutedOrder,
     RunState,
     TradingStateRecord,
     UploadState,
@@ -311,6 +312,26 @@ class OmsStore:
         """The latest ``limit`` risk alerts, newest first."""
         return await self._select(
             RiskAlert, "FROM risk_alerts ORDER BY ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def routes(self, client_order_ids: Sequence[str]) -> dict[str, RoutedOrder]:
+        """The router's decision for each of ``client_order_ids`` that has one (orders sent
+        with routing off have none)."""
+        found: dict[str, RoutedOrder] = {}
+        ids = list(client_order_ids)
+        for start in range(0, len(ids), 500):  # SQLite caps the number of parameters
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = await self._select(
+                RoutedOrder, f"FROM route_decisions WHERE client_order_id IN ({marks})", chunk
+            )
+            found.update((row.client_order_id, row) for row in rows)
+        return found
+
+    async def route_decisions(self, limit: int = 200) -> list[RoutedOrder]:
+        """The latest ``limit`` routed orders, newest first."""
+        return await self._select(
+            RoutedOrder, "FROM route_decisions ORDER BY ts_event DESC LIMIT ?", (limit,)
         )
 
     async def uploads(self, limit: int = 200) -> list[UploadState]:

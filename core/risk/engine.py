@@ -95,7 +95,7 @@ class PreTradeRisk:
         """``check``, then ``record_sent`` if allowed: for a caller that sends every allowed
         order at once (the strategy, right before ``submit_order``)."""
         verdict = self._check(intent, view, trading_state, self._rate)
-        if verdict.allowed:
+        if verdict.allowed and not intent.worked:
             self._rate.record(intent.strategy_id, intent.ts_ns)
         return verdict
 
@@ -113,7 +113,8 @@ class PreTradeRisk:
         for intent in intents:
             verdict = self._check(intent, view, trading_state, rate)
             if verdict.allowed:
-                rate.record(intent.strategy_id, intent.ts_ns)
+                if not intent.worked:
+                    rate.record(intent.strategy_id, intent.ts_ns)
                 view = view.after(intent)
             verdicts.append(verdict)
         return verdicts
@@ -175,7 +176,7 @@ class PreTradeRisk:
         breach = rules.venue_minimums(intent, market.rules, notional)
         if breach is not None:
             return _deny(breach)
-        if not reducing:
+        if not reducing and not intent.worked:
             breach = rules.order_caps(
                 intent,
                 notional,
@@ -216,9 +217,10 @@ class PreTradeRisk:
             )
             if breach is not None:
                 return _deny(breach)
-        breach = rate.check(intent.strategy_id, intent.ts_ns, warnings)
-        if breach is not None:
-            return _deny(breach)
+        if not intent.worked:
+            breach = rate.check(intent.strategy_id, intent.ts_ns, warnings)
+            if breach is not None:
+                return _deny(breach)
         return RiskVerdict(True, None, tuple(warnings)) if warnings else ALLOWED
 
 

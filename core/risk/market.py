@@ -45,6 +45,10 @@ class OrderIntent:
     expected_price: float | None = None
     """Where a market order is expected to fill (the caller's last or mid); None: at the
     view's reference price (last, else mid)."""
+    worked: bool = False
+    """A parent an execution algorithm works (TWAP, VWAP, iceberg): it never reaches the venue
+    whole, and each child is checked as it goes out, so the parent skips the per-order caps and
+    the velocity windows; it is still judged for the position and exposure it leads to."""
 
     def __post_init__(self) -> None:
         if self.side not in ("BUY", "SELL"):

@@ -1,0 +1,43 @@
+"""Venues Nautilus has no adapter for: adapters, their registry, the poller into the OMS.
+
+Start at ``ExternalVenues`` (``venues.py``): it builds the configured adapters, polls them into
+the OMS (``poller.py``) and is the one way an order reaches an external venue.
+"""
+
+from core.external.adapter import (
+    Credentials,
+    ExternalBalance,
+    ExternalFill,
+    ExternalInstrument,
+    ExternalOrder,
+    ExternalPosition,
+    ExternalVenueAdapter,
+    OrderRequest,
+)
+from core.external.errors import (
+    VenueAuthError,
+    VenueError,
+    VenueNotFound,
+    VenueRejected,
+    VenueUnavailable,
+)
+from core.external.registry import adapter_kinds, create_adapter, register_adapter
+
+__all__ = [
+    "Credentials",
+    "ExternalBalance",
+    "ExternalFill",
+    "ExternalInstrument",
+    "ExternalOrder",
+    "ExternalPosition",
+    "ExternalVenueAdapter",
+    "OrderRequest",
+    "VenueAuthError",
+    "VenueError",
+    "VenueNotFound",
+    "VenueRejected",
+    "VenueUnavailable",
+    "adapter_kinds",
+    "create_adapter",
+    "register_adapter",
+]
