@@ -1,16 +1,21 @@
-"""The Backtests screen: launch a backtest, follow and cancel the launched ones, and the runs
-the OMS records.
+"""The Backtests screen: launch a backtest, follow and cancel the launched ones, and every run
+the desk has (local folders, the results bucket, the OMS), with its detail view and compare.
 
 Launched runs go to ``core.run_launcher``: each in its own spawned process, never on the
 console's loop, with progress coming back through a reader thread as messages. The screen is
 installed once per app (``TradeConsoleApp.action_backtests``), so leaving it with Escape
 leaves the runs and their bars as they are; the runs are cancelled when the console exits.
+
+The compare screens are another helper's (``console.screens.run_compare``): imported when asked
+for, so the list works, and says so, while that module is absent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar, cast
 
 import msgspec
@@ -21,23 +26,26 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Static
 
+from console.screens.run_detail import RunDetailScreen
 from console.screens.view_screen import ViewScreen
 from console.widgets.launch_form import LaunchForm
 from console.widgets.launched_run import LaunchedRun
 from console.widgets.runs_pane import RunsPane
+from core.run_catalog import RunCatalog, RunEntry
 from core.run_launcher import LaunchEnded, LaunchEvent, LaunchProgress, RunLauncher
 
 if TYPE_CHECKING:
     from core.config import AppConfig
 
 NOTE = (
-    "Enter (or ctrl+r) launches the form's backtest in its own process · c on a launched run "
-    "cancels it · below, every run the OMS records (the CLI's and the batch's too)."
+    "ctrl+r launches the form · c cancels a launched run · runs: Enter details, space marks, "
+    "= compares marked, v vs session, s/S sort, / filter, ctrl+l rescans"
 )
+COMPARE_MISSING = "compare not available"
 
 
 class BacktestsScreen(ViewScreen):
-    """The launcher form, one line per launched run, and the OMS's ``runs`` table."""
+    """The launcher form, one line per launched run, and the desk's run list."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *ViewScreen.BINDINGS,
@@ -48,6 +56,13 @@ class BacktestsScreen(ViewScreen):
             id="backtest.launch",
             tooltip="Launch a backtest of the form's fields",
             priority=True,
+        ),
+        Binding(
+            "ctrl+l",
+            "rescan",
+            "Rescan",
+            id="backtest.rescan",
+            tooltip="Read the local run folders and list the results bucket again",
         ),
     ]
 
@@ -84,7 +99,8 @@ class BacktestsScreen(ViewScreen):
         yield Static(NOTE, id="note")
         yield LaunchForm(cast("AppConfig", self.app.config), id="form")
         yield VerticalScroll(id="launched")
-        yield RunsPane(id="runs")
+        results = cast("AppConfig", self.app.config).results
+        yield RunsPane(RunCatalog(results.root, results.upload_root), id="runs")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -95,6 +111,43 @@ class BacktestsScreen(ViewScreen):
 
     def action_launch(self) -> None:
         self.query_one(LaunchForm).submit()
+
+    def action_rescan(self) -> None:
+        self.query_one(RunsPane).rescan()
+
+    @on(RunsPane.Open)
+    def _open_run(self, message: RunsPane.Open) -> None:
+        folder = self._folder(message.entry)
+        if folder is not None:
+            self.app.push_screen(RunDetailScreen(message.entry, folder))
+
+    @on(RunsPane.Compare)
+    def _compare(self, message: RunsPane.Compare) -> None:
+        screens = self._compare_screens()
+        if screens is not None:
+            self.app.push_screen(screens.RunCompareScreen(list(message.folders)))
+
+    @on(RunsPane.CompareSession)
+    def _compare_session(self, message: RunsPane.CompareSession) -> None:
+        folder = self._folder(message.entry)
+        screens = None if folder is None else self._compare_screens()
+        if screens is not None and folder is not None:
+            self.app.push_screen(screens.SessionCompareScreen(folder))
+
+    def _folder(self, entry: RunEntry) -> str | None:
+        """The run's folder (local before bucket), or None with a notice saying there is none."""
+        if not entry.folders:
+            self.notify(f"{entry.run_id}: no result folder yet", timeout=4)
+            return None
+        return entry.folders[0]
+
+    def _compare_screens(self) -> ModuleType | None:
+        """``console.screens.run_compare``, or None with a notice while it does not exist."""
+        try:
+            return importlib.import_module("console.screens.run_compare")
+        except ImportError:
+            self.notify(COMPARE_MISSING, severity="warning", timeout=4)
+            return None
 
     @on(LaunchForm.Launch)
     async def _launch(self, message: LaunchForm.Launch) -> None:
