@@ -194,11 +194,14 @@ async def write_records(path: Path | str, records: list[Record]) -> None:
 
 
 def config_for(database: Path | str, theme: str = "trade-dark") -> AppConfig:
-    """The default config with the OMS at ``database`` and the given theme."""
+    """The default config with the OMS at ``database``, results beside it (never the
+    checkout's own ``artifacts``, which the demo fills), and the given theme."""
     config = AppConfig()
+    results = str(Path(database).parent / "results")
     return msgspec.structs.replace(
         config,
         oms=msgspec.structs.replace(config.oms, database=str(database)),
+        results=msgspec.structs.replace(config.results, root=results),
         console=msgspec.structs.replace(config.console, theme=theme),
     )
 
