@@ -12,6 +12,7 @@ operator's own (the kill switch), as records in the OMS.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import math
@@ -357,8 +358,13 @@ class TradeConsoleApp(App[None]):
         # One read per pane at a time is guaranteed here, not by cancelling: a read cancelled
         # by the next commit would, at 1,000 events/s, never finish.
         names = ", ".join(view.TITLE for view in due)
+        # The worker calls ``_read`` itself: a coroutine made here and never started (the app
+        # closing before the worker runs) would be reported as never awaited.
         self.run_worker(
-            self._read(due), name=f"read {names}", group="oms-read", exit_on_error=False
+            functools.partial(self._read, due),
+            name=f"read {names}",
+            group="oms-read",
+            exit_on_error=False,
         )
 
     async def _read(self, views: list[OmsPane]) -> None:
