@@ -76,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="signal-driven mode: seconds of ticks after each signal (default 300)",
     )
+    # Read as text and checked by apply_overrides (as the console's form is): one line per field.
+    for option, what in (
+        ("--min-trade-notional", "strategy.min_trade_notional: smaller orders are skipped"),
+        ("--weight-tolerance", "strategy.weight_tolerance: no order within it of the target"),
+        ("--cash-buffer", "strategy.cash_buffer: share of equity kept in cash (below 1)"),
+        ("--starting-balances", "first venue's balances, e.g. '100000 USDT' (comma-separated)"),
+        ("--account-type", "first venue's account: cash or margin"),
+        ("--latency-ms", "first venue's one-way latency in ms"),
+        ("--algorithm", "execution.algorithm: market, twap, vwap or iceberg"),
+    ):
+        backtest.add_argument(option, metavar="VALUE", help=f"{what} (default: the config's)")
 
     batch = commands.add_parser(
         "batch",
@@ -88,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument(
         "--workers", type=int, default=2, help="local cluster: worker processes (default 2)"
+    )
+    batch.add_argument(
+        "--schedule",
+        metavar='"daily HH:MM"',
+        help="the T+1 job: the grid over yesterday, every day at HH:MM UTC, until SIGTERM",
+    )
+    batch.add_argument(
+        "--now", action="store_true", help="with --schedule: also run one at once on start"
+    )
+    batch.add_argument(
+        "--yesterday",
+        action="store_true",
+        help="run the grid once over yesterday (UTC), for cron or a systemd timer",
     )
 
     run = commands.add_parser(
@@ -143,6 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="queue failed files again and upload them"
     )
     uploads.add_argument("--drain", action="store_true", help="upload what is pending now")
+
+    compare = commands.add_parser(
+        "compare",
+        parents=[config_option],
+        help="runs side by side, or (--session) the shadow session against a backtest",
+    )
+    compare.add_argument("runs", nargs="+", metavar="RUN_OR_FOLDER", help="run id or folder URL")
+    compare.add_argument(
+        "--session", action="store_true", help="one run against the OMS's shadow session"
+    )
+    compare.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     return parser
 
 
@@ -186,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.uploads import run_uploads_command
 
             return run_uploads_command(args)
+        if args.command == "compare":
+            from console.commands.compare import run_compare_command
+
+            return run_compare_command(args)
         if args.command is None:  # no subcommand: the dashboard
             from console.commands.dashboard import run_dashboard
 

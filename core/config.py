@@ -96,7 +96,8 @@ class StrategyConfig(msgspec.Struct, **_STRUCT):
     """The rebalancing strategy's parameters (shared by backtest and live)."""
 
     strategy_id: str = "REBAL-001"
-    """Nautilus strategy id; orders carry it."""
+    """Nautilus strategy id ``NAME-TAG``; orders, the OMS and the results carry it as written
+    (passed to Nautilus as name + ``order_id_tag``: a bare name would become ``NAME-000``)."""
     valuation_currency: str = "USDT"
     """Currency in which equity and weights are measured (every instrument's quote)."""
     min_trade_notional: float = 10.0
@@ -446,6 +447,10 @@ def _describe(error: msgspec.ValidationError) -> str:
     return f"{where}: {what}" if where else what
 
 
+_STRATEGY_ID = re.compile(r"[A-Za-z0-9_]+-[A-Za-z0-9_]+")
+"""Nautilus's ``{name}-{order_id_tag}``: the tag is what tells the desk's strategies apart."""
+
+
 def validate(config: AppConfig, source: str) -> AppConfig:
     """Check values that types alone cannot (ranges, formats, the window's order)."""
 
@@ -468,6 +473,11 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     if start is not None and end is not None and start >= end:
         raise fail("backtest.start", f"{bt.start} is not before backtest.end {bt.end}")
     st = config.strategy
+    if not _STRATEGY_ID.fullmatch(st.strategy_id):
+        raise fail(
+            "strategy.strategy_id",
+            f"'{st.strategy_id}' is not NAME-TAG (letters, digits, _; e.g. REBAL-001)",
+        )
     for name in ("min_trade_notional", "weight_tolerance", "cash_buffer"):
         value = getattr(st, name)
         if not math.isfinite(value) or value < 0:

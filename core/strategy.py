@@ -64,8 +64,12 @@ def rebalance_strategy_config[C: NautilusRebalanceStrategyConfig](
 ) -> C:
     """The strategy's Nautilus config from the desk's: one mapping for backtest and node."""
     strategy = config.strategy
+    # Nautilus names a strategy ``{strategy_id}-{order_id_tag}`` and, with no tag, renames it
+    # ``{name}-000``: the desk's ``REBAL-001`` goes in as its two parts to stay ``REBAL-001``.
+    name, _, tag = strategy.strategy_id.rpartition("-")
     return config_class(
-        strategy_id=strategy.strategy_id,
+        strategy_id=name,
+        order_id_tag=tag,
         instrument_ids=tuple(instrument_ids),
         valuation_currency=strategy.valuation_currency,
         min_trade_notional=strategy.min_trade_notional,

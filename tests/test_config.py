@@ -148,6 +148,12 @@ def test_bad_balance_is_refused(tmp_path: Path, balance: str) -> None:
     assert f"'{balance}' is not 'AMOUNT CURRENCY'" in message
 
 
+@pytest.mark.parametrize("strategy_id", ["REBAL", "REBAL-", "-001", "REBAL 001", "RE-BAL-001"])
+def test_a_strategy_id_that_is_not_name_tag_is_refused(tmp_path: Path, strategy_id: str) -> None:
+    message = refusal(tmp_path, f'[strategy]\nstrategy_id = "{strategy_id}"\n')
+    assert message.startswith(f"strategy.strategy_id: '{strategy_id}' is not NAME-TAG")
+
+
 def test_venue_without_balances_is_refused(tmp_path: Path) -> None:
     message = refusal(tmp_path, "[[venues]]\nstarting_balances = []\n")
     assert message == "venues.0.starting_balances: at least one balance is required"
