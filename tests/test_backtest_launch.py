@@ -16,11 +16,12 @@ import psutil
 import pytest
 from test_console_seed import table_rows, wait_for
 from textual.pilot import Pilot
-from textual.widgets import Input, ProgressBar, Static
+from textual.widgets import Collapsible, Input, ProgressBar, Static
 
 from console.app import TradeConsoleApp
+from console.cli import EXIT_BAD_INPUT, main
 from console.screens.backtests import BacktestsScreen
-from console.widgets.launch_form import LaunchForm
+from console.widgets.launch_form import FIELDS, MAIN_FIELDS, MORE_FIELDS, LaunchForm
 from console.widgets.runs_pane import RunsPane
 from core.config import AppConfig
 from core.demo_data import generate_demo_data
@@ -112,6 +113,9 @@ async def test_two_launched_backtests_run_at_once_to_completed_with_bars_at_100_
     app = TradeConsoleApp(desk_config(tmp_path, demo_root, log_dir), store=store)
     async with app.run_test(size=LARGE) as pilot:
         screen = await backtests(pilot)
+        # Both demo days: the first run simulates for a second or so, long enough for its
+        # "running" phase to be on screen between the merged progress messages.
+        await fill(pilot, screen, end="2026-01-07T00:00:00Z")
         screen.query_one("#end", Input).focus()
         await pilot.press("enter")
         await fill(pilot, screen, instruments="ETHUSDT.BINANCE", mode="signals")
@@ -237,6 +241,108 @@ async def test_the_launcher_fits_an_80_by_24_terminal(
         screen = await backtests(pilot)
         await pilot.pause()
         visible = screen.region
-        for name in ("instruments", "start", "end", "mode", "window"):
+        more = screen.query_one("#more", Collapsible)
+        assert more.collapsed  # one line until asked for
+        for name in MAIN_FIELDS:
             field = screen.query_one(f"#{name}", Input)
             assert field.region.height > 0 and visible.contains_region(field.region), name
+        more.collapsed = False
+        await pilot.pause()
+        for name in FIELDS:
+            field = screen.query_one(f"#{name}", Input)
+            assert field.region.height > 0 and visible.contains_region(field.region), name
+        for name in MORE_FIELDS:  # wide enough to show what they hold ("100000 USDT", "0.0005")
+            field = screen.query_one(f"#{name}", Input)
+            assert field.region.width >= len(field.value) + 1, name
+        runs = screen.query_one(RunsPane)  # the runs are still on screen below the open form
+        assert runs.region.height >= 4 and visible.contains_region(runs.region)
+
+
+BAD_MORE_FIELDS = [
+    ("min_notional", "--min-trade-notional", "ten", "strategy.min_trade_notional: 'ten' is not"),
+    ("tolerance", "--weight-tolerance", "-0.1", "strategy.weight_tolerance: must be a non-neg"),
+    ("cash_buffer", "--cash-buffer", "1", "strategy.cash_buffer: must be below 1, got 1.0"),
+    ("balance", "--starting-balances", "lots", "venues.0.starting_balances: 'lots' is not"),
+    ("account", "--account-type", "spot", "venues.0.account_type: must be one of cash, margin"),
+    ("latency", "--latency-ms", "-5", "venues.0.latency_ms: must be >= 0, got -5.0"),
+    ("algo", "--algorithm", "pov", "execution.algorithm: must be one of market, twap, vwap"),
+]
+
+
+async def test_a_bad_strategy_venue_or_algorithm_field_opens_the_row_and_names_its_field(
+    store: OmsStore,
+    tmp_path: Path,
+    demo_root: str,
+    log_dir: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    app = TradeConsoleApp(desk_config(tmp_path, demo_root, log_dir), store=store)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await backtests(pilot)
+        form = screen.query_one(LaunchForm)
+        more = screen.query_one("#more", Collapsible)
+        good = form.values
+        shown: dict[str, str] = {}
+        for name, _, bad, words in BAD_MORE_FIELDS:
+            more.collapsed = True
+            await fill(pilot, screen, **{name: bad})
+            assert set(form.problems) == {name}, form.problems
+            assert words in str(screen.query_one("#problems", Static).render())
+            assert screen.query_one(f"#{name}", Input).has_class("-invalid")
+            assert not more.collapsed  # opened, so the wrong field is in sight
+            await pilot.press("ctrl+r")
+            await pilot.pause(0.05)
+            assert screen.runs == {}
+            shown[name] = form.problems[name]
+            await fill(pilot, screen, **{name: good[name]})
+            assert form.problems == {}
+        assert not (tmp_path / "results").exists()
+    # The command line refuses the same values with the same words.
+    for name, option, bad, _ in BAD_MORE_FIELDS:
+        capfd.readouterr()
+        assert main(["backtest", f"{option}={bad}"]) == EXIT_BAD_INPUT
+        out, err = capfd.readouterr()
+        assert (out, err) == ("", f"trade-console: command line: {shown[name]}\n")
+
+
+async def test_a_launched_run_uses_the_forms_strategy_venue_and_algorithm(
+    store: OmsStore, tmp_path: Path, demo_root: str, log_dir: Path
+) -> None:
+    app = TradeConsoleApp(desk_config(tmp_path, demo_root, log_dir), store=store)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await backtests(pilot)
+        await fill(
+            pilot,
+            screen,
+            min_notional="50",
+            tolerance="0.001",
+            cash_buffer="0.01",
+            balance="250000 USDT",
+            account="margin",
+            latency="5",
+            algo="twap",
+        )
+        title = str(screen.query_one("#more", Collapsible).title)
+        assert "250000 USDT margin 5ms" in title and "twap" in title  # shown while collapsed
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(screen.runs) == 1)
+        [run] = screen.runs.values()
+        await until(pilot, lambda: run.over)
+        assert run.state == "COMPLETED", run.error
+        written = summary(run.folder or "")
+    config = written["config"]
+    assert config["strategy"] | {"strategy_id": "", "valuation_currency": ""} == {
+        "strategy_id": "",
+        "valuation_currency": "",
+        "min_trade_notional": 50.0,
+        "weight_tolerance": 0.001,
+        "cash_buffer": 0.01,
+    }
+    venue = config["venues"][0]
+    assert (venue["starting_balances"], venue["account_type"], venue["latency_ms"]) == (
+        ["250000 USDT"],
+        "margin",
+        5.0,
+    )
+    assert config["execution"]["algorithm"] == "twap"
+    assert written["starting_value"] == 250_000.0  # the engine started with the form's balance

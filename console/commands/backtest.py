@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import typing
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from core.config import AppConfig, load_config, validate
+from core.config import AppConfig, StrategyConfig, VenueConfig, load_config, validate
+from core.errors import ConfigError
 from core.fd_capture import redirect_std_fds
 
 if TYPE_CHECKING:
@@ -22,10 +24,20 @@ if TYPE_CHECKING:
     from core.backtest import Progress as RunProgress
 
 _PHASES = {"running": "simulating", "writing": "writing results"}
+SOURCE = "command line"
+"""How the messages of ``apply_overrides`` name where the bad value came from."""
+STRATEGY_OPTIONS = ("min_trade_notional", "weight_tolerance", "cash_buffer")
+"""``[strategy]`` fields with an option each (``--min-trade-notional`` ...)."""
 
 
 def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
-    """The config with the command line's options laid over it, validated again."""
+    """The config with the command line's options laid over it, validated again.
+
+    The console's launch form calls this too, with its fields as the options, so both refuse
+    the same values with the same one-line message naming the config field. The strategy,
+    venue and execution options arrive as text (the form's fields are text) and are read here,
+    not by argparse, for that reason. Venue options apply to the first ``[[venues]]``.
+    """
     backtest = config.backtest
     changes = {
         "start": args.start,
@@ -45,8 +57,79 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
     )
     data = msgspec.structs.replace(config.data, root=args.data_root or config.data.root)
     results = msgspec.structs.replace(config.results, root=args.results_root or config.results.root)
-    merged = msgspec.structs.replace(config, backtest=backtest, data=data, results=results)
-    return validate(merged, "command line")
+    merged = msgspec.structs.replace(
+        config,
+        backtest=backtest,
+        data=data,
+        results=results,
+        strategy=_strategy(config.strategy, args),
+        venues=_venues(config.venues, args),
+    )
+    merged = _execution(merged, args)
+    return validate(merged, SOURCE)
+
+
+def _strategy(strategy: StrategyConfig, args: argparse.Namespace) -> StrategyConfig:
+    changes = {}
+    for name in STRATEGY_OPTIONS:
+        value = _number(getattr(args, name, None), f"strategy.{name}")
+        if value is not None:
+            changes[name] = value
+    return msgspec.structs.replace(strategy, **changes)
+
+
+def _venues(venues: tuple[VenueConfig, ...], args: argparse.Namespace) -> tuple[VenueConfig, ...]:
+    if not venues:
+        return venues  # validate() names the missing venue
+    first = venues[0]
+    changes: dict[str, object] = {}
+    balances = getattr(args, "starting_balances", None)
+    if balances is not None and str(balances).strip():
+        changes["starting_balances"] = tuple(
+            b.strip() for b in str(balances).split(",") if b.strip()
+        )
+    account_type = getattr(args, "account_type", None)
+    if account_type is not None and str(account_type).strip():
+        changes["account_type"] = _choice(first, "account_type", "venues.0", str(account_type))
+    latency = _number(getattr(args, "latency_ms", None), "venues.0.latency_ms")
+    if latency is not None:
+        changes["latency_ms"] = latency
+    return (msgspec.structs.replace(first, **changes), *venues[1:])
+
+
+def _execution(config: AppConfig, args: argparse.Namespace) -> AppConfig:
+    algorithm = getattr(args, "algorithm", None)
+    if algorithm is None or not str(algorithm).strip():
+        return config
+    execution = config.execution
+    chosen = _choice(execution, "algorithm", "execution", str(algorithm))
+    return msgspec.structs.replace(
+        config, execution=msgspec.structs.replace(execution, algorithm=chosen)
+    )
+
+
+def _number(value: object, field: str) -> float | None:
+    """An option's number (text from the form or the command line); None when not given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{SOURCE}: {field}: {value!r} is not a number") from None
+
+
+def _choice(struct: msgspec.Struct, name: str, section: str, value: str) -> str:
+    """``value`` if it is one of the field's ``Literal`` choices, else the one-line error."""
+    (info,) = [f for f in msgspec.structs.fields(struct) if f.name == name]
+    choices = typing.get_args(info.type)
+    value = value.strip()
+    if value not in choices:
+        raise ConfigError(
+            f"{SOURCE}: {section}.{name}: must be one of {', '.join(choices)}, got {value!r}"
+        )
+    return value
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:

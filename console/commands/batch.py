@@ -1,4 +1,5 @@
-"""``trade-console batch``: a grid of backtests on Dask, a line per finished run, then a table.
+"""``trade-console batch``: a grid of backtests on Dask, a line per finished run, then a table;
+with ``--schedule "daily HH:MM"``, the T+1 job running that grid over yesterday every day.
 
 The grid is read and every point's config checked before any worker starts (a bad grid file is
 one line, exit 2). While the batch runs, fds 1 and 2 point at the batch log: the spawned Dask
@@ -27,6 +28,16 @@ from rich.progress import (
 from rich.table import Table
 
 from core.batch_grid import GridPoint, load_grid
+from core.batch_schedule import (
+    DailySchedule,
+    over_period,
+    parse_schedule,
+    run_schedule,
+    stop_on_signals,
+    utc_now,
+    yesterday,
+)
+from core.errors import ConfigError
 from core.fd_capture import redirect_std_fds
 
 if TYPE_CHECKING:
@@ -36,8 +47,26 @@ _TABLE_WIDTH = 160  # off a terminal Rich would wrap at 80 and split grid points
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
-    """Run the grid; exit 0 when every point COMPLETED, 1 otherwise."""
+    """Run the grid; exit 0 when every point COMPLETED, 1 otherwise.
+
+    With ``--schedule "daily HH:MM"``, run it over yesterday every day instead (see
+    ``core.batch_schedule``) until SIGTERM/SIGINT, then exit 0. With ``--yesterday``, run it
+    once over yesterday (UTC): the T+1 job for cron or a systemd timer.
+    """
+    text = getattr(args, "schedule", None)
+    schedule = parse_schedule(text) if text is not None else None  # bad text: before anything
+    once = bool(getattr(args, "yesterday", False))
+    if schedule is None and getattr(args, "now", False):
+        raise ConfigError("--now: only with --schedule (a plain batch already runs at once)")
+    if schedule is not None and once:
+        raise ConfigError("--yesterday: not with --schedule (every scheduled run is yesterday's)")
     points = load_grid(args.grid, getattr(args, "config", None))
+    if schedule is not None:
+        if args.workers < 1:  # refused now, not in a log line every night
+            raise ConfigError(f"--workers: must be at least 1, got {args.workers}")
+        return _run_scheduled(schedule, points, args)
+    if once:
+        points = over_period(points, *yesterday(utc_now()))
     log_dir = Path(points[0].config.logging.directory)
     log_path = log_dir / "trade-console-batch.log"
     started = time.perf_counter()
@@ -57,6 +86,37 @@ def run_batch_command(args: argparse.Namespace) -> int:
         )
     console.print(f"batch log: {log_path}", soft_wrap=True, markup=False, highlight=False)
     return 1 if failed else 0
+
+
+def _run_scheduled(
+    schedule: DailySchedule, points: list[GridPoint], args: argparse.Namespace
+) -> int:
+    # fds 1/2 go to the batch log for the whole life of the job (workers are spawned per run
+    # and inherit them); the schedule's own lines, stamped, go to the saved terminal (or the
+    # journal, under systemd).
+    log_path = Path(points[0].config.logging.directory) / "trade-console-batch.log"
+    with (
+        redirect_std_fds(log_path) as terminal,
+        warnings.catch_warnings(),
+        stop_on_signals() as sleep,
+    ):
+        warnings.simplefilter("ignore")
+
+        def log(line: str) -> None:
+            terminal.write(f"{utc_now():%Y-%m-%dT%H:%M:%SZ} {line}\n")
+            terminal.flush()
+
+        log(f"batch log: {log_path}")
+        run_schedule(
+            schedule,
+            points,
+            lambda day: _run(day, args, terminal),
+            log,
+            now=utc_now,
+            sleep=sleep,
+            run_now=bool(getattr(args, "now", False)),
+        )
+    return 0
 
 
 def _run(points: list[GridPoint], args: argparse.Namespace, terminal: TextIO) -> list[RunResult]:

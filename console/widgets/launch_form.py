@@ -1,4 +1,9 @@
-"""``LaunchForm``: what to backtest (instruments, window, mode), checked as it is typed.
+"""``LaunchForm``: what to backtest, and with what, checked as it is typed.
+
+The first row is what an operator changes every time (instruments, window, mode); the
+strategy parameters, the first venue and the execution algorithm sit in a "more" row that
+stays collapsed to one line (its title shows their values) so the form fits 80x24 with the
+runs below it; it opens itself when one of its fields is wrong.
 
 The fields are the ``trade-console backtest`` options, and they are checked by the same code
 (``apply_overrides``, then the config's ``validate``), so the console refuses exactly what the
@@ -15,23 +20,67 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, Static
+from textual.widgets import Collapsible, Input, Label, Static
 
-from console.commands.backtest import apply_overrides
+from console.commands.backtest import SOURCE, apply_overrides
 from core.config import AppConfig
 from core.errors import ConfigError
 
 MODES = ("full", "signals")
-FIELDS = ("instruments", "start", "end", "mode", "window")
-"""The form's fields, left to right (each an ``Input`` with this id)."""
+MAIN_FIELDS = ("instruments", "start", "end", "mode", "window")
+"""The first row's fields, left to right (each an ``Input`` with this id)."""
+MORE_FIELDS = ("min_notional", "tolerance", "cash_buffer", "balance", "account", "latency", "algo")
+"""The "more" row's fields: strategy parameters, the first venue, the execution algorithm."""
+FIELDS = MAIN_FIELDS + MORE_FIELDS
 _CONFIG_FIELDS = {
     "backtest.instruments": "instruments",
     "backtest.start": "start",
     "backtest.end": "end",
     "backtest.mode": "mode",
     "backtest.window_secs": "window",
+    "strategy.min_trade_notional": "min_notional",
+    "strategy.weight_tolerance": "tolerance",
+    "strategy.cash_buffer": "cash_buffer",
+    "venues.0.starting_balances": "balance",
+    "venues.0.account_type": "account",
+    "venues.0.latency_ms": "latency",
+    "execution.algorithm": "algo",
 }
-_SOURCE = "command line: "
+"""The config field a message names -> the form field it is shown for."""
+_OPTIONS = {
+    "min_notional": "min_trade_notional",
+    "tolerance": "weight_tolerance",
+    "cash_buffer": "cash_buffer",
+    "balance": "starting_balances",
+    "account": "account_type",
+    "latency": "latency_ms",
+    "algo": "algorithm",
+}
+"""The "more" fields -> the ``trade-console backtest`` option (argparse dest) they fill."""
+_LABELS = {
+    "window": "window secs",
+    "min_notional": "min notional",
+    "tolerance": "tolerance",
+    "cash_buffer": "cash buffer",
+    "balance": "balance",
+    "account": "account",
+    "latency": "latency ms",
+    "algo": "algorithm",
+}
+_HINTS = {
+    "instruments": "BTCUSDT.BINANCE, ETHUSDT.BINANCE",
+    "start": "2026-01-05T00:00:00Z",
+    "end": "2026-01-06T00:00:00Z",
+    "mode": "full or signals",
+    "window": "seconds (signals mode)",
+    "min_notional": "e.g. 10",
+    "tolerance": "e.g. 0.0005",
+    "cash_buffer": "e.g. 0.002",
+    "balance": "100000 USDT",
+    "account": "cash or margin",
+    "latency": "e.g. 20",
+    "algo": "market, twap, vwap, iceberg",
+}
 
 
 class LaunchForm(Vertical):
@@ -41,11 +90,19 @@ class LaunchForm(Vertical):
     LaunchForm {
         height: auto;
         padding: 0 1;
-        & > Horizontal { height: auto; }
+        & Horizontal { height: auto; }
         & Vertical { height: auto; width: 1fr; }
         & #instruments-field { width: 2fr; }
+        & #balance-field { width: 2fr; }
         & Label { color: $text-muted; }
         & > #problems { color: $error; height: auto; }
+        & > Collapsible {
+            border-top: none;
+            padding: 0;
+            background: $background;
+            & > Contents { padding: 0 0 0 2; }
+            & Vertical { margin-right: 1; }
+        }
     }
     """
 
@@ -67,28 +124,51 @@ class LaunchForm(Vertical):
         """Each field's message (fields that are fine are absent)."""
 
     def compose(self) -> ComposeResult:
-        bt = self.config.backtest
-        values = {
+        with Horizontal():
+            yield from self._fields(MAIN_FIELDS)
+        # The "more" fields are borderless (one line each) in two rows: open, the row takes
+        # five lines, not eight, and each field is wide enough to show its value at 80 columns.
+        with Collapsible(title=self._title(self._initial()), collapsed=True, id="more"):
+            with Horizontal():
+                yield from self._fields(MORE_FIELDS[:3] + MORE_FIELDS[-1:], compact=True)
+            with Horizontal():
+                yield from self._fields(MORE_FIELDS[3:-1], compact=True)
+        yield Static("", id="problems")
+
+    def _fields(self, names: tuple[str, ...], *, compact: bool = False) -> ComposeResult:
+        values = self._initial()
+        for name in names:
+            with Vertical(id=f"{name}-field"):
+                yield Label(_LABELS.get(name, name))
+                yield Input(values[name], placeholder=_HINTS[name], id=name, compact=compact)
+
+    def _initial(self) -> dict[str, str]:
+        """Each field's text for ``config`` (the venue fields: its first venue)."""
+        bt, st = self.config.backtest, self.config.strategy
+        venue = self.config.venues[0] if self.config.venues else None
+        return {
             "instruments": ", ".join(bt.instruments),
             "start": bt.start or "",
             "end": bt.end or "",
             "mode": bt.mode,
             "window": str(bt.window_secs),
+            "min_notional": str(st.min_trade_notional),
+            "tolerance": str(st.weight_tolerance),
+            "cash_buffer": str(st.cash_buffer),
+            "balance": ", ".join(venue.starting_balances) if venue else "",
+            "account": venue.account_type if venue else "",
+            "latency": str(venue.latency_ms) if venue else "",
+            "algo": self.config.execution.algorithm,
         }
-        hints = {
-            "instruments": "BTCUSDT.BINANCE, ETHUSDT.BINANCE",
-            "start": "2026-01-05T00:00:00Z",
-            "end": "2026-01-06T00:00:00Z",
-            "mode": "full or signals",
-            "window": "seconds (signals mode)",
-        }
-        labels = {"window": "window secs"}
-        with Horizontal():
-            for name in FIELDS:
-                with Vertical(id=f"{name}-field"):
-                    yield Label(labels.get(name, name))
-                    yield Input(values[name], placeholder=hints[name], id=name)
-        yield Static("", id="problems")
+
+    @staticmethod
+    def _title(values: dict[str, str]) -> str:
+        """The "more" row's one line: its values, so a collapsed row still says what runs."""
+        return (
+            f"more: min {values['min_notional']}, tol {values['tolerance']}, buf "
+            f"{values['cash_buffer']} | {values['balance']} {values['account']} "
+            f"{values['latency']}ms | {values['algo']}"
+        )
 
     def on_mount(self) -> None:
         self.check()
@@ -116,7 +196,7 @@ class LaunchForm(Vertical):
             self.config,
             backtest=msgspec.structs.replace(self.config.backtest, start=None, end=None),
         )
-        for name in ("instruments", "start", "end", "window"):
+        for name in ("instruments", "start", "end", "window", *MORE_FIELDS):
             if name not in problems:
                 alone = {name: window if name == "window" else values[name]}
                 self._try(bare, alone, problems, name)
@@ -129,6 +209,10 @@ class LaunchForm(Vertical):
         )
         for name in FIELDS:
             self.query_one(f"#{name}", Input).set_class(name in problems, "-invalid")
+        more = self.query_one("#more", Collapsible)
+        more.title = self._title(values)
+        if more.collapsed and any(name in problems for name in MORE_FIELDS):
+            more.collapsed = False  # a wrong field the operator cannot see would be a riddle
         return config
 
     def _try(
@@ -143,11 +227,12 @@ class LaunchForm(Vertical):
             targets=None,
             data_root=None,
             results_root=None,
+            **{option: values.get(name) or None for name, option in _OPTIONS.items()},
         )
         try:
             return apply_overrides(base, args)
         except ConfigError as error:
-            text = str(error).removeprefix(_SOURCE)
+            text = str(error).removeprefix(f"{SOURCE}: ")
             named = _CONFIG_FIELDS.get(text.split(":", 1)[0], field)
             problems.setdefault(named, text)
             return None
