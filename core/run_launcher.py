@@ -16,13 +16,20 @@ and every Dask task of the batch make: same folder, summary and OMS ``runs`` row
   FAILED summary and a FAILED ``runs`` row whose error is ``cancelled by the operator`` (the
   OMS and ``summary.json`` know COMPLETED and FAILED only). A child still alive
   ``CANCEL_GRACE_S`` later is killed outright (its folder then keeps no summary).
+- **Below the console in CPU priority**: a child lowers its own priority by ``LAUNCH_NICE``
+  before it imports anything heavy. On the trading box the console and its node share the
+  cores with the runs; a run taking a little longer costs nothing, a console (or node) starved
+  of CPU costs keys and fills (bench_console_backtest: with two runs on 2 cores the console got
+  29% of a core at equal priority).
 - The children are daemonic: they die with the console, and a daemonic process converts the
   ticks on a thread instead of starting a grandchild, so a cancelled run leaves no process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -51,6 +58,8 @@ PROGRESS_INTERVAL_S = 0.2
 its bar at this pace whatever the engine's."""
 CANCEL_GRACE_S = 10.0
 """How long a cancelled run has to write its FAILED summary before it is killed."""
+LAUNCH_NICE = 10
+"""How much lower a launched run's CPU priority is than the console's (``os.nice``)."""
 _POLL_S = 0.1
 
 
@@ -241,6 +250,8 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
         events.put(progress)
 
     point_std_fds(Path(log_path))  # for good: Nautilus may write while the process exits
+    with contextlib.suppress(OSError):  # not permitted: the run goes on at equal priority
+        os.nice(LAUNCH_NICE)
     from core.backtest import run_backtest  # Nautilus: only once fds 1 and 2 are the log's
 
     if cancelled.is_set():  # cancelled while importing: no run was started

@@ -166,7 +166,11 @@ class DashboardScreen(Screen[None]):
         panes = self.panes
         self.current = index % len(panes)
         pane = panes[self.current]
-        # A pane just shown (narrow layout) can take the focus only once it is laid out.
-        self.call_after_refresh(pane.query_one(LineTable).focus)
+        table = pane.query_one(LineTable)
+        if pane.region.area:
+            table.focus()  # on screen already (the grid): at once, in this key's frame
+        else:
+            # A pane just shown (narrow layout) can take the focus only once it is laid out.
+            self.call_after_refresh(table.focus)
         if self.maximized is not None:
             self.maximize(pane.table)
