@@ -27,7 +27,7 @@ with two backtests, the console shares them with two busy processes (and, on a s
 with whatever else runs: the load average is printed).
 
 Usage: ``uv run python bench/bench_console_backtest.py [--seconds S] [--size 160x48]
-[--rate N] [--key-interval S] [--trades-per-day N] [--nice N]``
+[--rate N] [--key-interval S] [--trades-per-day N]``
 """
 
 from __future__ import annotations
@@ -151,12 +151,9 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float) -> 
     return True
 
 
-async def launch(pilot: Pilot, count: int, nice: int) -> BacktestsScreen:
-    """Launch ``count`` runs from the Backtests screen, back to the dashboard once simulating.
-
-    ``nice`` > 0 lowers the runs' processes' priority after launch: an experiment (the console
-    does not do it today) showing what ``os.nice`` in the run's process would give the console.
-    """
+async def launch(pilot: Pilot, count: int) -> tuple[BacktestsScreen, list[int]]:
+    """Launch ``count`` runs from the Backtests screen, back to the dashboard once simulating;
+    the screen and the runs' processes' nice values (``core.run_launcher.LAUNCH_NICE``)."""
     await pilot.press("b")
     screen = pilot.app.screen
     assert isinstance(screen, BacktestsScreen), screen
@@ -174,14 +171,14 @@ async def launch(pilot: Pilot, count: int, nice: int) -> BacktestsScreen:
     )
     if not ok:
         raise RuntimeError("the launched runs did not reach their simulation in time")
-    if nice > 0:
-        for child in psutil.Process().children(recursive=True):
-            try:
-                if "spawn_main" in " ".join(child.cmdline()):  # a run's process, not the tracker
-                    child.nice(nice)
-            except psutil.Error:  # ended meanwhile
-                continue
-    return screen
+    nice: list[int] = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):  # a run's process, not the tracker
+                nice.append(child.nice())
+        except psutil.Error:  # ended meanwhile
+            continue
+    return screen, nice
 
 
 async def cancel_all(pilot: Pilot, screen: BacktestsScreen) -> None:
@@ -217,7 +214,7 @@ async def phase(
 async def main(args: argparse.Namespace) -> None:
     load = os.getloadavg()
     print(
-        f"console at {args.size[0]}x{args.size[1]}, runs at nice {args.nice}, "
+        f"console at {args.size[0]}x{args.size[1]} (nice {os.nice(0)}), "
         f"{psutil.cpu_count()} cores, load average "
         f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at start"
     )
@@ -246,7 +243,8 @@ async def main(args: argparse.Namespace) -> None:
                     if screen is not None:  # fresh runs for each phase: all mid-run in it
                         await cancel_all(pilot, screen)
                     if running:
-                        screen = await launch(pilot, running, args.nice)
+                        screen, nice = await launch(pilot, running)
+                        print(f"  launched runs' processes at nice {nice}")
                     active = [r for r in screen.runs.values() if not r.over] if screen else []
                     keys.take()
                     latencies.take()
@@ -288,12 +286,6 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--trades-per-day", type=int, default=1_000_000, help="BTC trades a day (default 1M)"
-    )
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        help="experiment: renice the launched runs' processes by this (default 0: as shipped)",
     )
     options = parser.parse_args()
     width, height = options.size.split("x")

@@ -24,10 +24,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.screens.run_detail import RunDetailScreen
 from console.screens.view_screen import ViewScreen
+from console.widgets.key_footer import KeyFooter
 from console.widgets.launch_form import LaunchForm
 from console.widgets.launched_run import LaunchedRun
 from console.widgets.runs_pane import RunsPane
@@ -101,7 +102,7 @@ class BacktestsScreen(ViewScreen):
         yield VerticalScroll(id="launched")
         results = cast("AppConfig", self.app.config).results
         yield RunsPane(RunCatalog(results.root, results.upload_root), id="runs")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(RunsPane).table.focus()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.screens.view_screen import ViewScreen
+from console.widgets.key_footer import KeyFooter
 
 PANES = (
     ("Orders", "open orders first, then the most recent others; status coloured"),
@@ -69,7 +70,7 @@ class HelpScreen(ViewScreen):
             yield Static("Panes", classes="section")
             for name, shows in PANES:
                 yield Static(f"[b]{name}[/b]: {shows}", classes="pane")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#keys", DataTable).focus()

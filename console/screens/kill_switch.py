@@ -19,8 +19,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
+from console.widgets.key_footer import KeyFooter
 from core.health import NO_NODE, UNKNOWN, Health
 from core.trading_state import NODE_APPLY_NOTE, StateRequest, operator_name
 
@@ -170,7 +171,7 @@ class KillSwitchScreen(ModalScreen[StateRequest | None]):
                 for name in self.offered:
                     yield Static(self._choice_line(name), id=f"choice-{name}", classes="choice")
             yield Static(self._prompt(), id="prompt")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

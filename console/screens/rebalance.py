@@ -11,10 +11,11 @@ import msgspec
 from textual import on
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.screens.view_screen import ViewScreen
 from console.widgets.cells import percent
+from console.widgets.key_footer import KeyFooter
 from core.storage import resolve
 from core.target_file import TargetWeightsFile
 
@@ -86,7 +87,7 @@ class RebalanceScreen(ViewScreen):
         table: DataTable[str] = DataTable(cursor_type="row", id="weights")
         table.add_columns("instrument", "target weight")
         yield table
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()

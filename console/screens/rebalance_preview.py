@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from console.screens.kill_switch import operator_name
 from console.screens.view_screen import ViewScreen
 from console.widgets.cells import percent, price, quantity
+from console.widgets.key_footer import KeyFooter
 from core.errors import TradeConsoleError
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class RebalancePreviewScreen(ViewScreen):
         yield table
         yield Input(placeholder="target weight, e.g. 0.25 or 25%", id="weight")
         yield Static("", id="ask")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_preview()

@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.commands.compare import ORDER_COLUMNS, TOTAL_COLUMNS, order_cells, total_cells
 from console.screens.view_screen import ViewScreen
+from console.widgets.key_footer import KeyFooter
 from console.widgets.line_plot import LinePlot, PlotSeries, epoch_ns_label, number_label
 from core.errors import TradeConsoleError
 from core.run_compare import (
@@ -121,7 +122,7 @@ class RunCompareScreen(CompareScreen):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="metrics")
             yield LinePlot("Equity", id="equity")
             yield LinePlot("Drawdown %", y_label=percent_points, id="drawdown")
-        yield Footer()
+        yield KeyFooter()
 
     def read(self) -> Message:
         return self.Loaded(compare_runs(self.folders))
@@ -175,7 +176,7 @@ class SessionCompareScreen(CompareScreen):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="totals")
             yield LinePlot("PnL", id="curves")
             yield Static("", id="curve-note", classes="line")
-        yield Footer()
+        yield KeyFooter()
 
     def read(self) -> Message:
         database = self.app.config.oms.database  # type: ignore[attr-defined]

@@ -20,10 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.screens.view_screen import ViewScreen
 from console.widgets.cells import DASH, number, percent, pnl, quantity
+from console.widgets.key_footer import KeyFooter
 from console.widgets.line_plot import LinePlot, PlotSeries, percent_label
 from console.widgets.line_table import LineTable
 from console.widgets.run_uploads_pane import RunUploadsPane
@@ -86,7 +87,7 @@ class RunDetailScreen(ViewScreen):
             yield Static("Orders", id="orders-caption", classes="caption")
             yield LineTable((), id="orders")
             yield RunUploadsPane(self.entry.run_id, id="uploads")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#body", VerticalScroll).focus()
