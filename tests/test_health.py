@@ -9,6 +9,7 @@ import pytest
 
 from core.health import NO_NODE, UNKNOWN, collect_health, format_bytes
 from core.oms import NodeStatus, OmsError, OmsStore, TradingStateRecord, UploadState
+from core.oms.schema import SCHEMA_VERSION
 
 T0 = 1_767_571_200_000_000_000  # 2026-01-05 00:00 UTC in ns
 SECOND = 1_000_000_000
@@ -124,7 +125,7 @@ async def test_gcs_is_ok_when_uploads_are_done_and_warns_when_one_failed(store: 
 async def test_the_oms_names_its_file_and_schema(store: OmsStore) -> None:
     oms = (await collect_health(store, now_ns=T0)).component("OMS")
     assert oms.state == "OK"
-    assert oms.detail.startswith(f"{store.path}, schema v4, ")
+    assert oms.detail.startswith(f"{store.path}, schema v{SCHEMA_VERSION}, ")
 
 
 async def test_the_oms_warns_with_the_writers_last_error(tmp_path: Path) -> None:
