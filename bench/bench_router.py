@@ -6,6 +6,10 @@ orders (buys and sells of random sizes, market and limit) are routed one by one 
 Venues get random fees, latency penalties, recent volumes and (for half of them) book depth,
 and cash-like hard caps on some, so that a share of the decisions split across venues (the
 dearer path: the allocation, the lot grid and a longer explanation); the split share is shown.
+With an external venue among them (``--external``, default on): the Gemini venue's quote is
+built per decision by ``ExternalRoutes.quote`` (the real code: fees from ``[routing.venues]``,
+the public tape and book in the tracker, the spot hard cap from the polled balances) and
+routed with the others; the figure is quote + decision.
 Also timed: ``LiquidityTracker.on_trade`` (paid on every trade tick while routing is on) and
 ``volume`` (once per venue per decision). Per-call timing adds the timer's own cost (shown).
 
@@ -17,16 +21,30 @@ Usage: ``uv run python bench/bench_router.py [--orders N] [--venues 2,5,10]``
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.config import (  # noqa: E402
+    AppConfig,
+    ExternalVenueConfig,
+    RoutingConfig,
+    RoutingVenueConfig,
+)
+from core.external.adapter import ExternalInstrument, ExternalMarket, PublicTrade  # noqa: E402
+from core.external.routes import ExternalRoutes  # noqa: E402
+from core.external.venues import ExternalVenues  # noqa: E402
+from core.oms import OmsStore  # noqa: E402
+from core.oms.events import BalanceSnapshot  # noqa: E402
 from core.routing import LiquidityTracker, SmartOrderRouter, VenueQuote  # noqa: E402
 
 PRICE = 94_000.0
@@ -100,6 +118,102 @@ def bench_decisions(count: int, orders: int, seed: int) -> None:
     print(f"  route     {figures(samples)}")
 
 
+async def _gemini_routes(folder: str) -> tuple[ExternalRoutes, OmsStore]:
+    """A real ``ExternalRoutes`` over a real ``ExternalVenues`` (not connected: a quote reads
+    only what the poller and the market feed hold), filled as after a poll and a tape read."""
+    os.environ["BENCH_GEMINI_KEY"] = os.environ["BENCH_GEMINI_SECRET"] = "bench"
+    gemini = ExternalVenueConfig(
+        name="GEMINI",
+        api_key_env="BENCH_GEMINI_KEY",
+        api_secret_env="BENCH_GEMINI_SECRET",
+        instruments=("BTCUSDT",),
+    )
+    routing = RoutingConfig(enabled=True, venues={"GEMINI": RoutingVenueConfig(taker_fee_bps=4.0)})
+    config = AppConfig(external_venues=(gemini,), routing=routing)
+    store = await OmsStore.open(Path(folder) / "oms.sqlite")
+    venues = ExternalVenues.from_config(config, store)
+    tracker = LiquidityTracker(window_ns=300 * 1_000_000_000)
+    routes = ExternalRoutes(venues, routing, tracker, "USDT")
+    instrument_id = "BTCUSDT.GEMINI"
+    routes.instruments[instrument_id] = ExternalInstrument(
+        instrument_id=instrument_id,
+        symbol="btcusdt",
+        base="BTC",
+        quote="USDT",
+        price_increment=0.01,
+        size_increment=1e-8,
+        min_quantity=1e-5,
+        kind="spot",
+        status="open",
+    )
+    book = venues.poller.books["GEMINI"]
+    for currency, total in (("BTC", 2.0), ("USDT", 150_000.0)):
+        book.balances[currency] = BalanceSnapshot(
+            account_id="GEMINI-API",
+            currency=currency,
+            total=total,
+            locked=0.0,
+            free=total,
+            ts_event=0,
+            event_id=f"bench-{currency}",
+            account_type="MARGIN",
+        )
+    now = time.time_ns()
+    trades = tuple(
+        PublicTrade(trade_id=f"t{i}", price=PRICE, quantity=0.01, ts_event=now - (500 - i) * 10**9)
+        for i in range(500)
+    )
+    routes.on_market(
+        ExternalMarket(
+            instrument_id=instrument_id,
+            last=PRICE,
+            bid=PRICE - 1,
+            ask=PRICE + 1,
+            bid_size=1.5,
+            ask_size=1.2,
+            trades=trades,
+            ts_event=now,
+        )
+    )
+    return routes, store
+
+
+def bench_with_external(count: int, orders: int, seed: int) -> None:
+    """``count`` Nautilus-like venues plus Gemini, whose quote is built for every decision."""
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(_bench_with_external(count, orders, seed, folder))
+
+
+async def _bench_with_external(count: int, orders: int, seed: int, folder: str) -> None:
+    rng = random.Random(seed)
+    candidates = venues(count, rng)
+    router = SmartOrderRouter(max_participation=0.1)
+    requests = [
+        (rng.choice(("BUY", "SELL")), round(rng.uniform(0.001, 3.0), 5)) for _ in range(orders)
+    ]
+    routes, store = await _gemini_routes(folder)
+    now = time.time_ns()
+    samples: list[float] = []
+    chosen = 0
+    gc.disable()
+    try:
+        for side, quantity in requests:
+            t0 = time.perf_counter_ns()
+            quote = routes.quote("BTCUSDT.GEMINI", side, now, {})
+            assert quote is not None
+            decision = router.route(side, quantity, [*candidates, quote])
+            samples.append((time.perf_counter_ns() - t0) / 1_000)
+            chosen += any(leg.venue == "GEMINI" for leg in decision.legs)
+    finally:
+        gc.enable()
+        await store.close()
+    print(
+        f"{count:2d} venues + GEMINI (external), {orders:,} decisions "
+        f"({chosen / orders:.0%} with a GEMINI leg):"
+    )
+    print(f"  quote+route {figures(samples)}")
+
+
 def bench_tracker(trades: int, seed: int) -> None:
     rng = random.Random(seed)
     tracker = LiquidityTracker(window_ns=300 * 1_000_000_000)
@@ -122,10 +236,13 @@ def bench_tracker(trades: int, seed: int) -> None:
     print(f"  volume    {figures(volume)}")
 
 
-def main(orders: int, sizes: list[int], seed: int) -> None:
+def main(orders: int, sizes: list[int], seed: int, external: bool = True) -> None:
     print(f"timer overhead ~{timer_cost():.2f} us per sample (included in every figure)")
     for count in sizes:
         bench_decisions(count, orders, seed)
+    if external:
+        for count in sizes:
+            bench_with_external(count, orders, seed)
     bench_tracker(200_000, seed)
 
 
@@ -134,5 +251,8 @@ if __name__ == "__main__":
     parser.add_argument("--orders", type=int, default=20_000, help="decisions per venue count")
     parser.add_argument("--venues", default="2,5,10", help="venue counts, comma-separated")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--no-external", action="store_true", help="skip the runs with an external venue"
+    )
     args = parser.parse_args()
-    main(args.orders, [int(v) for v in args.venues.split(",")], args.seed)
+    main(args.orders, [int(v) for v in args.venues.split(",")], args.seed, not args.no_external)

@@ -380,6 +380,9 @@ class RoutingConfig(msgspec.Struct, **_STRUCT):
     max_participation: float = 0.1
     """Share of a venue's recent liquidity (volume + depth at the touch) one order may take
     there; the rest goes to the next cheapest venue."""
+    external_slippage_bps: float = 50.0
+    """An order routed to an external venue goes as immediate-or-cancel at a limit this many
+    bps through the decision price (Gemini has no market orders)."""
 
 
 class AppConfig(msgspec.Struct, **_STRUCT):
@@ -518,12 +521,21 @@ def _validate_routing(config: AppConfig, fail: Callable[[str, str], ConfigError]
         raise fail(
             "routing.max_participation", f"must be in (0, 1], got {routing.max_participation}"
         )
+    slippage = routing.external_slippage_bps
+    if not math.isfinite(slippage) or not 0 < slippage <= 1000:
+        raise fail("routing.external_slippage_bps", f"must be in (0, 1000] bps, got {slippage:g}")
     known = {venue.name for venue in config.venues}
-    known |= {venue.name for venue in config.external_venues}
+    external = {venue.name for venue in config.external_venues}
+    known |= external
     for name, venue in routing.venues.items():
         if name not in known:
             raise fail(
                 f"routing.venues.{name}", f"no such venue (known: {', '.join(sorted(known))})"
+            )
+        if name in external and venue.taker_fee_bps is None:
+            raise fail(
+                f"routing.venues.{name}.taker_fee_bps",
+                "required for an external venue (its instruments carry no fee)",
             )
         for field in ("maker_fee_bps", "taker_fee_bps", "latency_penalty_bps"):
             value = getattr(venue, field)

@@ -32,6 +32,9 @@ from core.config import AppConfig, drift_log_path
 from core.drift import DriftTracker
 from core.equity_limits import EquityLimits
 from core.errors import TradeConsoleError
+from core.execution.profile import load_profiles
+from core.execution.vwap import VwapExecAlgorithm
+from core.external.routes import ExternalRoutes
 from core.external.venues import ExternalVenues
 from core.instrument_specs import load_instrument_specs
 from core.live_node import EngineState, NautilusLiveEngine
@@ -136,6 +139,8 @@ class NodeSession:
         )
         """The ``[[external_venues]]``, polled into the OMS; orders reach them through it."""
         self._external_kill: asyncio.Task[int] | None = None
+        self.routes: ExternalRoutes | None = None
+        """The external venues the router may use (routing on, ``[routing.venues.NAME]``)."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -151,7 +156,9 @@ class NodeSession:
             self._beat("STARTING")
             if self.external is not None:  # connected first: a persisted kill cancels there too
                 await self.external.start()
+                await self._route_external()
             await self._apply_persisted_state()
+            await self._load_vwap_profiles()
             state = await self.engine.start()
             if state.node_state == "RUNNING":
                 self._reconcile()
@@ -174,6 +181,9 @@ class NodeSession:
         if not self._started:
             return
         self._started = False
+        if self.routes is not None:
+            await self.strategy.orchestrator.drain()
+            await self.routes.stop()
         if self.external is not None:
             if self._external_kill is not None:  # a kill's cancels finish before the sessions go
                 with contextlib.suppress(Exception):
@@ -193,6 +203,45 @@ class NodeSession:
         finally:
             self._beat("STOPPED")
             await self.store.flush()
+
+    async def _load_vwap_profiles(self) -> None:
+        # The VWAP's volume profiles read days of trade files: built in a worker thread before
+        # the strategy starts, never on the loop by the first parent.
+        execution = self.config.execution
+        if execution.algorithm != "vwap":
+            return
+        vwap = next(
+            (a for a in self.engine.exec_algorithms if isinstance(a, VwapExecAlgorithm)), None
+        )
+        if vwap is None:
+            return
+        profiles = await asyncio.to_thread(
+            load_profiles,
+            self.config.data.root,
+            self.engine.instrument_ids,
+            self._spec_day(),
+            execution.vwap_lookback_days,
+            execution.vwap_bucket_secs,
+        )
+        vwap.use_profiles(profiles)
+
+    async def _route_external(self) -> None:
+        # With routing on, the external venues priced in [routing.venues] join the router: their
+        # instruments and public market data are read before the strategy trades.
+        if self.external is None or not self.config.routing.enabled:
+            return
+        orchestrator = self.strategy.orchestrator
+        routes = ExternalRoutes(
+            self.external,
+            self.config.routing,
+            orchestrator.tracker,
+            self.config.strategy.valuation_currency,
+        )
+        if not routes.routable:
+            return
+        await routes.start()
+        orchestrator.attach_external(routes)
+        self.routes = routes
 
     # -- targets ------------------------------------------------------------------------------
 

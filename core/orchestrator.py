@@ -15,19 +15,25 @@ code. For each line with a side:
    is written through the strategy's OMS sink *before* the order goes anywhere.
 4. **Pre-trade risk** (``core.risk``), per order actually sent: a denied order is refused as
    Nautilus refuses its own (``OrderDenied``, in the OMS with the rule as its reason).
-5. **Venue**: ``submit_order``.
+5. **Venue**: ``submit_order``; or, for a leg on an external venue (``attach_external``: routing
+   on and the venue priced in ``[routing.venues]``), ``ExternalVenues.submit`` as a task on the
+   node's loop: an immediate-or-cancel order at a protective limit, written to the OMS before
+   its request leaves. An order an execution algorithm works stays on Nautilus venues.
 
-On a venue's reject (``OrderRejected``, which comes before any fill), a routed order is sent
-once more to the next cheapest venue of its decision, through the same risk checks, with a new
-decision row naming the rejected order. A reject that cannot be rerouted (routing off, already
-rerouted, no other venue with room) raises an ERROR risk alert. Every order is created through
+On a venue's reject (``OrderRejected``, or an external venue's REJECTED answer: both come before
+any fill), a routed order is sent once more to the next cheapest venue of its decision, through
+the same risk checks, with a new decision row naming the rejected order. A reject that cannot be
+rerouted (routing off, already rerouted, no other venue with room) raises an ERROR risk alert.
+An external venue that does not answer (``VenueUnavailable``) is never sent the order again (it
+may be there): an alert says so and the poller settles it. Every order is created through
 Nautilus's order factory and either denied or submitted, so the OMS sees every one of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +46,12 @@ from nautilus_trader.model.orders import MarketOrder
 
 from core.config import ExecutionConfig, RoutingConfig
 from core.execution.choice import choose_algorithm
+from core.external.adapter import OrderRequest
+from core.external.errors import VenueUnavailable
 from core.oms.events import RiskAlert, RoutedOrder
 from core.pre_trade import AlertThrottle, admit_or_deny
 from core.rebalance import RebalanceLine
-from core.risk import MarketView, PreTradeRisk
+from core.risk import MarketView, OrderIntent, PreTradeRisk, RiskVerdict
 from core.routing import (
     LiquidityTracker,
     RouteDecision,
@@ -51,11 +59,14 @@ from core.routing import (
     SmartOrderRouter,
     VenueQuote,
     asset_groups,
+    asset_of,
     quantity_text,
+    venue_of,
 )
 from core.venue_quotes import Committed, commit, venue_quote
 
 if TYPE_CHECKING:
+    from core.external.routes import ExternalRoutes
     from core.strategy import NautilusRebalanceStrategy
 
 OPERATION_TAG = "operation_id="
@@ -138,6 +149,37 @@ class Orchestrator:
         self._sent: dict[str, _Sent] = {}
         self._ids = itertools.count(1)
         self._warnings = AlertThrottle()
+        self.external: ExternalRoutes | None = None
+        """The external venues the router may use (``attach_external``; None: Nautilus only)."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach_external(self, routes: ExternalRoutes) -> None:
+        """Route to ``routes``' instruments too: each joins the group of the asset it trades
+        (after the Nautilus members, so the primary stays a Nautilus instrument). An external
+        instrument of an asset the strategy does not trade is left out: no target names it."""
+        self.external = routes
+        by_asset = {asset_of(primary): primary for primary in self.groups}
+        for instrument_id in routes.instruments:
+            primary = by_asset.get(asset_of(instrument_id))
+            if primary is not None and instrument_id not in self.groups[primary]:
+                self.groups[primary] = (*self.groups[primary], instrument_id)
+
+    def held(self, instrument_id: str, holdings: Mapping[str, float]) -> float:
+        """What is held of ``instrument_id``: ``holdings``' figure for a Nautilus instrument,
+        the venue's for an external one (the unified position across venues)."""
+        if instrument_id in holdings or self.external is None or instrument_id not in self.external:
+            return holdings.get(instrument_id, 0.0)
+        return self.external.holding(instrument_id)
+
+    def external_value(self) -> tuple[float, float]:
+        """(equity, free cash) the external venues add in the valuation currency (0 without)."""
+        return (0.0, 0.0) if self.external is None else self.external.value()
+
+    def with_external(self, view: MarketView) -> MarketView:
+        """The risk checks' view with the external instruments in it (unchanged without)."""
+        if self.external is None:
+            return view
+        return self.external.with_external(view, str(self._strategy.id))
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -162,24 +204,29 @@ class Orchestrator:
             decision = self.route(line, now, committed)
             decision_id = f"{operation_id}:{next(self._ids)}"
             for leg in decision.legs:
+                routed = _Sent(decision_id, decision, leg, line, operation_id, False)
+                if self.external is not None and leg.instrument_id in self.external:
+                    view, ok = self._send_external(routed, None, now, view)
+                    if ok:
+                        self.external.commit(committed, line.side, leg)
+                    sent += ok
+                    continue
                 instrument = strategy.cache.instrument(InstrumentId.from_str(leg.instrument_id))
                 order = self._order(instrument, line.side, leg.quantity, leg.price, operation_id)
-                self._record(order, decision_id, decision, leg, operation_id, None, now)
+                self._record(order.client_order_id.value, routed, None, now)
                 view, ok = self._admit(order, instrument, leg.price, view, now)
                 if ok:
                     commit(committed, instrument, line.side, leg)
-                    self._remember(
-                        order, _Sent(decision_id, decision, leg, line, operation_id, False)
-                    )
+                    self._remember(order.client_order_id.value, routed)
                 sent += ok
             if decision.unrouted > 0:
                 self._alert_unrouted(line, decision, now)
         return sent
 
-    def _remember(self, order: MarketOrder, sent: _Sent) -> None:
+    def _remember(self, client_order_id: str, sent: _Sent) -> None:
         # What a reject would need; a venue rejects within moments of the submit, so only the
         # latest orders are kept (the map stays bounded on a node that runs for weeks).
-        self._sent[order.client_order_id.value] = sent
+        self._sent[client_order_id] = sent
         if len(self._sent) > _REMEMBERED:
             del self._sent[next(iter(self._sent))]
 
@@ -206,6 +253,10 @@ class Orchestrator:
         """The router's decision for ``line`` among the venues of its asset (sends nothing)."""
         assert line.side is not None, "a line without a side has nothing to route"
         members = self.groups.get(line.instrument_id, (line.instrument_id,))
+        external = self.external
+        if external is not None and self._algorithm(line.quantity * (line.price or 0.0))[0]:
+            # An execution algorithm works its parent on a Nautilus venue only.
+            members = tuple(m for m in members if m not in external)
         quotes = [
             quote
             for member in members
@@ -216,7 +267,9 @@ class Orchestrator:
     def quote(
         self, instrument_id: str, side: str, now: int, committed: Committed
     ) -> VenueQuote | None:
-        """What the router knows of ``instrument_id``'s venue now (None: not in the cache)."""
+        """What the router knows of ``instrument_id``'s venue now (None: unknown there)."""
+        if self.external is not None and instrument_id in self.external:
+            return self.external.quote(instrument_id, side, now, committed)
         return venue_quote(
             self._strategy, self.routing, self.tracker, instrument_id, side, now, committed
         )
@@ -276,17 +329,16 @@ class Orchestrator:
 
     def _record(
         self,
-        order: MarketOrder,
-        decision_id: str,
-        decision: RouteDecision,
-        leg: RouteLeg,
-        operation_id: str,
+        client_order_id: str,
+        sent: _Sent,
         rerouted_from: str | None,
         now: int,
         explanation: str | None = None,
     ) -> None:
+        decision, leg, decision_id = sent.decision, sent.leg, sent.decision_id
+        operation_id = sent.operation_id
         record = RoutedOrder(
-            client_order_id=order.client_order_id.value,
+            client_order_id=client_order_id,
             decision_id=decision_id,
             ts_event=now,
             instrument_id=leg.instrument_id,
@@ -321,19 +373,34 @@ class Orchestrator:
     def on_rejected(self, event: OrderRejected) -> None:
         """A venue refused an order: reroute it once to the next cheapest venue where that is
         safe (a routed order, never rerouted, another venue with room), else alert."""
-        client_order_id = event.client_order_id.value
+        self._rejected(
+            event.client_order_id.value,
+            str(event.instrument_id),
+            event.reason,
+            event.ts_event,
+        )
+
+    def _rejected(self, client_order_id: str, instrument_id: str, reason: str, ts: int) -> None:
+        # Nothing reached the venue (a reject comes before any fill): rerouting is safe.
         sent = self._sent.pop(client_order_id, None)
-        venue = event.instrument_id.venue.value
+        venue = venue_of(instrument_id)
         if sent is None:
             why = "routing is off" if not self.routing.enabled else "not a routed order"
         elif sent.rerouted:
             why = "already rerouted once"
         else:
-            rerouted = self._reroute(client_order_id, sent, venue, event.reason)
+            rerouted = self._reroute(client_order_id, sent, venue, reason)
             if rerouted is None:
                 return
             why = rerouted
-        self._alert_reject(event, venue, why)
+        self._alert_venue(
+            "venue_reject",
+            f"{client_order_id} rejected by {venue}: {_short(reason)}; not rerouted ({why})",
+            client_order_id,
+            instrument_id,
+            ts,
+            {"reason": reason, "venue": venue},
+        )
 
     def _reroute(self, rejected_id: str, sent: _Sent, venue: str, reason: str) -> str | None:
         # None when rerouted; else why not.
@@ -349,52 +416,162 @@ class Orchestrator:
             room = quote.max_quantity
             if room is not None and room < sent.leg.quantity:
                 continue
-            instrument = strategy.cache.instrument(InstrumentId.from_str(cost.instrument_id))
             leg = RouteLeg(cost.venue, cost.instrument_id, sent.leg.quantity, quote.price)
-            order = self._order(instrument, side, leg.quantity, leg.price, sent.operation_id)
+            again = _Sent(sent.decision_id, sent.decision, leg, sent.line, sent.operation_id, True)
             explanation = (
                 f"{side} {quantity_text(leg.quantity)} rerouted {venue} -> {cost.venue} at "
                 f"{cost.total_bps:.2f} bps after a reject ({_short(reason)})"
             )
-            self._record(
-                order,
-                sent.decision_id,
-                sent.decision,
-                leg,
-                sent.operation_id,
-                rejected_id,
-                now,
-                explanation,
-            )
-            _, ok = self._admit(order, instrument, leg.price, None, now)
-            if ok:
-                self._remember(
-                    order,
-                    _Sent(sent.decision_id, sent.decision, leg, sent.line, sent.operation_id, True),
-                )
-                return None
-            return f"the reroute to {cost.venue} was denied"
+            if self.external is not None and leg.instrument_id in self.external:
+                _, ok = self._send_external(again, rejected_id, now, None, explanation)
+            else:
+                instrument = strategy.cache.instrument(InstrumentId.from_str(cost.instrument_id))
+                order = self._order(instrument, side, leg.quantity, leg.price, sent.operation_id)
+                self._record(order.client_order_id.value, again, rejected_id, now, explanation)
+                _, ok = self._admit(order, instrument, leg.price, None, now)
+                if ok:
+                    self._remember(order.client_order_id.value, again)
+            return None if ok else f"the reroute to {cost.venue} was denied"
         return "no other venue with room"
 
-    def _alert_reject(self, event: OrderRejected, venue: str, why: str) -> None:
-        strategy = self._strategy
-        alert = strategy.alert
-        message = (
-            f"{event.client_order_id} rejected by {venue}: {_short(event.reason)}; "
-            f"not rerouted ({why})"
+    # -- external venues -----------------------------------------------------------------------
+
+    def _send_external(
+        self,
+        sent: _Sent,
+        rerouted_from: str | None,
+        now: int,
+        view: MarketView | None,
+        explanation: str | None = None,
+    ) -> tuple[MarketView, bool]:
+        # The decision is in the OMS, the leg passes the same checks as a Nautilus order (the
+        # view holds the external instruments), then the submit runs as a task on the loop:
+        # ``ExternalVenues.submit`` writes the order before its request leaves.
+        strategy, routes = self._strategy, self.external
+        assert routes is not None
+        view = strategy.risk_view() if view is None else view
+        leg, side = sent.leg, sent.decision.side
+        client_order_id = strategy.order_factory.generate_client_order_id().value
+        request = routes.request(client_order_id, leg, side, str(strategy.id), sent.operation_id)
+        self._record(client_order_id, sent, rerouted_from, now, explanation)
+        intent = strategy.intent(leg.instrument_id, side, leg.quantity, leg.price, now)
+        verdict = strategy.risk.admit(intent, view, strategy.trading_state)
+        self._warn(verdict, intent)
+        if not verdict.allowed:
+            reason = verdict.reason or "denied"
+            strategy.denied.append((client_order_id, reason))
+            strategy.log.warning(f"{client_order_id} denied: {reason}")
+            routes.deny(request, reason, now)
+            self._alert_venue(
+                str(verdict.denial.rule) if verdict.denial is not None else "order_denied",
+                f"{client_order_id} denied: {reason}",
+                client_order_id,
+                leg.instrument_id,
+                now,
+                {"client_order_id": client_order_id, "reason": reason},
+            )
+            return view, False
+        self._remember(client_order_id, sent)
+        task = asyncio.get_running_loop().create_task(
+            self._submit_external(request), name=f"external-submit {client_order_id}"
         )
-        strategy.log.error(message)
-        if alert is None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return view.after(intent), True
+
+    def _warn(self, verdict: RiskVerdict, intent: OrderIntent) -> None:
+        # Near-limit warnings, throttled as the strategy's own orders' are.
+        strategy = self._strategy
+        if strategy.alert is None or not verdict.warnings:
             return
-        alert(
+        shown = tuple(
+            w
+            for w in verdict.warnings
+            if self._warnings.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
+        )
+        if shown:
+            for alert in strategy.risk.alerts(intent, RiskVerdict(True, None, shown)):
+                strategy.alert(alert)
+
+    async def _submit_external(self, request: OrderRequest) -> None:
+        routes = self.external
+        assert routes is not None
+        venue = venue_of(request.instrument_id)
+        key, instrument_id = request.client_order_id, request.instrument_id
+        try:
+            answer = await routes.submit(request)
+        except VenueUnavailable as error:
+            # The order may be at the venue: never resent; the poller settles it by its id.
+            self._sent.pop(key, None)
+            self._alert_venue(
+                "venue_unavailable",
+                f"{key} at {venue}: no answer ({_short(str(error))}); not resent, "
+                "the poller settles it",
+                key,
+                instrument_id,
+                routes.venues.now_ns(),
+                {"venue": venue},
+            )
+            return
+        except Exception as error:  # a bug must not vanish in a task nobody awaits
+            self._sent.pop(key, None)
+            self._alert_venue(
+                "venue_error",
+                f"{key} at {venue}: {_short(str(error))}",
+                key,
+                instrument_id,
+                routes.venues.now_ns(),
+                {"venue": venue},
+            )
+            return
+        if answer.status == "REJECTED":
+            self._rejected(key, instrument_id, answer.reason or "rejected", answer.ts_event)
+            return
+        self._sent.pop(key, None)
+        if answer.status == "CANCELED" and answer.filled_qty < request.quantity:
+            left = quantity_text(request.quantity - answer.filled_qty)
+            self._alert_venue(
+                "external_unfilled",
+                f"{key} at {venue}: {left} not filled within the protective limit "
+                f"{request.price}; the next rebalance trades what is left",
+                key,
+                instrument_id,
+                answer.ts_event,
+                {"venue": venue},
+                severity="WARNING",
+            )
+
+    async def drain(self) -> None:
+        """Wait for the external submits in flight (tests, and a node stopping)."""
+        while self._tasks:
+            await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
+
+    def _alert_venue(
+        self,
+        rule: str,
+        message: str,
+        client_order_id: str,
+        instrument_id: str,
+        ts: int,
+        details: dict[str, Any],
+        severity: str = "ERROR",
+    ) -> None:
+        strategy = self._strategy
+        if severity == "ERROR":
+            strategy.log.error(message)
+        else:
+            strategy.log.warning(message)
+        if strategy.alert is None:
+            return
+        strategy.alert(
             RiskAlert(
-                alert_id=f"venue_reject:{event.client_order_id}:{event.ts_event}",
-                ts_event=event.ts_event,
-                severity="ERROR",
-                rule="venue_reject",
+                alert_id=f"{rule}:{client_order_id}:{ts}",
+                ts_event=ts,
+                severity=severity,
+                rule=rule,
                 message=message,
-                instrument_id=str(event.instrument_id),
-                details={"reason": event.reason, "venue": venue},
+                instrument_id=instrument_id,
+                details=details,
                 run_id=strategy.run_id,
             )
         )

@@ -215,7 +215,8 @@ class NautilusRebalanceStrategy(Strategy):
         instruments, prices, holdings = self._market()
         equity, _ = self._equity_and_free_cash(instruments, prices, holdings)
         rules = {key: _rules(inst) for key, inst in instruments.items()}
-        return market_view(self, instruments, prices, holdings, rules, equity)
+        view = market_view(self, instruments, prices, holdings, rules, equity)
+        return self.orchestrator.with_external(view)  # external venues' instruments too
 
     def intent(
         self,
@@ -268,7 +269,7 @@ class NautilusRebalanceStrategy(Strategy):
                 asset_targets[primary] = (
                     targets[primary] if primary in targets else sum(targets[m] for m in named)
                 )
-            asset_holdings[primary] = sum(holdings.get(m, 0.0) for m in members)
+            asset_holdings[primary] = sum(self.orchestrator.held(m, holdings) for m in members)
             if asset_prices.get(primary) is None:
                 asset_prices[primary] = next(
                     (p for m in members if (p := prices.get(m)) is not None), None
@@ -330,7 +331,8 @@ class NautilusRebalanceStrategy(Strategy):
                 equity += holdings[key] * price
             else:
                 equity += unrealized_at_last(self.cache, instrument.id)
-        return equity, free_cash
+        external_equity, external_free = self.orchestrator.external_value()
+        return equity + external_equity, free_cash + external_free
 
     def free_cash(self, venue: Venue) -> float:
         """Cash free to buy with at ``venue``, in the valuation currency."""

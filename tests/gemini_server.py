@@ -13,7 +13,11 @@ It speaks the calls ``core.external.gemini`` makes, as Gemini documents them:
 - trades: https://developer.gemini.com/trading/rest-api/orders/list-past-trades;
 - balances: https://developer.gemini.com/trading/rest-api/fund-management/get-available-balances;
 - positions: https://developer.gemini.com/rest-api/trading/derivatives/get-open-positions;
-- symbols: https://developer.gemini.com/trading/rest-api/market-data/get-symbol-details.
+- symbols: https://developer.gemini.com/trading/rest-api/market-data/get-symbol-details;
+- public market data (https://developer.gemini.com/rest-api/market-data): ``GET
+  /v1/pubticker/{symbol}`` (``bid``, ``ask``, ``last``, ``volume``), ``GET /v1/book/{symbol}``
+  (``bids``/``asks`` of ``{price, amount, timestamp}``, ``limit_bids``/``limit_asks``), ``GET
+  /v1/trades/{symbol}`` (``timestamp`` in s or ms, ``limit_trades`` <= 500, newest first).
 
 The signature is checked independently of the adapter's code (a shared bug would pass
 otherwise). State is in memory: a market price per symbol (``set_price``) against which orders
@@ -30,7 +34,8 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +132,12 @@ class GeminiServer:
     orders: dict[int, _Order] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
     positions: dict[str, _Position] = field(default_factory=dict)
+    book_size: float = 2.0
+    """Size shown at the best bid and at the best ask (``/v1/book``), each symbol."""
+    spread_bps: float = 2.0
+    """Best bid and ask sit this far apart around the market price."""
+    tape: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Public trades per symbol (anyone's, the desk's included), oldest first."""
     requests: list[str] = field(default_factory=list)
     """Paths requested, in order (the tests count calls and retries)."""
     on_new_order: Callable[[dict[str, Any]], None] | None = None
@@ -142,6 +153,9 @@ class GeminiServer:
         app = web.Application()
         app.router.add_get("/v1/symbols", self._symbols)
         app.router.add_get("/v1/symbols/details/{symbol}", self._details)
+        app.router.add_get("/v1/pubticker/{symbol}", self._pubticker)
+        app.router.add_get("/v1/book/{symbol}", self._book)
+        app.router.add_get("/v1/trades/{symbol}", self._public_trades)
         app.router.add_post("/v1/{tail:.*}", self._private)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -165,6 +179,25 @@ class GeminiServer:
 
     def set_price(self, symbol: str, price: float) -> None:
         self.prices[symbol] = price
+
+    def trade_public(self, symbol: str, amount: float, price: float | None = None) -> None:
+        """Someone else trades ``amount`` on the public tape (at the market price)."""
+        self._print(symbol, amount, self.prices[symbol] if price is None else price, "buy")
+
+    def _print(self, symbol: str, amount: float, price: float, side: str) -> None:
+        tape = self.tape.setdefault(symbol, [])
+        now = time.time_ns() // 1_000_000
+        tape.append(
+            {
+                "timestamp": now // 1000,
+                "timestampms": now,
+                "tid": 100_000 + sum(len(t) for t in self.tape.values()),
+                "price": _num(price),
+                "amount": _num(amount),
+                "exchange": "gemini",
+                "type": side,
+            }
+        )
 
     def place_from_web(self, **payload: Any) -> dict[str, Any]:
         """An order placed on the venue's web page (no API session): as ``/v1/order/new``."""
@@ -201,6 +234,53 @@ class GeminiServer:
                 "contract_price_currency": quote,
             }
         )
+
+    def _symbol(self, request: web.Request) -> str | None:
+        self.requests.append(request.path)
+        symbol = request.match_info["symbol"].lower()
+        return symbol if symbol in SYMBOLS else None
+
+    async def _pubticker(self, request: web.Request) -> web.Response:
+        symbol = self._symbol(request)
+        if symbol is None:
+            return _error(400, "InvalidSymbol", "Supplied value is not a valid symbol")
+        price, half = self.prices[symbol], self.prices[symbol] * self.spread_bps / 20_000
+        tape = self.tape.get(symbol) or []
+        last = float(tape[-1]["price"]) if tape else price
+        return web.json_response(
+            {
+                "bid": _num(price - half),
+                "ask": _num(price + half),
+                "last": _num(last),
+                "volume": {"timestamp": time.time_ns() // 1_000_000},
+            }
+        )
+
+    async def _book(self, request: web.Request) -> web.Response:
+        symbol = self._symbol(request)
+        if symbol is None:
+            return _error(400, "InvalidSymbol", "Supplied value is not a valid symbol")
+        price, half = self.prices[symbol], self.prices[symbol] * self.spread_bps / 20_000
+        now = str(time.time_ns() // 1_000_000_000)
+        bids = int(request.query.get("limit_bids", 50))
+        asks = int(request.query.get("limit_asks", 50))
+        level = {"amount": _num(self.book_size), "timestamp": now}
+        return web.json_response(
+            {
+                "bids": [{**level, "price": _num(price - half)}][:bids],
+                "asks": [{**level, "price": _num(price + half)}][:asks],
+            }
+        )
+
+    async def _public_trades(self, request: web.Request) -> web.Response:
+        symbol = self._symbol(request)
+        if symbol is None:
+            return _error(400, "InvalidSymbol", "Supplied value is not a valid symbol")
+        since = int(request.query.get("timestamp", 0))
+        since_ms = since * 1000 if since < 10**11 else since
+        limit = min(int(request.query.get("limit_trades", 50)), 500)
+        rows = [t for t in self.tape.get(symbol, []) if t["timestampms"] >= since_ms]
+        return web.json_response(list(reversed(rows))[:limit])
 
     async def _private(self, request: web.Request) -> web.Response:
         self.requests.append(request.path)
@@ -422,6 +502,7 @@ class GeminiServer:
         if order.client_order_id is not None:
             trade["client_order_id"] = order.client_order_id
         self.trades.append(trade)
+        self._print(order.symbol, amount, price, order.side)
 
     def _move_position(self, symbol: str, signed: float, price: float) -> None:
         position = self.positions.setdefault(symbol, _Position())
@@ -448,6 +529,17 @@ _ROUTES = {
     "/v1/balances": GeminiServer._balances,
     "/v1/positions": GeminiServer._positions,
 }
+
+
+@asynccontextmanager
+async def serving(**fields: Any) -> AsyncIterator[GeminiServer]:
+    """A started server (``fields`` as ``GeminiServer``'s), stopped on the way out."""
+    gemini = GeminiServer(**fields)
+    await gemini.start()
+    try:
+        yield gemini
+    finally:
+        await gemini.stop()
 
 
 def _positive(p: dict[str, Any], name: str, reason: str) -> float:

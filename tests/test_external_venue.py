@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import msgspec
 import pytest
-from gemini_server import GeminiServer
+from gemini_server import GeminiServer, serving
 from test_console_seed import config_for, fixed_clock, table_rows, wait_for
 from test_node_session import node_config, until
 
@@ -39,12 +39,8 @@ KEY_ENV, SECRET_ENV = "TEST_GEMINI_API_KEY", "TEST_GEMINI_API_SECRET"
 
 @pytest.fixture
 async def server() -> AsyncIterator[GeminiServer]:
-    gemini = GeminiServer()
-    await gemini.start()
-    try:
+    async with serving() as gemini:
         yield gemini
-    finally:
-        await gemini.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import asyncio
 import datetime as dt
 import shutil
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -28,7 +30,9 @@ from nautilus_trader.model.identifiers import TradeId, Venue
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from test_console_seed import column, config_for, fixed_clock, wait_for
+from test_node_session import node_config
 from test_parity import backtest_orders, parity_config, shadow_orders
+from textual.pilot import Pilot
 
 from console.app import TradeConsoleApp
 from console.widgets.orders_pane import OrdersPane
@@ -38,6 +42,7 @@ from core.config import AppConfig, RoutingConfig, VenueConfig, load_config
 from core.instrument_specs import load_instrument_specs
 from core.layout import INSTRUMENT_SCHEMA, INSTRUMENTS_DIR, TRADES_DIR
 from core.nautilus_instruments import to_nautilus_instrument
+from core.node_session import NodeSession
 from core.oms import OmsStore, OrderEvent, RiskAlert, RoutedOrder
 from core.routing import quantity_text
 from core.strategy import (
@@ -104,6 +109,25 @@ def routed_config(
         extra=routing + extra,
     )
     return load_config(path)
+
+
+@asynccontextmanager
+async def orders_pane_after_backtest(config: AppConfig) -> AsyncIterator[tuple[Pilot, OrdersPane]]:
+    """The console at 80x24 over the OMS a backtest of ``config`` wrote, its Orders pane filled."""
+    outcome = await asyncio.to_thread(run_backtest, config)
+    assert outcome.status == "COMPLETED", outcome.error
+    async with await OmsStore.open(config.oms.database) as store:
+        app = TradeConsoleApp(config_for(store.path), store=store, clock=fixed_clock)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: (
+                    app.dashboard is not None
+                    and app.dashboard.query_one(OrdersPane).data is not None
+                ),
+            )
+            assert app.dashboard is not None
+            yield pilot, app.dashboard.query_one(OrdersPane)
 
 
 def oms_rows(database: str) -> tuple[list[OrderEvent], dict[str, RoutedOrder]]:
@@ -173,31 +197,19 @@ async def test_orders_pane_shows_each_order_s_route_and_the_explanation_at_80x24
     config_writer, tmp_path: Path, two_venue_root: str
 ) -> None:
     config = routed_config(config_writer, tmp_path, two_venue_root)
-    outcome = await asyncio.to_thread(run_backtest, config)
-    assert outcome.status == "COMPLETED", outcome.error
-    async with await OmsStore.open(config.oms.database) as store:
-        app = TradeConsoleApp(config_for(store.path), store=store, clock=fixed_clock)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(
-                pilot,
-                lambda: (
-                    app.dashboard is not None
-                    and app.dashboard.query_one(OrdersPane).data is not None
-                ),
-            )
-            pane = app.dashboard.query_one(OrdersPane)
-            instruments = column(pane.table, "instrument")
-            routes = column(pane.table, "route")
-            for instrument, route in zip(instruments, routes, strict=True):
-                expected = "BYBIT 4.00 < BINANCE 10.00" if "BTC" in instrument else "BINANCE"
-                assert route.startswith(expected), (instrument, route)
-            first = pane.data[0].route
-            await wait_for(pilot, lambda: pane.route_line == first.explanation)
-            assert pane.query_one("#route-line").region.width <= 80
-            pane.table.focus()
-            btc_row = next(i for i, name in enumerate(instruments) if "BTC" in name)
-            pane.table.move_cursor(row=btc_row)
-            await wait_for(pilot, lambda: "-> BYBIT at 4.00 bps" in pane.route_line)
+    async with orders_pane_after_backtest(config) as (pilot, pane):
+        instruments = column(pane.table, "instrument")
+        routes = column(pane.table, "route")
+        for instrument, route in zip(instruments, routes, strict=True):
+            expected = "BYBIT 4.00 < BINANCE 10.00" if "BTC" in instrument else "BINANCE"
+            assert route.startswith(expected), (instrument, route)
+        first = pane.data[0].route
+        await wait_for(pilot, lambda: pane.route_line == first.explanation)
+        assert pane.query_one("#route-line").region.width <= 80
+        pane.table.focus()
+        btc_row = next(i for i, name in enumerate(instruments) if "BTC" in name)
+        pane.table.move_cursor(row=btc_row)
+        await wait_for(pilot, lambda: "-> BYBIT at 4.00 bps" in pane.route_line)
 
 
 def test_orchestrated_orders_are_the_same_in_backtest_and_shadow(
@@ -367,14 +379,17 @@ def test_a_venue_reject_that_cannot_be_rerouted_raises_an_error_alert(
     assert not [r for r in records if isinstance(r, RoutedOrder)]
 
 
+TWAP_ABOVE_1000 = (
+    '\n[execution]\nalgorithm = "twap"\nalgorithm_above_notional = 1000.0\n'
+    "twap_horizon_secs = 120.0\ntwap_interval_secs = 30.0\n"
+)
+"""Orders of 1,000 USDT and more are worked by a two-minute TWAP, a child every 30 s."""
+
+
 def test_with_an_execution_algorithm_the_routed_parent_is_worked_on_the_chosen_venue(
     config_writer, tmp_path: Path, two_venue_root: str
 ) -> None:
-    extra = (
-        '\n[execution]\nalgorithm = "twap"\nalgorithm_above_notional = 1000.0\n'
-        "twap_horizon_secs = 120.0\ntwap_interval_secs = 30.0\n"
-    )
-    config = routed_config(config_writer, tmp_path, two_venue_root, extra=extra)
+    config = routed_config(config_writer, tmp_path, two_venue_root, extra=TWAP_ABOVE_1000)
     outcome = run_backtest(config)
     assert outcome.status == "COMPLETED", outcome.error
     orders, routes = oms_rows(config.oms.database)
@@ -399,3 +414,69 @@ def test_with_an_execution_algorithm_the_routed_parent_is_worked_on_the_chosen_v
         assert filled == pytest.approx(routed, rel=1e-9), parent.client_order_id
         # The children are the algorithm's: only the parent carries a routing decision.
         assert not any(child.client_order_id in routes for child in children)
+        # The OMS keeps each child's parent (Nautilus's exec_spawn_id).
+        assert {child.parent_order_id for child in children} == {parent.client_order_id}
+        assert parent.parent_order_id is None
+
+
+async def test_orders_pane_shows_an_algorithm_s_children_under_their_parent_at_80x24(
+    config_writer, tmp_path: Path, two_venue_root: str
+) -> None:
+    config = routed_config(config_writer, tmp_path, two_venue_root, extra=TWAP_ABOVE_1000)
+    async with orders_pane_after_backtest(config) as (pilot, pane):
+        ids = column(pane.table, "order")
+        instruments = column(pane.table, "instrument")
+        children = [i for i, order_id in enumerate(ids) if order_id.startswith("└ ")]
+        assert children, "the TWAP's children must be listed"
+        for row in children:
+            # Right under its parent (or a sibling): the nearest row above that is no child.
+            parent_row = max(i for i in range(row) if not ids[i].startswith("└ "))
+            parent_id = ids[parent_row]
+            assert ids[row].removeprefix("└ ").startswith(f"{parent_id}-E"), ids[row]
+            assert instruments[row].startswith("└ ")
+        first = children[0]
+        parent_id = ids[max(i for i in range(first) if not ids[i].startswith("└ "))]
+        pane.table.focus()
+        pane.table.move_cursor(row=first)
+        await wait_for(pilot, lambda: pane.route_line.startswith(f"└ child of {parent_id}"))
+        # The parent's route explains its children.
+        parent = next(r for r in pane.data if r.order.client_order_id == parent_id)
+        assert parent.route is not None
+        assert pane.route_line == f"└ child of {parent_id}: {parent.route.explanation}"
+        assert pane.query_one("#route-line").region.width <= 80
+
+
+async def test_the_node_builds_vwap_profiles_off_the_loop_before_the_strategy_starts(
+    config_writer, tmp_path: Path, demo_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import core.node_session as node_session
+    from core.execution.vwap import VwapExecAlgorithm
+
+    threads: list[str] = []
+    real = node_session.load_profiles
+
+    def spied(*args, **kwargs):  # the real build, noting the thread it runs on
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(node_session, "load_profiles", spied)
+    # The replay trades the demo's second day: the first is the profile's history.
+    config = node_config(config_writer, tmp_path, demo_root, replay_start="2026-01-06T00:00:00Z")
+    execution = msgspec.structs.replace(config.execution, algorithm="vwap")
+    config = msgspec.structs.replace(config, execution=execution)
+    async with await OmsStore.open(config.oms.database) as store:
+        session = NodeSession(config, store)
+        try:
+            await session.start()
+            (vwap,) = [
+                a for a in session.engine.exec_algorithms if isinstance(a, VwapExecAlgorithm)
+            ]
+            profiles = vwap._profiles
+            assert set(profiles) == set(session.engine.instrument_ids)
+            assert all(len(p) == 86_400 // execution.vwap_bucket_secs for p in profiles.values())
+            assert all(sum(p) == pytest.approx(1.0) for p in profiles.values())
+            assert threads and threading.main_thread().name not in threads
+        finally:
+            await session.stop()

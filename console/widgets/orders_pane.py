@@ -1,5 +1,6 @@
 """The Orders pane: open orders first, then the most recent others, status coloured, each
-routed order with where the smart order router sent it and why."""
+routed order with where the smart order router sent it and why, and an execution algorithm's
+children right under their parent (``└`` before the instrument)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,49 @@ class OrderRow:
 
     order: OrderEvent
     route: RoutedOrder | None = None
+    """The router's decision: the order's own, or its parent's for an algorithm's child."""
 
     @property
     def is_open(self) -> bool:
         return self.order.is_open
+
+    @property
+    def parent(self) -> str | None:
+        """The parent order of an execution algorithm's child (None: not a child)."""
+        return self.order.parent_order_id
+
+
+CHILD_MARK = "└ "
+"""Before a child's instrument: the row belongs to the parent above it."""
+
+
+def grouped(rows: Sequence[OrderRow]) -> list[OrderRow]:
+    """``rows`` in their order, each algorithm's children moved right under their parent
+    (oldest child first); a child whose parent is not among ``rows`` stays where it is."""
+    shown = {row.order.client_order_id for row in rows}
+    children: dict[str, list[OrderRow]] = {}
+    for row in rows:
+        if row.parent is not None and row.parent in shown:
+            children.setdefault(row.parent, []).append(row)
+    result: list[OrderRow] = []
+    for row in rows:
+        if row.parent is not None and row.parent in shown:
+            continue
+        result.append(row)
+        kids = children.get(row.order.client_order_id, [])
+        result.extend(
+            sorted(kids, key=lambda kid: (kid.order.created_at, kid.order.client_order_id))
+        )
+    return result
+
+
+def explanation(row: OrderRow) -> str:
+    """The line under the table: the route's explanation, a child's parent first."""
+    route = "" if row.route is None else row.route.explanation
+    if row.parent is None:
+        return route
+    head = f"{CHILD_MARK}child of {row.parent}"
+    return f"{head}: {route}" if route else head
 
 
 def route_cell(route: RoutedOrder | None) -> str:
@@ -94,8 +134,13 @@ class OrdersPane(OmsPane):
 
     async def fetch(self, store: OmsStore) -> list[OrderRow]:
         orders = await store.orders(limit=self.limit)
-        routes = await store.routes([order.client_order_id for order in orders])
-        return [OrderRow(order, routes.get(order.client_order_id)) for order in orders]
+        ids = {order.client_order_id for order in orders}
+        ids |= {order.parent_order_id for order in orders if order.parent_order_id}
+        routes = await store.routes(sorted(ids))
+        # A child is explained by its parent's decision (the router decided the parent).
+        return grouped(
+            [OrderRow(o, routes.get(o.parent_order_id or o.client_order_id)) for o in orders]
+        )
 
     def key(self, record: OrderRow) -> str:
         return record.order.client_order_id
@@ -104,16 +149,17 @@ class OrdersPane(OmsPane):
         variables = self.variables
         order = record.order
         status = STATUS_VARIABLES.get(order.status, "status-open")
+        child = record.parent is not None
         return (
             utc_time(order.ts_event),
-            order.instrument_id,
+            f"{CHILD_MARK}{order.instrument_id}" if child else order.instrument_id,
             themed(order.side, "pnl-up" if order.side == "BUY" else "pnl-down", variables),
             quantity(order.quantity),
             themed(order.status, status, variables),
             quantity(order.filled_qty),
             price(order.avg_px),
-            route_cell(record.route),
-            order.client_order_id,
+            DASH if child else route_cell(record.route),
+            f"{CHILD_MARK}{order.client_order_id}" if child else order.client_order_id,
         )
 
     def summary(self, data: Sequence[OrderRow]) -> str:
@@ -129,16 +175,17 @@ class OrdersPane(OmsPane):
 
     @property
     def route_line(self) -> str:
-        """The explanation shown under the table (empty when the order has no route)."""
+        """The line shown under the table: the route's explanation, a child's parent first
+        (empty for an unrouted order that is no child)."""
         return str(self.query_one("#route-line", Static).content)
 
     def _explain_cursor(self) -> None:
         line = self.query_one("#route-line", Static)
         table = self.table
-        route = None
+        text = ""
         if table.row_count and self.data:
             key = table.keys[table.cursor_row]
-            route = next((r.route for r in self.data if r.order.client_order_id == key), None)
-        text = "" if route is None else route.explanation
+            row = next((r for r in self.data if r.order.client_order_id == key), None)
+            text = "" if row is None else explanation(row)
         line.update(text)
         line.set_class(bool(text), "-shown")

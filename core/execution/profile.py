@@ -10,7 +10,7 @@ look-ahead in a backtest), and turned into each child's share of the parent by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -97,3 +97,18 @@ def load_profile(
     if not stamps:
         return ()
     return volume_profile(np.concatenate(stamps), np.concatenate(sizes), bucket_secs)
+
+
+def load_profiles(
+    root: str,
+    instrument_ids: Iterable[str],
+    before: dt.date,
+    lookback_days: int,
+    bucket_secs: int,
+) -> dict[str, tuple[float, ...]]:
+    """``load_profile`` of each instrument (file reads: run it off the event loop, e.g. in
+    ``asyncio.to_thread`` at a node's start)."""
+    return {
+        instrument_id: load_profile(root, instrument_id, before, lookback_days, bucket_secs)
+        for instrument_id in instrument_ids
+    }

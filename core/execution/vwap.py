@@ -45,6 +45,14 @@ class VwapExecAlgorithm(ScheduledExecAlgorithm):
         super().__init__(config or VwapExecAlgorithmConfig())
         self._profiles: dict[str, tuple[float, ...]] = dict(self.config.profiles)
 
+    def use_profiles(self, profiles: dict[str, tuple[float, ...]]) -> None:
+        """Take ready profiles (built off the event loop at a node's start), so no parent
+        reads files on the loop; an empty one slices evenly, as with no history."""
+        for instrument_id, profile in profiles.items():
+            if not profile:
+                self.log.warning(f"no volume history for {instrument_id}: VWAP slices evenly")
+            self._profiles[instrument_id] = profile
+
     def profile(self, instrument_id: str, now_ns: int) -> tuple[float, ...]:
         """The instrument's profile, built on first use from the days before ``now_ns``."""
         if instrument_id not in self._profiles:

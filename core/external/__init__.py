@@ -1,7 +1,9 @@
 """Venues Nautilus has no adapter for: adapters, their registry, the poller into the OMS.
 
 Start at ``ExternalVenues`` (``venues.py``): it builds the configured adapters, polls them into
-the OMS (``poller.py``) and is the one way an order reaches an external venue.
+the OMS (``poller.py``) and is the one way an order reaches an external venue. ``routes.py``
+is how the smart order router sees them (fees, the public market data ``market.py`` reads,
+holdings), so the orchestrator can route a rebalance's legs there.
 """
 
 from core.external.adapter import (
@@ -9,10 +11,12 @@ from core.external.adapter import (
     ExternalBalance,
     ExternalFill,
     ExternalInstrument,
+    ExternalMarket,
     ExternalOrder,
     ExternalPosition,
     ExternalVenueAdapter,
     OrderRequest,
+    PublicTrade,
 )
 from core.external.errors import (
     VenueAuthError,
@@ -28,10 +32,12 @@ __all__ = [
     "ExternalBalance",
     "ExternalFill",
     "ExternalInstrument",
+    "ExternalMarket",
     "ExternalOrder",
     "ExternalPosition",
     "ExternalVenueAdapter",
     "OrderRequest",
+    "PublicTrade",
     "VenueAuthError",
     "VenueError",
     "VenueNotFound",

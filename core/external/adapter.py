@@ -135,6 +135,30 @@ class ExternalBalance(msgspec.Struct, **_STRUCT):
     ts_event: int
 
 
+class PublicTrade(msgspec.Struct, **_STRUCT):
+    """One trade of the venue's public tape (anyone's), for the router's recent volume."""
+
+    trade_id: str
+    price: float
+    quantity: float
+    ts_event: int
+
+
+class ExternalMarket(msgspec.Struct, **_STRUCT):
+    """What the venue's public market data says of one instrument now: the router prices the
+    venue by it (last price, the touch and its sizes, the trades since the last read)."""
+
+    instrument_id: str
+    last: float | None
+    bid: float | None
+    ask: float | None
+    bid_size: float | None
+    ask_size: float | None
+    trades: tuple[PublicTrade, ...]
+    """Trades at or after the ``since_ns`` asked for, oldest first."""
+    ts_event: int
+
+
 class ExternalVenueAdapter(abc.ABC):
     """One venue's protocol behind the calls the desk needs; see the module docstring.
 
@@ -214,3 +238,8 @@ class ExternalVenueAdapter(abc.ABC):
     @abc.abstractmethod
     async def balances(self) -> list[ExternalBalance]:
         """The account's balances, one per currency."""
+
+    @abc.abstractmethod
+    async def market(self, instrument_id: str, since_ns: int) -> ExternalMarket:
+        """Public market data of one instrument: last price, the touch, trades since
+        ``since_ns`` (no credentials needed; the router weighs the venue by it)."""

@@ -21,6 +21,10 @@ Protocol, as documented by Gemini (developer.gemini.com):
   ``/v1/positions`` (https://developer.gemini.com/rest-api/trading/derivatives/get-open-positions),
   ``GET /v1/symbols`` and ``/v1/symbols/details/{symbol}``
   (https://developer.gemini.com/trading/rest-api/market-data/get-symbol-details).
+- Public market data, no key (https://developer.gemini.com/rest-api/market-data):
+  ``GET /v1/pubticker/{symbol}`` (bid, ask, last), ``GET /v1/book/{symbol}`` with
+  ``limit_bids``/``limit_asks`` (each level's ``price`` and ``amount``), ``GET /v1/trades/{symbol}``
+  with ``timestamp`` (trades at or after it, newest first, ``limit_trades`` at most 500).
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ from core.external.adapter import (
     ExternalBalance,
     ExternalFill,
     ExternalInstrument,
+    ExternalMarket,
     ExternalOrder,
     ExternalPosition,
     ExternalVenueAdapter,
     OrderRequest,
+    PublicTrade,
 )
 from core.external.errors import (
     VenueAuthError,
@@ -215,6 +221,38 @@ class GeminiAdapter(ExternalVenueAdapter):
             )
         return balances
 
+    async def market(self, instrument_id: str, since_ns: int) -> ExternalMarket:
+        symbol = self.symbol(instrument_id).lower()
+        ticker = await self._get(f"/v1/pubticker/{symbol}")
+        book = await self._get(f"/v1/book/{symbol}?limit_bids=1&limit_asks=1")
+        since_ms = since_ns // _MS
+        trades = await self._get(f"/v1/trades/{symbol}?timestamp={since_ms}&limit_trades={_PAGE}")
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        return ExternalMarket(
+            instrument_id=instrument_id,
+            last=_number(ticker.get("last")),
+            bid=_number(ticker.get("bid")),
+            ask=_number(ticker.get("ask")),
+            bid_size=float(bids[0]["amount"]) if bids else None,
+            ask_size=float(asks[0]["amount"]) if asks else None,
+            trades=tuple(
+                sorted(
+                    (
+                        PublicTrade(
+                            trade_id=str(t["tid"]),
+                            price=float(t["price"]),
+                            quantity=float(t["amount"]),
+                            ts_event=int(t["timestampms"]) * _MS,
+                        )
+                        for t in trades
+                        if int(t["timestampms"]) >= since_ms
+                    ),
+                    key=lambda t: (t.ts_event, t.trade_id),
+                )
+            ),
+            ts_event=time.time_ns(),
+        )
+
     # -- protocol -----------------------------------------------------------------------------
 
     def _instrument(self, details: dict[str, Any]) -> ExternalInstrument:
@@ -350,6 +388,10 @@ class GeminiAdapter(ExternalVenueAdapter):
         else:
             kind = VenueRejected
         return kind(self.name, problem, reason=reason, status=status)
+
+
+def _number(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
 
 
 def _decimal(value: float) -> str:

@@ -57,6 +57,8 @@ class ExternalVenues:
         self.poller = ExternalVenuePoller(adapters, store, now_ns=now_ns)
         self.adapters = self.poller.adapters
         self._now_ns = now_ns
+        self.now_ns = now_ns
+        """The wall clock the venues' records are stamped with."""
         self.trading_state = "ACTIVE"
         """The desk's kill switch as the node applies it: HALTED denies every new order here,
         as Nautilus's risk engine does for its venues (the node sets it)."""

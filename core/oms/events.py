@@ -96,6 +96,9 @@ class OrderEvent(msgspec.Struct, **_RECORD):
     """The order's creation time (its initialisation)."""
     run_id: str | None = None
     """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
+    parent_order_id: str | None = None
+    """The parent an execution algorithm spawned this child from (Nautilus's
+    ``exec_spawn_id``); None for an order that is not a child."""
 
     @property
     def is_open(self) -> bool:

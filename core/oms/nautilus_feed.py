@@ -38,6 +38,7 @@ from nautilus_trader.model.enums import (
 from nautilus_trader.model.events import AccountState, OrderDenied, OrderFilled, OrderInitialized
 from nautilus_trader.model.events import OrderEvent as NautilusOrderEvent
 from nautilus_trader.model.events import PositionEvent as NautilusPositionEvent
+from nautilus_trader.model.identifiers import ClientOrderId
 from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
@@ -214,6 +215,7 @@ def initialized_event(event: OrderInitialized) -> OrderEvent:
         operation_id=operation_id,
         decision_price=decision_price,
         created_at=event.ts_init,
+        parent_order_id=parent_of(event.client_order_id, event.exec_spawn_id),
     )
 
 
@@ -242,7 +244,16 @@ def order_event(event: NautilusOrderEvent, order: Order) -> OrderEvent:
         operation_id=operation_id,
         decision_price=decision_price,
         created_at=order.ts_init,
+        parent_order_id=parent_of(order.client_order_id, order.exec_spawn_id),
     )
+
+
+def parent_of(client_order_id: ClientOrderId, exec_spawn_id: ClientOrderId | None) -> str | None:
+    """The parent of an execution algorithm's child: its ``exec_spawn_id`` when that is another
+    order (a parent's own spawn id is itself)."""
+    if exec_spawn_id is None or exec_spawn_id == client_order_id:
+        return None
+    return exec_spawn_id.value
 
 
 def _sequence(order: Order, event: NautilusOrderEvent) -> int:

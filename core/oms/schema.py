@@ -329,12 +329,20 @@ _V5_ROUTING = (
     "INSERT INTO table_versions (name) VALUES ('route_decisions')",
 )
 
+_V6_PARENT = (
+    # An execution algorithm's child orders name their parent (Nautilus's exec_spawn_id), so
+    # the Orders pane shows them under it; NULL for every order that is not a child.
+    "ALTER TABLE orders ADD COLUMN parent_order_id TEXT",
+    "ALTER TABLE order_events ADD COLUMN parent_order_id TEXT",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
     _V3_NODE,
     _V4_FLATTEN,
     _V5_ROUTING,
+    _V6_PARENT,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
