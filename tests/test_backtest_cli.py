@@ -324,6 +324,16 @@ def run_executable(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_executable_exits_with_mains_code_and_keeps_its_output(tmp_path: Path) -> None:
+    # ``entry`` leaves with os._exit (past Arrow's teardown abort): codes and output must stay.
+    helped = run_executable("--help", cwd=tmp_path)
+    assert (helped.returncode, helped.stdout.startswith("usage: trade-console")) == (0, True)
+    missing = tmp_path / "missing.toml"
+    refused = run_executable("status", "--config", str(missing), cwd=tmp_path)
+    assert refused.returncode == EXIT_BAD_INPUT
+    assert refused.stderr == f"trade-console: {missing}: config file not found\n"
+
+
 def test_executable_runs_a_backtest_and_exits_0(config: Path, tmp_path: Path) -> None:
     done = run_executable(
         "backtest",
