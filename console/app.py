@@ -39,10 +39,9 @@ from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
-from core.errors import TradeConsoleError
+from core.errors import TradeConsoleError, one_line
 from core.health import Health, collect_health
 from core.oms import OmsError, OmsStore
-from core.oms.errors import one_line
 from core.trading_state import (
     StateRequest,
     change_trading_state,

@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError, one_line
 from core.layout import (
     INSTRUMENT_SCHEMA,
     SIGNAL_SCHEMA,
@@ -444,7 +444,7 @@ def _ensure_bucket(fs: AbstractFileSystem, base: str) -> None:
     except FileExistsError:
         pass  # created meanwhile by another writer: what we wanted
     except Exception as exc:  # gcsfs raises OSError, ValueError or its own HttpError
-        raise DataError(f"cannot create the bucket: {_one_line(exc)}", to_url(fs, base)) from exc
+        raise DataError(f"cannot create the bucket: {one_line(exc)}", to_url(fs, base)) from exc
 
 
 def _write_single(fs: AbstractFileSystem, path: str, table: pa.Table, *, local: bool) -> None:
@@ -454,7 +454,7 @@ def _write_single(fs: AbstractFileSystem, path: str, table: pa.Table, *, local: 
         with fs.open(path, "wb") as f:
             pq.write_table(table, f, compression="zstd")
     except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"cannot write demo data: {_one_line(exc)}", to_url(fs, path)) from exc
+        raise DataError(f"cannot write demo data: {one_line(exc)}", to_url(fs, path)) from exc
 
 
 def _write_trades(
@@ -475,9 +475,4 @@ def _write_trades(
                 if hi > lo:  # empty buckets get no row group
                     w.write_table(table.slice(lo, hi - lo), row_group_size=int(hi - lo))
     except (OSError, pa.ArrowException) as exc:
-        raise DataError(f"cannot write demo data: {_one_line(exc)}", to_url(fs, path)) from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise DataError(f"cannot write demo data: {one_line(exc)}", to_url(fs, path)) from exc

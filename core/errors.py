@@ -8,6 +8,13 @@ it never shows a traceback for these.
 from __future__ import annotations
 
 
+def one_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (its type's name when it has none): what a
+    one-line report of a failure from a library (pyarrow, gcsfs, SQLite) keeps."""
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
 class TradeConsoleError(Exception):
     """Base of every error that is the input's fault, not the program's."""
 

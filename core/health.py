@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.errors import one_line
 from core.oms import NodeStatus, OmsError, OmsStore, TradingStateRecord
-from core.oms.errors import one_line
 
 COMPONENT_STATES = ("OK", "WARN", "DOWN", "NONE")
 NO_NODE = "NO NODE"

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
-from core.errors import DataError
+from core.errors import DataError, one_line
 from core.layout import results_path
 from core.run_id import RUN_ID_PATTERN
 from core.storage import join, resolve, to_url
@@ -346,7 +346,7 @@ def write_results(results_root: str, run_id: str, tables: ResultTables, summary:
             _write_then_move(fs, folder, name, lambda f, t=table: pq.write_table(t, f))
         _write_then_move(fs, folder, SUMMARY_FILE, lambda f: f.write(payload))
     except OSError as exc:
-        raise DataError(f"cannot write results: {_one_line(exc)}", source=url) from exc
+        raise DataError(f"cannot write results: {one_line(exc)}", source=url) from exc
     return url
 
 
@@ -361,11 +361,11 @@ def write_failed_summary(
     Config values JSON cannot hold are written as their ``str()``: a failed run must always
     leave its summary.
     """
-    one_line = " | ".join(line.strip() for line in error.splitlines() if line.strip())
+    joined = " | ".join(line.strip() for line in error.splitlines() if line.strip())
     summary = Summary(
         run_id=run_id,
         status=STATUS_FAILED,
-        error=one_line or "unknown error",
+        error=joined or "unknown error",
         created_at=created_at,
         config=config,
     )
@@ -381,8 +381,27 @@ def write_failed_summary(
                 fs.rm(path)
         _write_then_move(fs, folder, SUMMARY_FILE, lambda f: f.write(payload))
     except OSError as exc:
-        raise DataError(f"cannot write failed summary: {_one_line(exc)}", source=url) from exc
+        raise DataError(f"cannot write failed summary: {one_line(exc)}", source=url) from exc
     return url
+
+
+def read_run_file(folder_url: str, name: str, when_missing: str) -> tuple[bytes, str]:
+    """The bytes of file ``name`` in a run's folder (local or ``gs://``) and its URL.
+
+    Raises
+    ------
+    DataError
+        One line naming the file: ``missing: {when_missing}``, or why it cannot be read.
+    """
+    fs, folder = resolve(folder_url)
+    path = join(folder, name)
+    source = to_url(fs, path)
+    try:
+        return fs.cat_file(path), source
+    except FileNotFoundError as exc:
+        raise DataError(f"missing: {when_missing}", source) from exc
+    except OSError as exc:
+        raise DataError(f"cannot read: {one_line(exc)}", source) from exc
 
 
 def read_summary(folder_url: str) -> Summary:
@@ -393,19 +412,11 @@ def read_summary(folder_url: str) -> Summary:
     DataError
         If the file is absent (the run is incomplete) or is not a valid summary.
     """
-    fs, folder = resolve(folder_url)
-    path = join(folder, SUMMARY_FILE)
-    source = to_url(fs, path)
-    try:
-        data = fs.cat_file(path)
-    except FileNotFoundError as exc:
-        raise DataError("missing: the run is incomplete or still running", source) from exc
-    except OSError as exc:
-        raise DataError(f"cannot read: {_one_line(exc)}", source) from exc
+    data, source = read_run_file(folder_url, SUMMARY_FILE, "the run is incomplete or still running")
     try:
         return msgspec.json.decode(data, type=Summary)
     except msgspec.DecodeError as exc:
-        raise DataError(f"not a valid summary: {_one_line(exc)}", source) from exc
+        raise DataError(f"not a valid summary: {one_line(exc)}", source) from exc
 
 
 _TMP_SUFFIX = ".tmp"
@@ -435,7 +446,7 @@ def _encode(summary: Summary, *, lenient: bool = False) -> bytes:
     try:
         raw = msgspec.json.encode(summary, enc_hook=hook)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{SUMMARY_FILE}: cannot encode: {_one_line(exc)}") from exc
+        raise ValueError(f"{SUMMARY_FILE}: cannot encode: {one_line(exc)}") from exc
     return msgspec.json.format(raw, indent=2) + b"\n"
 
 
@@ -472,7 +483,7 @@ def _cast(column: pa.ChunkedArray, field: pa.Field, file_name: str) -> pa.Chunke
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise ValueError(
             f"{file_name}: column '{field.name}' cannot be cast from {source} to {target} "
-            f"without loss: {_one_line(exc)}"
+            f"without loss: {one_line(exc)}"
         ) from exc
 
 
@@ -500,8 +511,3 @@ def _utc(value: dt.datetime, name: str) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError(f"summary.{name}: must be time zone-aware")
     return value.astimezone(dt.UTC)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

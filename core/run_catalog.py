@@ -25,10 +25,9 @@ from typing import Any
 
 import msgspec
 
-from core.errors import DataError
+from core.errors import DataError, one_line
 from core.layout import RESULTS_DIR
 from core.oms import RunState, UploadState
-from core.oms.errors import one_line
 from core.results import SUMMARY_FILE, Summary
 from core.storage import is_remote, join, resolve, to_url
 

@@ -31,9 +31,16 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from core.errors import DataError
+from core.errors import DataError, one_line
 from core.layout import results_path
-from core.results import EQUITY_FILE, STATUS_COMPLETED, SUMMARY_FILE, Summary, read_summary
+from core.results import (
+    EQUITY_FILE,
+    STATUS_COMPLETED,
+    SUMMARY_FILE,
+    Summary,
+    read_run_file,
+    read_summary,
+)
 from core.run_id import RUN_ID_PATTERN
 from core.storage import join, resolve, to_url
 
@@ -129,28 +136,15 @@ def read_result_table(folder: str, name: str, columns: Sequence[str] | None = No
     DataError
         One line naming the file: missing (the run is incomplete or failed) or unreadable.
     """
-    fs, path = resolve(folder)
-    file = join(path, name)
-    source = to_url(fs, file)
+    data, source = read_run_file(folder, name, "the run is incomplete or failed")
     try:
-        data = fs.cat_file(file)
-    except FileNotFoundError as exc:
-        raise DataError("missing: the run is incomplete or failed", source) from exc
-    except OSError as exc:
-        raise DataError(f"cannot read: {_first_line(exc)}", source) from exc
-    try:
-        # Read by polars, not pyarrow.parquet: with polars imported (core.results does), a
-        # pyarrow read from Python bytes or a file object made the process abort at exit
-        # ("terminate called without an active exception") in about one run in four.
+        # Read by polars: a threaded pyarrow read can leave Arrow's pools to abort the
+        # interpreter's teardown (exit 134; see console.cli.entry, which exits past it).
         return pl.read_parquet(
             io.BytesIO(data), columns=list(columns) if columns else None
         ).to_arrow()
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"not a readable parquet file: {_first_line(exc)}", source) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise DataError(f"not a readable parquet file: {one_line(exc)}", source) from exc
 
 
 def load_run(folder: str) -> LoadedRun:

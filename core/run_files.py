@@ -14,8 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.errors import DataError
-from core.oms.errors import one_line
+from core.errors import DataError, one_line
 from core.results import EQUITY_FILE, FILLS_FILE, ORDERS_FILE, Summary, read_summary
 from core.storage import join, resolve, to_url
 

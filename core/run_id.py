@@ -30,7 +30,7 @@ import uuid
 
 from fsspec import AbstractFileSystem
 
-from core.errors import DataError
+from core.errors import DataError, one_line
 from core.layout import RESULTS_DIR
 from core.storage import is_remote, join, resolve
 
@@ -85,7 +85,7 @@ def allocate_run_id(results_root: str, now: dt.datetime) -> str:
                 return run_id
             number += 1
     except OSError as exc:
-        raise DataError(f"cannot claim a run id: {_one_line(exc)}", source=results_root) from exc
+        raise DataError(f"cannot claim a run id: {one_line(exc)}", source=results_root) from exc
     raise DataError(
         f"no free run id after {MAX_ATTEMPTS} attempts from {format_run_id(day, number)}",
         source=results_root,
@@ -124,8 +124,3 @@ def _claim(fs: AbstractFileSystem, path: str, remote: bool, now: dt.datetime) ->
     except FileExistsError:
         return False
     return fs.cat_file(marker) == token
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -35,8 +35,8 @@ from pathlib import Path
 import msgspec
 
 from core.config import AppConfig, UploadsConfig
+from core.errors import one_line
 from core.oms import OmsStore, UploadState
-from core.oms.errors import one_line
 from core.storage import join, resolve
 
 RUN_CONFIG_FILE = "run_config.json"

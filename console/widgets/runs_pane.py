@@ -25,9 +25,8 @@ from console.widgets.filter_input import FilterInput
 from console.widgets.oms_pane import OmsPane, PaneHost
 from console.widgets.run_cells import run_cells
 from console.widgets.table_pane import Cells
-from core.errors import TradeConsoleError
+from core.errors import TradeConsoleError, one_line
 from core.oms import OmsStore, RunState, UploadState
-from core.oms.errors import one_line
 from core.run_catalog import RunCatalog, RunEntry, RunFolder, merge
 
 RUN_LIMIT = 5_000

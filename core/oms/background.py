@@ -15,7 +15,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Self
 
-from core.oms.errors import OmsError, one_line
+from core.errors import one_line
+from core.oms.errors import OmsError
 from core.oms.events import Record
 from core.oms.store import OmsStore
 

@@ -17,9 +17,3 @@ class OmsError(TradeConsoleError):
         self.problem = problem
         self.source = source
         super().__init__(f"{source}: {problem}" if source else problem)
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of ``error``'s message (its type when it has none)."""
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import aiosqlite
 
-from core.oms.errors import OmsError, one_line
+from core.errors import one_line
+from core.oms.errors import OmsError
 from core.oms.schema import MIGRATIONS, SCHEMA_VERSION
 from core.storage import is_remote, resolve
 

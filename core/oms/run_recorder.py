@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
+from core.errors import one_line
 from core.oms.background import BackgroundStore
-from core.oms.errors import OmsError, one_line
+from core.oms.errors import OmsError
 from core.oms.events import Record, RunState
 
 _log = logging.getLogger(__name__)

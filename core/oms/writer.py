@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from core.oms.errors import OmsError, one_line
+from core.errors import one_line
+from core.oms.errors import OmsError
 from core.oms.events import Record
 from core.oms.ingest import plan
 from core.oms.opening import describe, rollback
