@@ -31,6 +31,16 @@ Section = Mapping[str, TomlValue]
 ConfigWriter = Callable[..., Path]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def away_from_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test runs in a scratch working directory: a default relative path (the OMS at
+    ``artifacts/oms.sqlite``, results under ``artifacts/``) must never reach the checkout's
+    own ``artifacts``, which is the demo's and the operator's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("session")

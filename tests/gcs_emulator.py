@@ -13,12 +13,20 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 EMULATOR = Path(sys.executable).with_name("gcp-storage-emulator")
+
+
+def _last_line(file: IO[bytes]) -> str:
+    file.seek(0)
+    lines = file.read().decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "(nothing on stderr)"
 
 
 def free_port() -> int:
@@ -42,6 +50,12 @@ class GcsEmulator:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
+        """Start the server and wait until it answers.
+
+        A restart on the same port can find it still held by the process just stopped (the
+        server exits at once with "address already in use"): that start is tried again until
+        ``timeout``; any other early exit is reported with the server's last line.
+        """
         argv = [str(EMULATOR), "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"]
         env = dict(os.environ)
         if self.folder is None:
@@ -49,22 +63,37 @@ class GcsEmulator:
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             env["STORAGE_BASE"] = str(self.folder)
-        self.process = subprocess.Popen(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
         deadline = time.monotonic() + timeout
+        while True:
+            with tempfile.TemporaryFile() as errors:
+                self.process = subprocess.Popen(
+                    argv, env=env, stdout=subprocess.DEVNULL, stderr=errors
+                )
+                if self._answers(deadline):
+                    return
+                said = _last_line(errors)
+            if self.process.poll() is None:  # alive but silent until the deadline
+                self.stop()
+                raise RuntimeError(f"gcp-storage-emulator did not answer on {self.host}")
+            code, self.process = self.process.returncode, None
+            if "in use" not in said or time.monotonic() >= deadline:
+                raise RuntimeError(f"gcp-storage-emulator exited with {code}: {said}")
+            time.sleep(0.2)
+
+    def _answers(self, deadline: float) -> bool:
+        """Whether the server answers ``GET /`` before ``deadline`` (False: it exited)."""
+        assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gcp-storage-emulator exited with {self.process.returncode}")
+                return False
             with (
                 contextlib.suppress(OSError),
                 urllib.request.urlopen(f"http://{self.host}/", timeout=0.5) as answer,
             ):
                 if answer.status == 200:
-                    return
+                    return True
             time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gcp-storage-emulator did not answer on {self.host}")
+        return False
 
     def stop(self) -> None:
         if self.process is None:

@@ -147,6 +147,29 @@ async def test_two_launched_backtests_run_at_once_to_completed_with_bars_at_100_
     assert no_children_left()
 
 
+async def test_an_empty_form_runs_every_instrument_over_the_whole_data_as_the_cli_does(
+    store: OmsStore, tmp_path: Path, demo_root: str, log_dir: Path
+) -> None:
+    app = TradeConsoleApp(desk_config(tmp_path, demo_root, log_dir), store=store)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await backtests(pilot)
+        await fill(pilot, screen, instruments="", start="", end="", mode="signals")
+        assert screen.query_one(LaunchForm).problems == {}
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(screen.runs) == 1)
+        (run,) = screen.runs.values()
+        await until(pilot, lambda: run.over)
+        assert run.state == "COMPLETED", run.error
+        ran = summary(run.folder or "")
+        assert sorted(ran["config"]["backtest"]["instruments"]) == [
+            "BTCUSDT.BINANCE",
+            "ETHUSDT.BINANCE",
+        ]
+        assert ran["period"]["start"].startswith("2026-01-05T00:00:00")
+        await fill(pilot, screen, instruments=" , ")
+        assert "instruments: none named" in screen.query_one(LaunchForm).problems["instruments"]
+
+
 async def test_a_bad_field_shows_its_message_and_launches_nothing(
     store: OmsStore, tmp_path: Path, demo_root: str, log_dir: Path
 ) -> None:

@@ -17,7 +17,14 @@ import msgspec
 import pytest
 
 from core.backtest import run_backtest
-from core.config import AppConfig, BacktestConfig, DataConfig, LoggingConfig, ResultsConfig
+from core.config import (
+    AppConfig,
+    BacktestConfig,
+    DataConfig,
+    LoggingConfig,
+    OmsConfig,
+    ResultsConfig,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Timestamp.utcnow is deprecated")
 
@@ -25,9 +32,11 @@ WINDOW = {"start": "2026-01-05T18:00:00Z", "end": "2026-01-06T06:00:00Z"}
 
 
 def small_config(data_root: str, results_root: Path, log_dir: Path) -> AppConfig:
+    # Everything under the test's folder: the default OMS is the checkout's own, the demo's.
     return AppConfig(
         data=DataConfig(root=data_root),
         results=ResultsConfig(root=str(results_root)),
+        oms=OmsConfig(database=str(results_root.parent / "oms.sqlite")),
         backtest=BacktestConfig(**WINDOW, chunk_size=5_000),
         logging=LoggingConfig(directory=str(log_dir)),
     )

@@ -162,7 +162,9 @@ class BacktestsScreen(ViewScreen):
         # handler (a screen handles its messages one at a time), so none precedes its line.
         key = await asyncio.to_thread(self.launcher.launch, config)
         bt = config.backtest
-        what = f"{','.join(bt.instruments)} {bt.start}..{bt.end} {bt.mode}"
+        instruments = ",".join(bt.instruments) or "every instrument"
+        window = f"{bt.start or 'first day'}..{bt.end or 'last day'}"
+        what = f"{instruments} {window} {bt.mode}"
         run = LaunchedRun(key, what)
         self.runs[key] = run
         await self.query_one("#launched", VerticalScroll).mount(run)

@@ -68,9 +68,9 @@ _LABELS = {
     "algo": "algorithm",
 }
 _HINTS = {
-    "instruments": "BTCUSDT.BINANCE, ETHUSDT.BINANCE",
-    "start": "2026-01-05T00:00:00Z",
-    "end": "2026-01-06T00:00:00Z",
+    "instruments": "empty: every instrument in the data (or BTCUSDT.BINANCE, ...)",
+    "start": "empty: the data's first day",
+    "end": "empty: the end of its last day",
     "mode": "full or signals",
     "window": "seconds (signals mode)",
     "min_notional": "e.g. 10",
@@ -182,8 +182,12 @@ class LaunchForm(Vertical):
         """Check every field; show their messages; the config to launch, or None."""
         values = self.values
         problems: dict[str, str] = {}
-        if not [i for i in values["instruments"].split(",") if i.strip()]:
-            problems["instruments"] = "instruments: at least one, comma separated"
+        # Empty means what the config means by it (every instrument, the data's whole window):
+        # what ``trade-console backtest`` runs without the options. Commas alone name none.
+        if values["instruments"] and not [i for i in values["instruments"].split(",") if i.strip()]:
+            problems["instruments"] = (
+                "instruments: none named, e.g. BTCUSDT.BINANCE, ETHUSDT.BINANCE"
+            )
         if values["mode"] not in MODES:
             problems["mode"] = f"mode: full or signals, got {values['mode']!r}"
         window: int | None = None
@@ -202,7 +206,18 @@ class LaunchForm(Vertical):
                 self._try(bare, alone, problems, name)
         config = None
         if not problems:  # ...then together: start before end is a rule of the pair
-            config = self._try(self.config, values | {"window": window}, problems, "start")
+            # What the form shows is what runs: a field emptied is unset, not the config's.
+            bt = self.config.backtest
+            shown = msgspec.structs.replace(
+                self.config,
+                backtest=msgspec.structs.replace(
+                    bt,
+                    instruments=bt.instruments if values["instruments"] else (),
+                    start=bt.start if values["start"] else None,
+                    end=bt.end if values["end"] else None,
+                ),
+            )
+            config = self._try(shown, values | {"window": window}, problems, "start")
         self.problems = problems
         self.query_one("#problems", Static).update(
             "\n".join(problems[n] for n in FIELDS if n in problems)
