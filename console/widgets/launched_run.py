@@ -31,9 +31,9 @@ class LaunchedRun(Horizontal, can_focus=True):
         height: 1;
         padding: 0 1;
         &:focus { background: $boost; }
-        & > #what { width: 48; }
-        & > ProgressBar { width: 36; }
-        & > #figures { width: 1fr; color: $text-muted; }
+        & > #what { width: 1fr; max-width: 48; }
+        & > ProgressBar { width: auto; margin-right: 1; }
+        & > #figures { width: 2fr; color: $text-muted; }
         &.-done > #figures { color: $success; }
         &.-failed > #figures { color: $error; }
     }
