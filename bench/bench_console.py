@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import bisect
 import gc
+import os
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,11 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import console  # noqa: E402, F401  (first: it sets Textual's frame rate, as the executable does)
+
+FRAME_RATE = int(os.environ["TEXTUAL_FPS"])
+"""The console's frame rate in this run (``console.FRAME_RATE`` unless the environment's)."""
+
 
 from textual.message import Message  # noqa: E402
 

@@ -48,6 +48,11 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
+import console  # noqa: E402, F401  (first: it sets Textual's frame rate, as the executable does)
+
+FRAME_RATE = int(os.environ["TEXTUAL_FPS"])
+"""The console's frame rate in this run (``console.FRAME_RATE`` unless the environment's)."""
+
 sys.path.insert(0, str(ROOT))
 
 from bench_console import Latencies, figures, run_phase  # noqa: E402
@@ -214,7 +219,7 @@ async def phase(
 async def main(args: argparse.Namespace) -> None:
     load = os.getloadavg()
     print(
-        f"console at {args.size[0]}x{args.size[1]} (nice {os.nice(0)}), "
+        f"console at {args.size[0]}x{args.size[1]} (nice {os.nice(0)}, {FRAME_RATE} fps), "
         f"{psutil.cpu_count()} cores, load average "
         f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at start"
     )

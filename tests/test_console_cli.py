@@ -172,3 +172,17 @@ def test_the_dashboard_runs_in_a_terminal_and_quits_on_q(tmp_path: Path) -> None
             process.kill()
         os.close(main_fd)
     assert "Traceback" not in (tmp_path / "logs" / LOG_FILE).read_text()
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "120"), ("30", "30")])
+def test_the_console_draws_at_120_frames_a_second_unless_the_environment_says(
+    setting: str | None, expected: str
+) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    if setting is not None:
+        environment["TEXTUAL_FPS"] = setting
+    code = "import console.cli, textual.constants as c; print(c.MAX_FPS)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == expected
