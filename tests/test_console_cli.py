@@ -146,6 +146,26 @@ def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     return seen
 
 
+def _read_until_exit(fd: int, process: subprocess.Popen[bytes], timeout: float) -> int:
+    """Keep reading the terminal, as a terminal does, until ``process`` exits; its code.
+
+    A terminal nobody reads fills up and blocks the program's next write (the frames it draws
+    while quitting included), so a test that stopped reading would hang the console it waits
+    for."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"still running {timeout} s after the key")
+        ready, _, _ = select.select([fd], [], [], min(remaining, 0.1))
+        if ready:
+            try:
+                os.read(fd, 65536)
+            except OSError:  # the child closed the terminal
+                break
+    return process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+
+
 def test_the_dashboard_runs_in_a_terminal_and_quits_on_q(tmp_path: Path) -> None:
     database = tmp_path / "oms.sqlite"
     asyncio.run(write_records(database, desk_records()))
@@ -166,7 +186,7 @@ def test_the_dashboard_runs_in_a_terminal_and_quits_on_q(tmp_path: Path) -> None
         drawn = _read_until(main_fd, b"Positions", timeout=20)
         assert b"Traceback" not in drawn
         os.write(main_fd, b"q")
-        assert process.wait(timeout=10) == 0
+        assert _read_until_exit(main_fd, process, timeout=10) == 0
     finally:
         if process.poll() is None:
             process.kill()
