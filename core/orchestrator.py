@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.model.enums import OrderSide
@@ -49,9 +49,9 @@ from core.execution.choice import choose_algorithm
 from core.external.adapter import OrderRequest
 from core.external.errors import VenueUnavailable
 from core.oms.events import RiskAlert, RoutedOrder
-from core.pre_trade import AlertThrottle, admit_or_deny
+from core.pre_trade import AlertThrottle, admit_or_deny, raise_warnings
 from core.rebalance import RebalanceLine
-from core.risk import MarketView, OrderIntent, PreTradeRisk, RiskVerdict
+from core.risk import MarketView
 from core.routing import (
     LiquidityTracker,
     RouteDecision,
@@ -83,38 +83,8 @@ class _Sent:
     decision_id: str
     decision: RouteDecision
     leg: RouteLeg
-    line: RebalanceLine
     operation_id: str
     rerouted: bool
-
-
-@dataclass(frozen=True)
-class _ViewGate:
-    """The strategy's pre-trade gate judging against the view in hand: within one send, each
-    order is judged after the ones before it (``MarketView.after``), not against a fresh read
-    of the cache, where they may not show yet."""
-
-    strategy: NautilusRebalanceStrategy
-    view: MarketView
-
-    @property
-    def risk(self) -> PreTradeRisk:
-        return self.strategy.risk
-
-    @property
-    def trading_state(self) -> str:
-        return self.strategy.trading_state
-
-    @property
-    def alert(self) -> Callable[[Any], None] | None:
-        return self.strategy.alert
-
-    @property
-    def denied(self) -> list[tuple[str, str]]:
-        return self.strategy.denied
-
-    def risk_view(self) -> MarketView:
-        return self.view
 
 
 class Orchestrator:
@@ -204,7 +174,7 @@ class Orchestrator:
             decision = self.route(line, now, committed)
             decision_id = f"{operation_id}:{next(self._ids)}"
             for leg in decision.legs:
-                routed = _Sent(decision_id, decision, leg, line, operation_id, False)
+                routed = _Sent(decision_id, decision, leg, operation_id, False)
                 if self.external is not None and leg.instrument_id in self.external:
                     view, ok = self._send_external(routed, None, now, view)
                     if ok:
@@ -231,21 +201,9 @@ class Orchestrator:
             del self._sent[next(iter(self._sent))]
 
     def _alert_unrouted(self, line: RebalanceLine, decision: RouteDecision, now: int) -> None:
-        strategy = self._strategy
         message = f"{line.instrument_id}: {decision.explanation}"
-        strategy.log.warning(message)
-        if strategy.alert is not None:
-            strategy.alert(
-                RiskAlert(
-                    alert_id=f"route_unrouted:{line.instrument_id}:{now}",
-                    ts_event=now,
-                    severity="WARNING",
-                    rule="route_unrouted",
-                    message=message,
-                    instrument_id=line.instrument_id,
-                    run_id=strategy.run_id,
-                )
-            )
+        key = line.instrument_id
+        self._alert("route_unrouted", message, key, key, now, None, severity="WARNING")
 
     def route(
         self, line: RebalanceLine, now: int, committed: Committed | None = None
@@ -321,7 +279,9 @@ class Orchestrator:
             now,
             worked=order.exec_algorithm_id is not None,
         )
-        verdict = admit_or_deny(_ViewGate(strategy, view), strategy, order, intent, self._warnings)
+        # Judged against the view in hand: within one send, each order after the ones before
+        # it (``MarketView.after``), not a fresh read of the cache, where they may not show yet.
+        verdict = admit_or_deny(strategy, strategy, order, intent, self._warnings, view=view)
         if not verdict.allowed:
             return view, False
         strategy.submit_order(order)
@@ -393,7 +353,7 @@ class Orchestrator:
             if rerouted is None:
                 return
             why = rerouted
-        self._alert_venue(
+        self._alert(
             "venue_reject",
             f"{client_order_id} rejected by {venue}: {_short(reason)}; not rerouted ({why})",
             client_order_id,
@@ -417,7 +377,7 @@ class Orchestrator:
             if room is not None and room < sent.leg.quantity:
                 continue
             leg = RouteLeg(cost.venue, cost.instrument_id, sent.leg.quantity, quote.price)
-            again = _Sent(sent.decision_id, sent.decision, leg, sent.line, sent.operation_id, True)
+            again = replace(sent, leg=leg, rerouted=True)
             explanation = (
                 f"{side} {quantity_text(leg.quantity)} rerouted {venue} -> {cost.venue} at "
                 f"{cost.total_bps:.2f} bps after a reject ({_short(reason)})"
@@ -456,13 +416,13 @@ class Orchestrator:
         self._record(client_order_id, sent, rerouted_from, now, explanation)
         intent = strategy.intent(leg.instrument_id, side, leg.quantity, leg.price, now)
         verdict = strategy.risk.admit(intent, view, strategy.trading_state)
-        self._warn(verdict, intent)
+        raise_warnings(strategy, intent, verdict, self._warnings)
         if not verdict.allowed:
             reason = verdict.reason or "denied"
             strategy.denied.append((client_order_id, reason))
             strategy.log.warning(f"{client_order_id} denied: {reason}")
             routes.deny(request, reason, now)
-            self._alert_venue(
+            self._alert(
                 str(verdict.denial.rule) if verdict.denial is not None else "order_denied",
                 f"{client_order_id} denied: {reason}",
                 client_order_id,
@@ -479,20 +439,6 @@ class Orchestrator:
         task.add_done_callback(self._tasks.discard)
         return view.after(intent), True
 
-    def _warn(self, verdict: RiskVerdict, intent: OrderIntent) -> None:
-        # Near-limit warnings, throttled as the strategy's own orders' are.
-        strategy = self._strategy
-        if strategy.alert is None or not verdict.warnings:
-            return
-        shown = tuple(
-            w
-            for w in verdict.warnings
-            if self._warnings.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
-        )
-        if shown:
-            for alert in strategy.risk.alerts(intent, RiskVerdict(True, None, shown)):
-                strategy.alert(alert)
-
     async def _submit_external(self, request: OrderRequest) -> None:
         routes = self.external
         assert routes is not None
@@ -503,7 +449,7 @@ class Orchestrator:
         except VenueUnavailable as error:
             # The order may be at the venue: never resent; the poller settles it by its id.
             self._sent.pop(key, None)
-            self._alert_venue(
+            self._alert(
                 "venue_unavailable",
                 f"{key} at {venue}: no answer ({_short(str(error))}); not resent, "
                 "the poller settles it",
@@ -515,7 +461,7 @@ class Orchestrator:
             return
         except Exception as error:  # a bug must not vanish in a task nobody awaits
             self._sent.pop(key, None)
-            self._alert_venue(
+            self._alert(
                 "venue_error",
                 f"{key} at {venue}: {_short(str(error))}",
                 key,
@@ -530,7 +476,7 @@ class Orchestrator:
         self._sent.pop(key, None)
         if answer.status == "CANCELED" and answer.filled_qty < request.quantity:
             left = quantity_text(request.quantity - answer.filled_qty)
-            self._alert_venue(
+            self._alert(
                 "external_unfilled",
                 f"{key} at {venue}: {left} not filled within the protective limit "
                 f"{request.price}; the next rebalance trades what is left",
@@ -546,16 +492,18 @@ class Orchestrator:
         while self._tasks:
             await asyncio.gather(*tuple(self._tasks), return_exceptions=True)
 
-    def _alert_venue(
+    def _alert(
         self,
         rule: str,
         message: str,
-        client_order_id: str,
+        key: str,
         instrument_id: str,
         ts: int,
-        details: dict[str, Any],
+        details: dict[str, Any] | None,
         severity: str = "ERROR",
     ) -> None:
+        # Logged, and a risk alert in the OMS whose id is the rule, ``key`` (the order, or an
+        # unrouted line's instrument) and the time.
         strategy = self._strategy
         if severity == "ERROR":
             strategy.log.error(message)
@@ -565,7 +513,7 @@ class Orchestrator:
             return
         strategy.alert(
             RiskAlert(
-                alert_id=f"{rule}:{client_order_id}:{ts}",
+                alert_id=f"{rule}:{key}:{ts}",
                 ts_event=ts,
                 severity=severity,
                 rule=rule,

@@ -156,26 +156,38 @@ def admit_or_deny(
     trading_state: str | None = None,
     *,
     published: bool = False,
+    view: MarketView | None = None,
 ) -> RiskVerdict:
     """Judge ``order`` as ``gate``'s own: count it if allowed, raise its near-limit warnings
     (throttled), and if denied refuse it from ``sender`` (``deny_order``: DENIED with the rule
     and numbers) and note it in ``gate.denied``. ``trading_state`` overrides the gate's own
-    (a kill the sender heard of first); ``published``: as for ``deny_order``."""
+    (a kill the sender heard of first); ``published``: as for ``deny_order``; ``view``: the
+    book to judge against (default ``gate.risk_view()``, a fresh read)."""
     verdict = gate.risk.admit(
-        intent, gate.risk_view(), gate.trading_state if trading_state is None else trading_state
+        intent,
+        gate.risk_view() if view is None else view,
+        gate.trading_state if trading_state is None else trading_state,
     )
-    if gate.alert is not None and verdict.warnings:
-        shown = [
-            w
-            for w in verdict.warnings
-            if throttle.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
-        ]
-        if shown:
-            for alert in gate.risk.alerts(intent, RiskVerdict(True, None, tuple(shown))):
-                gate.alert(alert)
+    raise_warnings(gate, intent, verdict, throttle)
     if not verdict.allowed:
         reason = verdict.reason or "denied"
         gate.denied.append((order.client_order_id.value, reason))
         sender.log.warning(f"{order.client_order_id} denied: {reason}")
         deny_order(sender, order, reason, published=published)
     return verdict
+
+
+def raise_warnings(
+    gate: PreTradeGate, intent: OrderIntent, verdict: RiskVerdict, throttle: AlertThrottle
+) -> None:
+    """Send ``verdict``'s near-limit warnings on ``intent`` to ``gate.alert``, throttled."""
+    if gate.alert is None or not verdict.warnings:
+        return
+    shown = [
+        w
+        for w in verdict.warnings
+        if throttle.allow(str(w.rule), intent.instrument_id, intent.ts_ns)
+    ]
+    if shown:
+        for alert in gate.risk.alerts(intent, RiskVerdict(True, None, tuple(shown))):
+            gate.alert(alert)

@@ -72,7 +72,7 @@ def venue_quote(
         size_precision=instrument.size_precision,
         min_quantity=0.0 if min_quantity is None else min_quantity.as_double(),
         min_notional=0.0 if min_notional is None else min_notional.as_double(),
-        max_quantity=_room(strategy, instrument, side, price, taker, committed),
+        max_quantity=_room(strategy, instrument, side, price, committed),
     )
 
 
@@ -81,11 +81,12 @@ def _room(
     instrument: Instrument,
     side: str,
     price: float | None,
-    taker_bps: float,
     committed: Committed,
 ) -> float | None:
     # A cash account sells only what it holds there and buys only what its cash there pays
     # for (fee included); a margin account has no such cap here (the risk checks bound it).
+    # The fee is the one the venue charges (as ``commit`` counts it), not the router's
+    # ``[routing.venues]`` override, which prices the venue but pays for nothing.
     account = strategy.portfolio.account(instrument.id.venue)
     if account is None or account.type != AccountType.CASH:
         return None
@@ -95,7 +96,7 @@ def _room(
         return 0.0
     venue = instrument.id.venue.value
     free = strategy.free_cash(instrument.id.venue) - committed.get(venue, 0.0)
-    return max(free, 0.0) / (price * (1 + taker_bps / 10_000))
+    return max(free, 0.0) / (price * (1 + float(instrument.taker_fee)))
 
 
 def commit(committed: Committed, instrument: Instrument, side: str, leg: RouteLeg) -> None:

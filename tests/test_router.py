@@ -7,11 +7,23 @@ explanation says.
 
 from __future__ import annotations
 
-import pytest
+from types import SimpleNamespace
 
-from core.config import load_config
+import pytest
+from nautilus_trader.model.enums import AccountType
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+from core.config import RoutingConfig, RoutingVenueConfig, load_config
 from core.errors import ConfigError
-from core.routing import LiquidityTracker, SmartOrderRouter, VenueQuote, asset_groups, asset_of
+from core.routing import (
+    LiquidityTracker,
+    RouteLeg,
+    SmartOrderRouter,
+    VenueQuote,
+    asset_groups,
+    asset_of,
+)
+from core.venue_quotes import Committed, commit, venue_quote
 
 PRICE = 94_000.0
 
@@ -225,3 +237,28 @@ def test_what_no_venue_has_room_for_is_left_unrouted_and_said() -> None:
         "SELL 0.5 -> BINANCE at 10.00 bps (fee 10.00 + latency 0.00); vs BYBIT 5.00 "
         "(nothing held); beyond the participation limit; 0.4 unrouted (no room)"
     )
+
+
+def test_a_cash_venue_buys_what_its_cash_pays_at_the_fee_the_venue_charges() -> None:
+    # The router prices BINANCE by its [routing.venues] override (0 bps), but the cash a buy
+    # takes there pays the instrument's own 10 bps fee: the hard cap and what a leg commits
+    # count the same fee, so a second line at the venue finds no room the first one took.
+    instrument = TestInstrumentProvider.btcusdt_binance()
+    account = SimpleNamespace(type=AccountType.CASH)
+    strategy = SimpleNamespace(
+        cache=SimpleNamespace(instrument=lambda _: instrument, quote_tick=lambda _: None),
+        portfolio=SimpleNamespace(account=lambda _: account),
+        last_price=lambda _: 50_000.0,
+        holding=lambda _: 0.0,
+        free_cash=lambda _: 100_100.0,
+    )
+    routing = RoutingConfig(enabled=True, venues={"BINANCE": RoutingVenueConfig(taker_fee_bps=0.0)})
+    tracker = LiquidityTracker(1)
+    committed: Committed = {}
+    quote = venue_quote(strategy, routing, tracker, "BTCUSDT.BINANCE", "BUY", 0, committed)
+    assert quote is not None and quote.taker_fee_bps == 0.0
+    assert quote.max_quantity == pytest.approx(2.0)  # 100,100 / (50,000 * 1.001)
+    leg = RouteLeg("BINANCE", "BTCUSDT.BINANCE", 2.0, 50_000.0)
+    commit(committed, instrument, "BUY", leg)
+    again = venue_quote(strategy, routing, tracker, "BTCUSDT.BINANCE", "BUY", 0, committed)
+    assert again is not None and again.max_quantity == pytest.approx(0.0, abs=1e-9)

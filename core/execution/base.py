@@ -47,7 +47,6 @@ from core.marks import last_price
 from core.pre_trade import AlertThrottle, PreTradeGate, admit_or_deny, apply_event, deny_order
 from core.risk import OrderIntent
 
-NANOS_PER_SECOND = 1_000_000_000
 _TIGHTNESS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 _KEEP_STOPPED = 1_000
 

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from core.execution.schedule import NANOS_PER_SECOND
 from core.layout import trades_path
 from core.storage import resolve
 from core.ticks import TickReader
 
 DAY_SECONDS = 86_400
-NANOS_PER_SECOND = 1_000_000_000
 
 
 def volume_profile(ts_ns: np.ndarray, sizes: np.ndarray, bucket_secs: int) -> tuple[float, ...]:

@@ -15,9 +15,9 @@ from typing import Any, Literal
 from nautilus_trader.config import ExecAlgorithmConfig
 from nautilus_trader.model.enums import OrderSide, OrderType
 
-from core.execution.base import NANOS_PER_SECOND, DeskExecAlgorithm
+from core.execution.base import DeskExecAlgorithm
 from core.execution.parent import ParentWork, choice, number
-from core.execution.schedule import cumulative_targets
+from core.execution.schedule import NANOS_PER_SECOND, cumulative_targets
 
 
 class ScheduledExecAlgorithmConfig(ExecAlgorithmConfig, frozen=True):

@@ -17,10 +17,9 @@ from typing import Any
 import msgspec
 from nautilus_trader.model.identifiers import ExecAlgorithmId
 
-from core.execution.base import NANOS_PER_SECOND
 from core.execution.parent import ParentWork
 from core.execution.profile import load_profile, slot_weights
-from core.execution.schedule import slot_count, slot_times
+from core.execution.schedule import NANOS_PER_SECOND, slot_count, slot_times
 from core.execution.scheduled import ScheduledExecAlgorithm, ScheduledExecAlgorithmConfig
 
 VWAP_ID = "VWAP"
