@@ -21,6 +21,7 @@ from console.widgets.positions_pane import PositionsPane
 from core.config import AppConfig, ExternalVenueConfig, load_config
 from core.errors import ConfigError, TradeConsoleError
 from core.external import (
+    ExternalOrder,
     OrderRequest,
     VenueAuthError,
     VenueUnavailable,
@@ -549,6 +550,24 @@ async def test_the_kill_cancels_every_open_order_at_the_external_venue(
     assert {o.status for o in await store.orders()} == {"CANCELED"}
     await poll(venues)
     assert {o.status for o in await store.orders()} == {"CANCELED"}
+
+
+async def test_a_kill_written_while_a_submit_answer_travels_is_not_undone_by_it(
+    venues: ExternalVenues, server: GeminiServer, store: OmsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapter = venues.adapters["GEMINI"]
+    place = adapter.submit
+
+    async def placed_then_killed(request: OrderRequest) -> ExternalOrder:
+        answer = await place(request)
+        await venues.cancel_all_open("kill: HALTED")  # lands before the answer is written
+        return answer
+
+    monkeypatch.setattr(adapter, "submit", placed_then_killed)
+    event = await venues.submit("GEMINI", buy("O-RACE", 0.1, 48_000.0))
+    assert event.status == "CANCELED"
+    await store.flush()
+    assert [e.status for e in await store.order_history("O-RACE")] == ["SUBMITTED", "CANCELED"]
 
 
 async def test_positions_add_up_per_asset_across_a_nautilus_and_an_external_venue(

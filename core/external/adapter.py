@@ -5,7 +5,7 @@ words are Nautilus's (``BUY``, ``LIMIT``, ``PARTIALLY_FILLED``, ``TAKER``), so t
 panes and the router treat an external venue's orders like a Nautilus venue's. Instruments are
 named ``SYMBOL.VENUE`` (``BTCUSD.GEMINI``) as Nautilus names its own.
 
-Every call is a coroutine: the poller runs on the console's (or the node's) event loop and must
+Every call is a coroutine: the poller runs on the node's event loop and must
 never block it. Errors are ``core.external.errors`` types, one line each.
 """
 

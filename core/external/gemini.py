@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -175,12 +176,14 @@ class GeminiAdapter(ExternalVenueAdapter):
                 if symbol is not None:
                     params["symbol"] = symbol
                 page = await self._private("/v1/mytrades", params)
+                before = len(fills)
                 for trade in page:
                     fill = self._fill(trade, symbol)
                     fills[fill.trade_id] = fill
-                if len(page) < _PAGE:
+                if len(page) < _PAGE or len(fills) == before:
                     break
-                since_ms = max(int(t["timestampms"]) for t in page) + 1
+                # Inclusive: trades of the page's last millisecond beyond the page come next.
+                since_ms = max(int(t["timestampms"]) for t in page)
         return sorted(fills.values(), key=lambda f: (f.ts_event, f.trade_id))
 
     async def positions(self) -> list[ExternalPosition]:
@@ -223,10 +226,12 @@ class GeminiAdapter(ExternalVenueAdapter):
 
     async def market(self, instrument_id: str, since_ns: int) -> ExternalMarket:
         symbol = self.symbol(instrument_id).lower()
-        ticker = await self._get(f"/v1/pubticker/{symbol}")
-        book = await self._get(f"/v1/book/{symbol}?limit_bids=1&limit_asks=1")
         since_ms = since_ns // _MS
-        trades = await self._get(f"/v1/trades/{symbol}?timestamp={since_ms}&limit_trades={_PAGE}")
+        ticker, book, trades = await asyncio.gather(  # public: no nonce, so no queue
+            self._get(f"/v1/pubticker/{symbol}"),
+            self._get(f"/v1/book/{symbol}?limit_bids=1&limit_asks=1"),
+            self._get(f"/v1/trades/{symbol}?timestamp={since_ms}&limit_trades={_PAGE}"),
+        )
         bids, asks = book.get("bids") or [], book.get("asks") or []
         return ExternalMarket(
             instrument_id=instrument_id,
@@ -340,7 +345,9 @@ class GeminiAdapter(ExternalVenueAdapter):
         if session is None:
             raise VenueUnavailable(self.name, f"not connected ({path})")
         url = self.config.base_url.rstrip("/") + path
-        async with self._lock:  # one request at a time: each nonce must exceed the last
+        # Private requests one at a time (each nonce must exceed the last, in arrival order);
+        # public ones carry no nonce and need not queue behind them.
+        async with self._lock if method == "POST" else contextlib.nullcontext():
             headers = {}
             if method == "POST":
                 self._nonce = max(self._nonce + 1, time.time_ns() // _MS)
@@ -395,7 +402,8 @@ def _number(value: Any) -> float | None:
 
 
 def _decimal(value: float) -> str:
-    # Gemini takes amounts and prices as decimal strings; repr keeps every digit a float has.
+    # Gemini takes amounts and prices as decimal strings, never in exponent notation; ten
+    # places are finer than any of its increments.
     text = f"{value:.10f}".rstrip("0").rstrip(".")
     return text or "0"
 

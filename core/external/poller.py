@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core.errors import one_line
 from core.external.adapter import ExternalPosition, ExternalVenueAdapter
 from core.external.errors import VenueError
 from core.external.records import (
@@ -41,7 +42,6 @@ from core.oms.events import (
     Record,
     RiskAlert,
 )
-from core.ticks import one_line
 
 _log = logging.getLogger(__name__)
 FIRST_LOOKBACK_NS = 86_400 * 10**9
@@ -67,7 +67,7 @@ class VenueBook:
     positions: dict[str, PositionSnapshot] = field(default_factory=dict)
     balances: dict[str, BalanceSnapshot] = field(default_factory=dict)
     in_flight: set[str] = field(default_factory=set)
-    """Orders whose submit or cancel awaits the venue's answer: a poll leaves them alone."""
+    """Orders whose submit awaits the venue's answer: a poll leaves them alone."""
     flagged: set[str] = field(default_factory=set)
     error: str | None = None
     """The last poll's failure (None: the last poll worked)."""
@@ -216,6 +216,9 @@ class ExternalVenuePoller:
                 venue_order_id=previous.venue_order_id,
                 client_order_id=None if previous.venue_order_id else key,
             )
+            # A submit's answer or a kill's cancel may have been written while this one was
+            # asked: the next event follows the order's latest state, not the one listed.
+            previous = book.orders.get(key, previous)
             if final is not None and is_news(previous, final):
                 self.emit(order_event(previous, final, key, self._now_ns()))
             elif final is None and key not in book.flagged:

@@ -56,7 +56,6 @@ class ExternalVenues:
         self.store = store
         self.poller = ExternalVenuePoller(adapters, store, now_ns=now_ns)
         self.adapters = self.poller.adapters
-        self._now_ns = now_ns
         self.now_ns = now_ns
         """The wall clock the venues' records are stamped with."""
         self.trading_state = "ACTIVE"
@@ -148,7 +147,7 @@ class ExternalVenues:
                 f"{request.client_order_id}: client order id already used at {venue}"
             )
         if self.trading_state == "HALTED":
-            denied = denied_event(request, "trading is HALTED", self._now_ns())
+            denied = denied_event(request, "trading is HALTED", self.now_ns())
             self.poller.emit(denied)
             self.poller.alert(
                 venue,
@@ -159,14 +158,14 @@ class ExternalVenues:
                 client_order_id=request.client_order_id,
             )
             return denied
-        submitted = submitted_event(request, self._now_ns())
+        submitted = submitted_event(request, self.now_ns())
         self.poller.emit(submitted)
         await self.store.flush()  # durable before the request leaves
         book.in_flight.add(request.client_order_id)
         try:
             order = await adapter.submit(request)
         except (VenueRejected, VenueAuthError) as error:
-            rejected = rejected_event(submitted, str(error), self._now_ns())
+            rejected = rejected_event(submitted, str(error), self.now_ns())
             self.poller.emit(rejected)
             return rejected
         except VenueError as error:
@@ -182,9 +181,10 @@ class ExternalVenues:
             raise
         finally:
             book.in_flight.discard(request.client_order_id)
-        accepted = order_event(
-            book.orders[request.client_order_id], order, request.client_order_id, self._now_ns()
-        )
+        current = book.orders[request.client_order_id]
+        if not is_news(current, order):  # a kill's cancel of it was written while it travelled
+            return current
+        accepted = order_event(current, order, request.client_order_id, self.now_ns())
         self.poller.emit(accepted)
         return accepted
 
@@ -197,9 +197,9 @@ class ExternalVenues:
             raise TradeConsoleError(f"{client_order_id}: no order with a venue id at {venue}")
         order = await adapter.cancel(previous.venue_order_id)
         current = book.orders[client_order_id]
-        if order.status == current.status and order.filled_qty == current.filled_qty:
+        if not is_news(current, order):
             return current
-        event = order_event(current, order, client_order_id, self._now_ns())
+        event = order_event(current, order, client_order_id, self.now_ns())
         self.poller.emit(event)
         return event
 
@@ -234,7 +234,7 @@ class ExternalVenues:
             key = book.by_venue_id.get(after.venue_order_id) or client_id(name, after)
             previous = book.orders.get(key)
             if is_news(previous, after):
-                self.poller.emit(order_event(previous, after, key, self._now_ns()))
+                self.poller.emit(order_event(previous, after, key, self.now_ns()))
         return cancelled
 
     def _adapter(self, venue: str) -> ExternalVenueAdapter:
