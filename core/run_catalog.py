@@ -219,21 +219,6 @@ class RunCatalog:
             found += self._remote_folders(self.upload_root, BUCKET)
         return found
 
-    def summary_at(self, url: str) -> SummaryFigures | None:
-        """The figures of the summary.json in the folder ``url`` (None: no summary yet)."""
-        if is_remote(url):
-            fs, folder = resolve(url)
-            path = join(folder, SUMMARY_FILE)
-            try:
-                data = fs.cat_file(path)
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                return _broken(exc)
-            return parse_summary(data)
-        _, path = resolve(url)
-        return self._local_folder(os.path.basename(path), path).figures
-
     # -- reading ----------------------------------------------------------------------------
 
     def _local_folder(self, run_id: str, path: str) -> RunFolder:
@@ -270,11 +255,9 @@ class RunCatalog:
             parts = path[len(prefix) :].split("/") if path.startswith(prefix) else []
             if len(parts) < 2 or not _is_run_name(parts[0]):
                 continue
-            summary = runs.setdefault(parts[0], None)
+            runs.setdefault(parts[0], None)  # a run folder, with or without its summary
             if parts[1] == SUMMARY_FILE and len(parts) == 2:
                 runs[parts[0]] = info
-            elif summary is None:
-                runs[parts[0]] = None
         stamps: dict[str, Stamp] = {}
         wanted: list[str] = []
         for run_id, info in runs.items():

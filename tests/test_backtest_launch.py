@@ -100,11 +100,21 @@ def summary(folder: str) -> dict:
     return json.loads((Path(folder) / "summary.json").read_text())
 
 
+_EARLIER: set[int] = set()
+"""Children alive before the test (a session's GCS emulator, when an earlier module started it)."""
+
+
+@pytest.fixture(autouse=True)
+def _earlier_children() -> None:
+    _EARLIER.clear()
+    _EARLIER.update(p.pid for p in psutil.Process().children(recursive=True))
+
+
 def no_children_left() -> bool:
     """No process of a run is left (multiprocessing's resource tracker, shared, may stay)."""
     multiprocessing.active_children()  # reaps the ended ones
-    tracker = resource_tracker._resource_tracker._pid
-    return [p for p in psutil.Process().children(recursive=True) if p.pid != tracker] == []
+    kept = _EARLIER | {resource_tracker._resource_tracker._pid}
+    return [p for p in psutil.Process().children(recursive=True) if p.pid not in kept] == []
 
 
 async def test_two_launched_backtests_run_at_once_to_completed_with_bars_at_100_percent(

@@ -237,6 +237,13 @@ async def test_the_compare_screen_says_what_it_cannot_read(
         status = screen.query_one("#status", Static)
         await wait_for(pilot, lambda: status.has_class("failed"), timeout=10)
         assert "gone/summary.json: missing" in str(status.render())
+        # Once the folder holds a run, r reads it and the status is no longer an error.
+        shutil.copytree(first, tmp_path / "gone")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.comparison is not None, timeout=10)
+        await pilot.pause()
+        assert not status.has_class("failed")
+        assert str(status.render()) == "Equity: portfolio value"
 
 
 def test_each_run_after_the_first_gets_its_own_difference_column(

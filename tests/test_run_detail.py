@@ -11,12 +11,10 @@ and min), table row counts equal to the parquet files', the upload state, and co
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import msgspec
 import pyarrow.parquet as pq
@@ -28,7 +26,8 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from console.app import TradeConsoleApp
-from console.screens.backtests import COMPARE_MISSING, BacktestsScreen
+from console.screens.backtests import BacktestsScreen
+from console.screens.run_compare import RunCompareScreen, SessionCompareScreen
 from console.screens.run_detail import TAIL_ROWS, RunDetailScreen
 from console.widgets.filter_input import FilterInput
 from console.widgets.line_plot import LinePlot, number_label, percent_label
@@ -131,14 +130,6 @@ def put_cursor(pane: RunsPane, run_id: str) -> None:
     """Focus the list with its cursor on ``run_id``'s row."""
     pane.table.focus()
     pane.table.move_cursor(row=pane.table.keys.index(run_id))
-
-
-def compare_screens() -> ModuleType | None:
-    """The compare screens' module, None while it does not exist (another helper's work)."""
-    try:
-        return importlib.import_module("console.screens.run_compare")
-    except ImportError:
-        return None
 
 
 async def open_detail(pilot: Pilot, pane: RunsPane, run_id: str) -> RunDetailScreen:
@@ -300,12 +291,8 @@ async def test_space_marks_runs_and_equals_opens_the_compare_screen_with_their_f
         assert "2 marked" in pane.border_subtitle
         await pilot.press("equals_sign")
         await pilot.pause()
-        screens = compare_screens()
-        if screens is None:
-            assert COMPARE_MISSING in notices(app)
-        else:
-            assert isinstance(app.screen, screens.RunCompareScreen)
-            assert app.screen.folders == (second, first)  # in the order they were marked
+        assert isinstance(app.screen, RunCompareScreen)
+        assert app.screen.folders == (second, first)  # in the order they were marked
 
 
 async def test_v_opens_the_session_compare_for_the_run_under_the_cursor(
@@ -317,12 +304,8 @@ async def test_v_opens_the_session_compare_for_the_run_under_the_cursor(
         put_cursor(pane, desk.run_id)
         await pilot.press("v")
         await pilot.pause()
-        screens = compare_screens()
-        if screens is None:
-            assert COMPARE_MISSING in notices(app)
-        else:
-            assert isinstance(app.screen, screens.SessionCompareScreen)
-            assert app.screen.folder == desk.folder
+        assert isinstance(app.screen, SessionCompareScreen)
+        assert app.screen.folder == desk.folder
 
 
 async def test_a_broken_summary_shows_in_the_list_with_its_problem(

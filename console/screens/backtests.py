@@ -5,17 +5,12 @@ Launched runs go to ``core.run_launcher``: each in its own spawned process, neve
 console's loop, with progress coming back through a reader thread as messages. The screen is
 installed once per app (``TradeConsoleApp.action_backtests``), so leaving it with Escape
 leaves the runs and their bars as they are; the runs are cancelled when the console exits.
-
-The compare screens are another helper's (``console.screens.run_compare``): imported when asked
-for, so the list works, and says so, while that module is absent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar, cast
 
 import msgspec
@@ -26,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from console.screens.run_compare import RunCompareScreen, SessionCompareScreen
 from console.screens.run_detail import RunDetailScreen
 from console.screens.view_screen import ViewScreen
 from console.widgets.key_footer import KeyFooter
@@ -42,7 +38,6 @@ NOTE = (
     "ctrl+r launches the form · c cancels a launched run · runs: Enter details, space marks, "
     "= compares marked, v vs session, s/S sort, / filter, ctrl+l rescans"
 )
-COMPARE_MISSING = "compare not available"
 
 
 class BacktestsScreen(ViewScreen):
@@ -124,16 +119,13 @@ class BacktestsScreen(ViewScreen):
 
     @on(RunsPane.Compare)
     def _compare(self, message: RunsPane.Compare) -> None:
-        screens = self._compare_screens()
-        if screens is not None:
-            self.app.push_screen(screens.RunCompareScreen(list(message.folders)))
+        self.app.push_screen(RunCompareScreen(message.folders))
 
     @on(RunsPane.CompareSession)
     def _compare_session(self, message: RunsPane.CompareSession) -> None:
         folder = self._folder(message.entry)
-        screens = None if folder is None else self._compare_screens()
-        if screens is not None and folder is not None:
-            self.app.push_screen(screens.SessionCompareScreen(folder))
+        if folder is not None:
+            self.app.push_screen(SessionCompareScreen(folder))
 
     def _folder(self, entry: RunEntry) -> str | None:
         """The run's folder (local before bucket), or None with a notice saying there is none."""
@@ -141,14 +133,6 @@ class BacktestsScreen(ViewScreen):
             self.notify(f"{entry.run_id}: no result folder yet", timeout=4)
             return None
         return entry.folders[0]
-
-    def _compare_screens(self) -> ModuleType | None:
-        """``console.screens.run_compare``, or None with a notice while it does not exist."""
-        try:
-            return importlib.import_module("console.screens.run_compare")
-        except ImportError:
-            self.notify(COMPARE_MISSING, severity="warning", timeout=4)
-            return None
 
     @on(LaunchForm.Launch)
     async def _launch(self, message: LaunchForm.Launch) -> None:

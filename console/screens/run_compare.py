@@ -70,7 +70,9 @@ class CompareScreen(ViewScreen):
         error: str
 
     def action_reload(self) -> None:
-        self.query_one("#status", Static).update("reading...")
+        status = self.query_one("#status", Static)
+        status.remove_class("failed")  # a failed read's colour must not outlive it
+        status.update("reading...")
         self.load()
 
     def on_mount(self) -> None:
