@@ -251,6 +251,12 @@ class Orchestrator:
             exec_algorithm_params=params,
         )
 
+    def works(self, quantity: float, price: float | None) -> bool:
+        """Whether an order of ``quantity`` at ``price`` goes out as a parent an execution
+        algorithm works (``[execution]``): its checks are then its children's (see
+        ``OrderIntent.worked``), in the preview as when it is sent."""
+        return choose_algorithm(quantity * (price or 0.0), self._execution) is not None
+
     def _algorithm(self, notional: float) -> tuple[ExecAlgorithmId | None, dict[str, Any] | None]:
         # The parent's algorithm and params from [execution]; (None, None) is a plain order.
         choice = choose_algorithm(notional, self._execution)

@@ -43,7 +43,7 @@ from fsspec import AbstractFileSystem
 from core.errors import DataError, one_line
 from core.layout import results_path
 from core.run_id import RUN_ID_PATTERN
-from core.storage import join, resolve, to_url
+from core.storage import join, resolve, storage_errors, to_url
 
 TIMESTAMP = pa.timestamp("ns", tz="UTC")
 
@@ -400,7 +400,7 @@ def read_run_file(folder_url: str, name: str, when_missing: str) -> tuple[bytes,
         return fs.cat_file(path), source
     except FileNotFoundError as exc:
         raise DataError(f"missing: {when_missing}", source) from exc
-    except OSError as exc:
+    except storage_errors() as exc:
         raise DataError(f"cannot read: {one_line(exc)}", source) from exc
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from core.errors import DataError, one_line
 from core.results import EQUITY_FILE, FILLS_FILE, ORDERS_FILE, Summary, read_summary
-from core.storage import join, resolve, to_url
+from core.storage import join, resolve, storage_errors, to_url
 
 
 @dataclass(frozen=True)
@@ -69,15 +69,15 @@ def read_run_files(folder: str, tail_rows: int = 500) -> RunFiles:
             table.column("portfolio_value").to_numpy(),
             table.column("drawdown_pct").to_numpy(),
         )
-    except (OSError, pa.ArrowException, KeyError) as exc:
+    except (*storage_errors(), pa.ArrowException, KeyError) as exc:
         problems[EQUITY_FILE] = _problem(exc)
     try:
         fills = read_tail(to_url(fs, join(base, FILLS_FILE)), tail_rows)
-    except (OSError, pa.ArrowException) as exc:
+    except (*storage_errors(), pa.ArrowException) as exc:
         problems[FILLS_FILE] = _problem(exc)
     try:
         orders = read_tail(to_url(fs, join(base, ORDERS_FILE)), tail_rows)
-    except (OSError, pa.ArrowException) as exc:
+    except (*storage_errors(), pa.ArrowException) as exc:
         problems[ORDERS_FILE] = _problem(exc)
     return RunFiles(folder, summary, equity, fills, orders, problems)
 

@@ -7,6 +7,7 @@ fsspec filesystem and a path inside it, and ``join`` builds child paths without 
 from __future__ import annotations
 
 import posixpath
+import sys
 from pathlib import Path
 
 import fsspec
@@ -44,3 +45,14 @@ def to_url(fs: AbstractFileSystem, path: str) -> str:
     if protocol in ("file", "local"):
         return path
     return f"{protocol}://{path}"
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What reading or writing storage raises when the storage itself fails: ``OSError``, and
+    gcsfs's own ``HttpError`` (not an ``OSError``) once its retries are spent.
+
+    Called in an ``except`` clause, when an exception is being handled: gcsfs (a quarter of a
+    second to import) is looked up only if something has loaded it, which any gs:// access has.
+    """
+    retry = sys.modules.get("gcsfs.retry")
+    return (OSError,) if retry is None else (OSError, retry.HttpError)

@@ -203,7 +203,14 @@ class NautilusRebalanceStrategy(Strategy):
         now = self.clock.timestamp_ns()
         ordered = [line for line in lines if line.side is not None]
         intents = [
-            self.intent(line.instrument_id, line.side or "", line.quantity, line.price, now)
+            self.intent(
+                line.instrument_id,
+                line.side or "",
+                line.quantity,
+                line.price,
+                now,
+                worked=self.orchestrator.works(line.quantity, line.price),
+            )
             for line in ordered
         ]
         verdicts = self.risk.check_batch(intents, self.risk_view(), self.trading_state)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import msgspec
 from test_console_seed import wait_for
 from test_node_session import BTC, ETH, node_config, write_targets
 from textual.widgets import DataTable, Static
@@ -121,3 +122,28 @@ async def test_a_rebalance_asked_for_while_halted_is_refused_with_the_reason(
         await pilot.press("enter", "a", "y")
         assert "HALTED" in str(screen.query_one("#ask", Static).render())
         assert node.strategy.cache.orders() == []
+
+
+async def test_a_line_an_algorithm_works_is_previewed_as_it_will_be_sent(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    # Orders of ~40,000 against a 5,000 order cap: a TWAP parent is checked for the position
+    # it leads to and its children (4,000 each) against the cap; the preview must agree.
+    base = node_config(
+        config_writer,
+        tmp_path,
+        demo_root,
+        risk={"max_order_notional": 5_000.0, "require_preview": "always"},
+    )
+    execution = msgspec.structs.replace(base.execution, algorithm="twap")
+    config = msgspec.structs.replace(base, execution=execution)
+    async with console_with_node(config) as (_app, _pilot, node, _store):
+        strategy = node.strategy
+        previews = [p for p in strategy.preview({BTC: 0.4, ETH: 0.3}) if p.line.side]
+        assert len(previews) == 2
+        assert all(p.allowed and p.line.notional > 5_000 for p in previews), previews
+        line = previews[0].line
+        now = strategy.clock.timestamp_ns()
+        whole = strategy.intent(line.instrument_id, line.side or "", line.quantity, line.price, now)
+        verdict = strategy.risk.check(whole, strategy.risk_view(), strategy.trading_state)
+        assert verdict.reason is not None and verdict.reason.startswith("order_max_notional")

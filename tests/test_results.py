@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
+from core import results
 from core.errors import DataError
 from core.results import (
     EQUITY_SCHEMA,
@@ -393,3 +394,21 @@ def test_failed_summary_is_written_even_for_an_unwritten_run_with_an_odd_config(
     failed = read_summary(url)
     assert (failed.status, failed.error) == ("FAILED", "boom")
     assert failed.config["when"].startswith("<object object")
+
+
+def test_a_bucket_error_after_gcsfs_retries_is_one_line_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # gcsfs raises its own HttpError (not an OSError) once its retries are spent.
+    from gcsfs.retry import HttpError
+
+    class FailingBucket(fsspec.AbstractFileSystem):
+        protocol = "gs"
+
+        def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kw):
+            raise HttpError({"code": 503, "message": "Backend Error"})
+
+    monkeypatch.setattr(results, "resolve", lambda url: (FailingBucket(), "desk/BT-1"))
+    with pytest.raises(DataError) as raised:
+        results.read_summary("gs://desk/BT-1")
+    assert str(raised.value) == "gs://desk/BT-1/summary.json: cannot read: Backend Error, 503"
