@@ -454,16 +454,9 @@ class Orchestrator:
             answer = await routes.submit(request)
         except VenueUnavailable as error:
             # The order may be at the venue: never resent; the poller settles it by its id.
+            # ``ExternalVenues.submit`` raised the order's alert (external_order_unknown).
             self._sent.pop(key, None)
-            self._alert(
-                "venue_unavailable",
-                f"{key} at {venue}: no answer ({_short(str(error))}); not resent, "
-                "the poller settles it",
-                key,
-                instrument_id,
-                routes.venues.now_ns(),
-                {"venue": venue},
-            )
+            self._strategy.log.warning(f"{key} at {venue}: no answer ({_short(str(error))})")
             return
         except Exception as error:  # a bug must not vanish in a task nobody awaits
             self._sent.pop(key, None)

@@ -183,8 +183,10 @@ async def test_an_unanswered_external_order_is_never_resent_and_raises_an_alert(
         orders, _ = await oms(store)
         (order,) = orders
         assert (order.instrument_id, order.status) == (GEMINI_BTC, "SUBMITTED")
-        alerts = [a for a in await store.alerts(limit=100) if a.rule == "venue_unavailable"]
-        assert len(alerts) == 1 and "not resent" in alerts[0].message
+        about = order.client_order_id
+        alerts = [a for a in await store.alerts(limit=100) if about in a.message]
+        assert [a.rule for a in alerts] == ["external_order_unknown"]  # one alert, not two
+        assert "not resent" in alerts[0].message and alerts[0].severity == "ERROR"
         assert strategy.cache.orders() == []  # not rerouted to Binance either
         assert [path for path in server.requests if path == "/v1/order/new"] == ["/v1/order/new"]
 

@@ -169,11 +169,12 @@ class ExternalVenues:
             self.poller.emit(rejected)
             return rejected
         except VenueError as error:
+            # The one alert of an order in doubt (callers log, they do not alert again).
             self.poller.alert(
                 venue,
-                "WARNING",
+                "ERROR",
                 "external_order_unknown",
-                f"{request.client_order_id}: no answer ({error}); "
+                f"{request.client_order_id}: no answer ({error}); not resent, "
                 "kept SUBMITTED until the venue is read",
                 instrument_id=request.instrument_id,
                 client_order_id=request.client_order_id,
