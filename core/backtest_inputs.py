@@ -18,6 +18,7 @@ from core.signals import load_signals
 from core.storage import join, resolve, to_url
 from core.strategy import ScheduledTargets
 from core.target_file import load_target_file
+from core.ticks import to_ns
 
 _DAY = re.compile(r"day-(\d{4}-\d{2}-\d{2})$")
 
@@ -35,15 +36,11 @@ class BacktestInputs:
 
     @property
     def start_ns(self) -> int:
-        return _ns(self.start)
+        return to_ns(self.start)
 
     @property
     def end_ns(self) -> int:
-        return _ns(self.end)
-
-
-def _ns(moment: dt.datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1_000
+        return to_ns(self.end)
 
 
 def available_days(data_root: str) -> list[dt.date]:
@@ -145,7 +142,7 @@ def _schedule(
                 config.backtest.targets,
             )
         weights = {k: w for k, w in target_file.weights.items() if k in traded}
-        return [ScheduledTargets(_ns(when), "target-file", weights)]
+        return [ScheduledTargets(to_ns(when), "target-file", weights)]
     schedule = []
     for target_set in load_signals(config.data.root, start, end, known):
         weights = {k: w for k, w in target_set.weights.items() if k in traded}

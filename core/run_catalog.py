@@ -16,7 +16,6 @@ exception: one bad file must not hide the other runs.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ from core.layout import RESULTS_DIR
 from core.oms import RunState, UploadState
 from core.results import SUMMARY_FILE, Summary
 from core.storage import is_remote, join, resolve, to_url
+from core.ticks import to_ns
 
 LOCAL = "local"
 BUCKET = "bucket"
@@ -146,9 +146,9 @@ def parse_summary(data: bytes) -> SummaryFigures:
     return SummaryFigures(
         status=summary.status,
         error=summary.error,
-        created_at_ns=_ns(summary.created_at),
-        start_ns=None if period is None else _ns(period.start),
-        end_ns=None if period is None else _ns(period.end),
+        created_at_ns=to_ns(summary.created_at),
+        start_ns=None if period is None else to_ns(period.start),
+        end_ns=None if period is None else to_ns(period.end),
         instruments=tuple(str(i) for i in instruments) if isinstance(instruments, list) else (),
         net_pnl=None if pnl is None else pnl.net_pnl,
         sharpe_ratio=None if metrics is None else metrics.sharpe_ratio,
@@ -391,13 +391,6 @@ def _broken(error: BaseException) -> SummaryFigures:
 def _is_run_name(name: str) -> bool:
     # Hidden and marker entries (``.x.tmp``, ``_claimed``) are never runs.
     return bool(name) and name[0] not in "._"
-
-
-def _ns(value: dt.datetime) -> int:
-    return (value - _EPOCH) // dt.timedelta(microseconds=1) * 1000
-
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 __all__ = [

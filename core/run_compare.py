@@ -43,6 +43,7 @@ from core.results import (
 )
 from core.run_id import RUN_ID_PATTERN
 from core.storage import join, resolve, to_url
+from core.ticks import to_ns
 
 Kind = Literal["money", "percent", "fraction", "ratio", "count", "bps", "text"]
 """How a metric is shown: ``fraction`` values (win rate) are stored as 0..1, shown as %."""
@@ -349,7 +350,7 @@ def _curves(runs: Sequence[LoadedRun], labels: Sequence[str]) -> CurveSet:
     for run, label in zip(runs, labels, strict=True):
         period = run.summary.period
         assert period is not None
-        origin = 0 if overlap else int(period.start.timestamp() * 1e9)
+        origin = 0 if overlap else to_ns(period.start)
         xs = (run.equity_ns - origin).astype(np.float64)
         start_value = run.summary.starting_value or 1.0
         ys = (run.equity_value / start_value - 1.0) * 100.0 if as_return else run.equity_value

@@ -63,6 +63,7 @@ from core.errors import DataError
 from core.oms import OmsStore
 from core.results import FILLS_FILE, ORDERS_FILE, POSITIONS_FILE, Summary
 from core.run_compare import Curve, LoadedRun, load_run, read_result_table
+from core.ticks import to_ns
 
 Key = tuple[str, str]
 """(operation id, instrument): one rebalance's order for one instrument."""
@@ -474,7 +475,7 @@ def _session_orders(
         return [o for o in node_orders if start <= o.created_at < end], "window", start, end
     period = summary.period
     assert period is not None
-    start, end = int(period.start.timestamp() * 1e9), int(period.end.timestamp() * 1e9)
+    start, end = to_ns(period.start), to_ns(period.end)
     inside = [o for o in node_orders if start <= o.created_at < end]
     if inside:
         return inside, "period", start, end
