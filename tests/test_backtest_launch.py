@@ -22,6 +22,7 @@ from console.app import TradeConsoleApp
 from console.cli import EXIT_BAD_INPUT, main
 from console.screens.backtests import BacktestsScreen
 from console.widgets.launch_form import FIELDS, MAIN_FIELDS, MORE_FIELDS, LaunchForm
+from console.widgets.launched_run import LaunchedRun
 from console.widgets.runs_pane import RunsPane
 from core.config import AppConfig
 from core.demo_data import generate_demo_data
@@ -83,6 +84,15 @@ async def fill(pilot: Pilot, screen: BacktestsScreen, **values: str) -> None:
     for name, value in values.items():
         screen.query_one(f"#{name}", Input).value = value
     await pilot.pause()
+
+
+async def launch_one(pilot: Pilot, screen: BacktestsScreen, **values: str) -> LaunchedRun:
+    """Fill the form with ``values``, launch it (ctrl+r) and return the run's line."""
+    await fill(pilot, screen, **values)
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: len(screen.runs) == 1)
+    [run] = screen.runs.values()
+    return run
 
 
 async def until(
@@ -163,11 +173,8 @@ async def test_an_empty_form_runs_every_instrument_over_the_whole_data_as_the_cl
     app = TradeConsoleApp(desk_config(tmp_path, demo_root, log_dir), store=store)
     async with app.run_test(size=LARGE) as pilot:
         screen = await backtests(pilot)
-        await fill(pilot, screen, instruments="", start="", end="", mode="signals")
+        run = await launch_one(pilot, screen, instruments="", start="", end="", mode="signals")
         assert screen.query_one(LaunchForm).problems == {}
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(screen.runs) == 1)
-        (run,) = screen.runs.values()
         await until(pilot, lambda: run.over)
         assert run.state == "COMPLETED", run.error
         ran = summary(run.folder or "")
@@ -217,10 +224,9 @@ async def test_cancel_stops_a_running_backtest_shown_cancelled_with_a_failed_sum
     app = TradeConsoleApp(desk_config(tmp_path, long_root, log_dir), store=store)
     async with app.run_test(size=LARGE) as pilot:
         screen = await backtests(pilot)
-        await fill(pilot, screen, start="2026-01-05T00:00:00Z", end="2026-01-08T00:00:00Z")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(screen.runs) == 1)
-        [run] = screen.runs.values()
+        run = await launch_one(
+            pilot, screen, start="2026-01-05T00:00:00Z", end="2026-01-08T00:00:00Z"
+        )
         figures = run.query_one("#figures", Static)
         await until(pilot, lambda: "ticks/s" in str(figures.render()) or run.over)
         assert run.state == "running"
@@ -249,10 +255,9 @@ async def test_quitting_the_console_cancels_its_launched_runs_and_leaves_no_proc
     app = TradeConsoleApp(desk_config(tmp_path, long_root, log_dir), store=store)
     async with app.run_test(size=LARGE) as pilot:
         screen = await backtests(pilot)
-        await fill(pilot, screen, start="2026-01-05T00:00:00Z", end="2026-01-08T00:00:00Z")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(screen.runs) == 1)
-        [run] = screen.runs.values()
+        run = await launch_one(
+            pilot, screen, start="2026-01-05T00:00:00Z", end="2026-01-08T00:00:00Z"
+        )
         await until(pilot, lambda: run.state == "running" or run.over)
         assert not run.over
         await pilot.press("escape")  # leaving the screen leaves the run going
@@ -357,9 +362,7 @@ async def test_a_launched_run_uses_the_forms_strategy_venue_and_algorithm(
         )
         title = str(screen.query_one("#more", Collapsible).title)
         assert "250000 USDT margin 5ms" in title and "twap" in title  # shown while collapsed
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: len(screen.runs) == 1)
-        [run] = screen.runs.values()
+        run = await launch_one(pilot, screen)
         await until(pilot, lambda: run.over)
         assert run.state == "COMPLETED", run.error
         written = summary(run.folder or "")
