@@ -54,8 +54,10 @@ async def test_a_committed_order_shows_within_the_refresh_interval(tmp_path: Pat
             store.submit(order(1, "ACCEPTED"))
             await store.flush()
             committed = time.monotonic()
-            await wait_for(pilot, lambda: pane.table.row_count == 1, timeout=2.0)
-            assert time.monotonic() - committed < 0.5
+            await wait_for(pilot, lambda: pane.table.row_count == 1, timeout=5.0)
+            # A few refresh intervals, with room for a loaded CI machine: not the next poll
+            # of a slow fallback, and not never.
+            assert time.monotonic() - committed < 1.0
             assert column(pane.table, "order") == ["O-001"]
 
 
@@ -72,8 +74,8 @@ async def test_commits_from_another_connection_show_too(tmp_path: Path) -> None:
             node.submit_many([order(1, "ACCEPTED"), order(2, "FILLED")])
             await node.flush()
             committed = time.monotonic()
-            await wait_for(pilot, lambda: pane.table.row_count == 2, timeout=2.0)
-            assert time.monotonic() - committed < 0.5
+            await wait_for(pilot, lambda: pane.table.row_count == 2, timeout=5.0)
+            assert time.monotonic() - committed < 1.0
 
 
 async def test_a_burst_is_read_a_few_times_and_the_table_stays_bounded(tmp_path: Path) -> None:

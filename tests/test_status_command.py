@@ -224,5 +224,6 @@ def test_status_loads_neither_nautilus_nor_textual_and_answers_fast(tmp_path: Pa
     code, heavy, elapsed = json.loads(result.stderr.strip().splitlines()[-1])
     assert (code, heavy) == (0, [])
     assert json.loads(result.stdout)["counts"]["alerts"] == 7
-    # Nautilus alone takes seconds to import; the whole status well under one here.
-    assert elapsed < 1.5, f"status took {elapsed:.2f} s"
+    # `heavy` above is the real guard (Nautilus alone takes ~1 s to import warm, seconds cold);
+    # the bound only catches a slow path, with room for a loaded CI machine.
+    assert elapsed < 3.0, f"status took {elapsed:.2f} s"
