@@ -9,7 +9,9 @@ Then times what the list does:
   commit of ``runs``/``uploads`` costs, in a thread);
 - ``scan_remote`` cold and warm, with the HTTP requests gcsfs sent (counted at its one request
   function, as ``bench_gcs.py`` does);
-- reading the OMS rows the list needs (``runs`` and every ``uploads`` row), and ``merge``.
+- reading the OMS rows the list needs (``runs``, and the ``uploads`` counted per run folder in
+  SQLite), against decoding every ``uploads`` row as the list did before; one run's upload rows
+  (its detail view); and ``merge``.
 
 Usage: ``.venv/bin/python bench/bench_run_catalog.py [--runs 300]``.
 """
@@ -26,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -85,7 +88,7 @@ def upload_copies(local: Path, ids: list[str], upload_root: str) -> None:
             fs.pipe_file(f"{base}/{run_id}/{name}", (local / run_id / name).read_bytes())
 
 
-async def oms_rows(path: Path, ids: list[str]) -> tuple[float, list, list]:
+async def oms_rows(path: Path, ids: list[str]) -> tuple[dict[str, float], list, dict]:
     """Fill an OMS with a row per run and eight upload rows per run; time reading them."""
     async with await OmsStore.open(path) as store:
         for run_id in ids:
@@ -101,13 +104,44 @@ async def oms_rows(path: Path, ids: list[str]) -> tuple[float, list, list]:
                     )
                 )
         await store.flush()
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            runs = await store.runs(limit=5_000)
-            uploads = await store.uploads(limit=100_000)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times), runs, uploads
+
+        async def timed_read(read: Callable[[], Any]) -> tuple[float, float, Any]:
+            """Median wall time, and the longest the loop was held (a 0.5 ms ticker's gap)."""
+            times, stalls, result = [], [], None
+            for _ in range(5):
+                gaps = [0.0]
+                stop = asyncio.Event()
+
+                async def ticker(gaps: list[float] = gaps, stop: asyncio.Event = stop) -> None:
+                    last = time.perf_counter()
+                    while not stop.is_set():
+                        await asyncio.sleep(0.0005)
+                        now = time.perf_counter()
+                        gaps.append(now - last)
+                        last = now
+
+                task = asyncio.create_task(ticker())
+                await asyncio.sleep(0.002)
+                start = time.perf_counter()
+                result = await read()
+                times.append(time.perf_counter() - start)
+                stop.set()
+                await task
+                stalls.append(max(gaps))
+            return statistics.median(times), statistics.median(stalls), result
+
+        figures = {}
+        figures["runs"], _, runs = await timed_read(lambda: store.runs(limit=5_000))
+        figures["folders"], figures["folders stall"], folders = await timed_read(
+            store.upload_folders
+        )
+        figures["rows"], figures["rows stall"], _ = await timed_read(
+            lambda: store.uploads(limit=100_000)
+        )
+        figures["one run"], figures["one run stall"], _ = await timed_read(
+            lambda: store.uploads_in_folder(ids[-1])
+        )
+        return figures, runs, folders
 
 
 def main() -> None:
@@ -141,13 +175,17 @@ def main() -> None:
         folders = [*local, *remote]  # type: ignore[misc]
         merge_time, entries = timed(lambda: merge(folders, runs, uploads))
     n = args.runs
-    print(f"run list over {n} runs ({len(entries)} entries, {len(uploads)} upload rows)")  # type: ignore[arg-type]
+    print(f"run list over {n} runs ({len(entries)} entries, {len(FILES) * n} upload rows)")
     print(f"  scan_local  cold {cold_local * 1e3:7.1f} ms   warm {warm_local * 1e3:6.1f} ms")
     print(
         f"  scan_remote cold {cold_remote * 1e3:7.1f} ms ({cold_requests} requests)"
         f"   warm {warm_remote * 1e3:6.1f} ms ({warm_requests:g} requests)"
     )
-    print(f"  OMS runs + uploads read {read_oms * 1e3:6.1f} ms   merge {merge_time * 1e3:6.1f} ms")
+    ms = {name: f"{value * 1e3:.1f} ms" for name, value in read_oms.items()}
+    print(f"  OMS runs {ms['runs']}   merge {merge_time * 1e3:.1f} ms")
+    print(f"  uploads per folder {ms['folders']}, loop held at most {ms['folders stall']}")
+    print(f"    (every upload row decoded: {ms['rows']}, loop held {ms['rows stall']})")
+    print(f"  one run's upload rows {ms['one run']}, loop held {ms['one run stall']}")
 
 
 if __name__ == "__main__":

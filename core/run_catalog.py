@@ -26,7 +26,7 @@ import msgspec
 
 from core.errors import DataError, one_line
 from core.layout import RESULTS_DIR
-from core.oms import RunState, UploadState
+from core.oms import RunState
 from core.results import SUMMARY_FILE, Summary
 from core.storage import is_remote, join, resolve, to_url
 from core.ticks import to_ns
@@ -300,37 +300,28 @@ class RunCatalog:
             self.reads += 1
 
 
-def upload_run_id(row: UploadState) -> str | None:
-    """The run an upload row belongs to: the folder its destination (else its file) is in."""
-    path = row.destination or row.file
-    parts = path.rstrip("/").split("/")
-    return parts[-2] if len(parts) >= 2 else None
-
-
-def tally_uploads(rows: Iterable[UploadState]) -> dict[str, UploadTally]:
-    """Each run's upload tally, from the OMS's ``uploads`` rows."""
+def tally_uploads(folders: Mapping[str, Mapping[str, int]]) -> dict[str, UploadTally]:
+    """Each run's upload tally from ``OmsStore.upload_folders()``: a run's files are uploaded
+    into a folder named for it, so the run is the folder's last part."""
     counts: dict[str, list[int]] = {}
-    for row in rows:
-        run_id = upload_run_id(row)
-        if run_id is None:
+    for folder, states in folders.items():
+        run_id = folder.rsplit("/", 1)[-1]
+        if not run_id:
             continue
         count = counts.setdefault(run_id, [0, 0, 0, 0])
-        count[0] += 1
-        if row.state == "done":
-            count[1] += 1
-        elif row.state == "failed":
-            count[3] += 1
-        else:
-            count[2] += 1
+        for state, rows in states.items():
+            count[0] += rows
+            count[1 if state == "done" else 3 if state == "failed" else 2] += rows
     return {run_id: UploadTally(*count) for run_id, count in counts.items()}
 
 
 def merge(
     folders: Iterable[RunFolder],
     runs: Sequence[RunState] = (),
-    uploads: Sequence[UploadState] = (),
+    uploads: Mapping[str, Mapping[str, int]] | None = None,
 ) -> list[RunEntry]:
-    """One entry per run id from its folders, its OMS row and its upload rows.
+    """One entry per run id from its folders, its OMS row and its upload counts (as
+    ``OmsStore.upload_folders()`` gives them).
 
     The state is the OMS's while it says QUEUED or RUNNING (no summary exists yet), else the
     summary's; a local summary wins over the bucket's copy (they are the same bytes once
@@ -340,7 +331,7 @@ def merge(
     for folder in folders:
         by_run.setdefault(folder.run_id, []).append(folder)
     oms = {run.run_id: run for run in runs}
-    tallies = tally_uploads(uploads)
+    tallies = tally_uploads(uploads or {})
     entries = []
     for run_id in by_run.keys() | oms.keys():
         found = sorted(by_run.get(run_id, ()), key=lambda f: LOCATIONS.index(f.location))
@@ -406,5 +397,4 @@ __all__ = [
     "merge",
     "parse_summary",
     "tally_uploads",
-    "upload_run_id",
 ]

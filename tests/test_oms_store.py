@@ -359,6 +359,54 @@ async def test_uploads_not_done_come_first(store: OmsStore) -> None:
     }
 
 
+def upload_to(file: str, destination: str | None, state: str = "done") -> UploadState:
+    return UploadState(file=file, state=state, size=1, updated_at=T0, destination=destination)
+
+
+async def test_uploads_are_counted_per_destination_folder_else_file_folder(
+    store: OmsStore,
+) -> None:
+    store.submit_many(
+        [
+            upload_to("/r/BT-1/summary.json", "gs://b/desk/BT-1/summary.json"),
+            upload_to("/r/BT-1/fills.parquet", "gs://b/desk/BT-1/fills.parquet", "failed"),
+            upload_to("/r/BT-1/orders.parquet", "gs://b/desk/BT-1/orders.parquet", "queued"),
+            upload_to("/r/XBT-1/summary.json", "gs://b/desk/XBT-1/summary.json"),
+            upload_to("/logs/node.log", None, "uploading"),  # no destination: the file's folder
+            upload_to("/logs/other.log", "", "uploading"),  # an empty one counts as none
+            upload_to("loose.txt", None),  # no folder at all
+        ]
+    )
+    await store.flush()
+    assert await store.upload_folders() == {
+        "gs://b/desk/BT-1": {"done": 1, "failed": 1, "queued": 1},
+        "gs://b/desk/XBT-1": {"done": 1},
+        "/logs": {"uploading": 2},
+        "": {"done": 1},
+    }
+
+
+async def test_uploads_in_folder_are_one_runs_files_and_no_lookalikes(store: OmsStore) -> None:
+    store.submit_many(
+        [
+            upload_to("/r/BT_1/a", "gs://b/BT_1/a"),
+            upload_to("/r/BT_1/b", None),
+            upload_to("/r/BTx1/a", "gs://b/BTx1/a"),  # "_" is no wildcard here
+            upload_to("/r/XBT_1/a", "gs://b/XBT_1/a"),  # a run whose id ends with ours
+            upload_to("/r/BT_1/deeper/a", "gs://b/BT_1/deeper/a"),  # not directly in it
+            upload_to("BT_1/c", None),  # a relative path
+        ]
+    )
+    await store.flush()
+    found = sorted((u.file, u.destination) for u in await store.uploads_in_folder("BT_1"))
+    assert found == [
+        ("/r/BT_1/a", "gs://b/BT_1/a"),
+        ("/r/BT_1/b", None),
+        ("BT_1/c", None),
+    ]
+    assert await store.uploads_in_folder("%") == []
+
+
 async def test_close_writes_what_is_still_queued(tmp_path: Path) -> None:
     store = await OmsStore.open(tmp_path / "oms.sqlite")
     store.submit_many([fill(index) for index in range(700)])

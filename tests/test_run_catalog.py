@@ -288,7 +288,7 @@ async def test_oms_runs_and_uploads_fill_in_state_and_upload_tally(tmp_path: Pat
             ]
         )
         await store.flush()
-        runs, uploads = await store.runs(), await store.uploads()
+        runs, uploads = await store.runs(), await store.upload_folders()
     catalog = RunCatalog(root)
 
     entries = {e.run_id: e for e in merge(catalog.scan_local(), runs, uploads)}

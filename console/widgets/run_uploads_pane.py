@@ -7,10 +7,6 @@ from collections.abc import Sequence
 from console.widgets.table_pane import Cells
 from console.widgets.uploads_pane import UploadsPane
 from core.oms import OmsStore, UploadState
-from core.run_catalog import upload_run_id
-
-UPLOAD_LIMIT = 100_000
-"""Upload rows read to find one run's (the queue is not indexed by run)."""
 
 
 class RunUploadsPane(UploadsPane):
@@ -23,9 +19,8 @@ class RunUploadsPane(UploadsPane):
         self.run_id = run_id
 
     async def fetch(self, store: OmsStore) -> list[UploadState]:
-        rows = await store.uploads(limit=UPLOAD_LIMIT)
-        mine = [row for row in rows if upload_run_id(row) == self.run_id]
-        return sorted(mine, key=lambda row: row.file.rsplit("/", 1)[-1])
+        rows = await store.uploads_in_folder(self.run_id)
+        return sorted(rows, key=lambda row: row.file.rsplit("/", 1)[-1])
 
     def cells(self, record: UploadState) -> Cells:
         return (record.file.rsplit("/", 1)[-1], *super().cells(record)[1:])

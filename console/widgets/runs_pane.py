@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
@@ -26,13 +26,11 @@ from console.widgets.oms_pane import OmsPane, PaneHost
 from console.widgets.run_cells import run_cells
 from console.widgets.table_pane import Cells
 from core.errors import TradeConsoleError, one_line
-from core.oms import OmsStore, RunState, UploadState
+from core.oms import OmsStore, RunState
 from core.run_catalog import RunCatalog, RunEntry, RunFolder, merge
 
 RUN_LIMIT = 5_000
 """OMS ``runs`` rows read (most recently updated first), and rows the list keeps at most."""
-UPLOAD_LIMIT = 100_000
-"""OMS ``uploads`` rows read to tally each run's uploads."""
 
 SortKey = Callable[[RunEntry], Any]
 SORTS: tuple[tuple[str, SortKey], ...] = (
@@ -54,7 +52,8 @@ class OmsRead:
     them and the bucket's folders as listed then (off the loop: 300 runs take ~8 ms)."""
 
     runs: tuple[RunState, ...]
-    uploads: tuple[UploadState, ...]
+    uploads: Mapping[str, Mapping[str, int]]
+    """Upload rows per folder and state (``OmsStore.upload_folders``)."""
     local: tuple[RunFolder, ...]
     bucket: tuple[RunFolder, ...]
     entries: tuple[RunEntry, ...]
@@ -181,8 +180,7 @@ class RunsPane(OmsPane):
 
     async def fetch(self, store: OmsStore) -> OmsRead:
         # Only the tables committed to since the last read are read again: a running backtest
-        # commits its progress to ``runs`` often, and decoding every upload row each time
-        # would cost the loop ~60 ms at 8,000 rows for nothing.
+        # commits its progress to ``runs`` often, and uploads move on one file at a time.
         changes = await store.changes_since(self._version)
         last = self._last_read
         if last is None or "runs" in changes.tables:
@@ -190,7 +188,7 @@ class RunsPane(OmsPane):
         else:
             runs = last.runs
         if last is None or "uploads" in changes.tables:
-            uploads = tuple(await store.uploads(limit=UPLOAD_LIMIT))
+            uploads = await store.upload_folders()
         else:
             uploads = last.uploads
         self._version = changes.version
@@ -203,7 +201,7 @@ class RunsPane(OmsPane):
     def _scan_and_merge(
         self,
         runs: tuple[RunState, ...],
-        uploads: tuple[UploadState, ...],
+        uploads: Mapping[str, Mapping[str, int]],
         elsewhere: list[str],
         bucket: tuple[RunFolder, ...],
     ) -> OmsRead:

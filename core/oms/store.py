@@ -340,6 +340,37 @@ class OmsStore:
             UploadState, "FROM uploads ORDER BY is_active DESC, updated_at DESC LIMIT ?", (limit,)
         )
 
+    async def uploads_in_folder(self, name: str) -> list[UploadState]:
+        """The upload rows whose destination (else file) sits in a folder called ``name``: one
+        run's files, since a run uploads into a folder named for it. Filtered in SQLite, so a
+        run's detail view does not decode the whole queue."""
+        return await self._select(
+            UploadState,
+            "FROM (SELECT *, coalesce(nullif(destination, ''), file) AS path FROM uploads)"
+            " WHERE substr('/' || rtrim(path, replace(path, '/', '')), -(length(?) + 2))"
+            " = '/' || ? || '/' ORDER BY updated_at DESC",
+            (name, name),
+        )
+
+    async def upload_folders(self) -> dict[str, dict[str, int]]:
+        """Upload rows counted per folder and state: ``{folder: {state: rows}}``.
+
+        The folder is the destination's (else the local file's), without its trailing ``/``.
+        The run list needs only these counts, once per run: decoding every row instead cost the
+        console's loop ~60 ms at 7,000 rows, each time an upload moved on. Grouped in SQLite
+        (``rtrim(path, path-without-slashes)`` strips the file name), a thousand runs' rows come
+        back as a thousand or so tuples.
+        """
+        rows = await self._fetch(
+            "SELECT rtrim(path, replace(path, '/', '')) AS folder, state, count(*)"
+            " FROM (SELECT coalesce(nullif(destination, ''), file) AS path, state FROM uploads)"
+            " GROUP BY folder, state"
+        )
+        folders: dict[str, dict[str, int]] = {}
+        for folder, state, count in rows:
+            folders.setdefault(folder.rstrip("/"), {})[state] = count
+        return folders
+
     async def runs(self, limit: int = 50) -> list[RunState]:
         """The latest ``limit`` backtest runs, most recently updated first."""
         return await self._select(RunState, "FROM runs ORDER BY updated_at DESC LIMIT ?", (limit,))
