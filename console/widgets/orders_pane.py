@@ -187,5 +187,6 @@ class OrdersPane(OmsPane):
             key = table.keys[table.cursor_row]
             row = next((r for r in self.data if r.order.client_order_id == key), None)
             text = "" if row is None else explanation(row)
-        line.update(text)
+        if str(line.content) != text:  # an update lays the whole screen out again
+            line.update(text)
         line.set_class(bool(text), "-shown")

@@ -9,6 +9,7 @@ from textual.containers import Horizontal
 from textual.widgets import Label
 
 from console.widgets.cells import number, utc_date, utc_time
+from console.widgets.label_text import set_label_text
 from core.health import Health
 
 MODES = ("LIVE", "SHADOW", "BACKTEST")
@@ -87,22 +88,23 @@ class StatusHeader(Horizontal):
 
     def _tick(self) -> None:
         now = self._clock()
-        self.query_one("#date", Label).update(utc_date(now))
-        self.query_one("#clock", Label).update(utc_time(now) + " UTC")
+        set_label_text(self.query_one("#date", Label), utc_date(now))
+        set_label_text(self.query_one("#clock", Label), utc_time(now) + " UTC")
 
     def _on_health(self, health: Health | None) -> None:
         if health is None:
             return
         mode = self.query_one("#mode", Label)
-        mode.update(health.mode)
+        set_label_text(mode, health.mode)
         for name in MODES:
             mode.set_class(health.mode == name, f"-{name.lower()}")
         # No node: the configured venues, which a node started from this config would trade.
-        self.query_one("#venues", Label).update(", ".join(health.venues or self._venues))
-        self.query_one("#node", Label).update(f"node {health.node_state}")
+        venues = ", ".join(health.venues or self._venues)
+        set_label_text(self.query_one("#venues", Label), venues)
+        set_label_text(self.query_one("#node", Label), f"node {health.node_state}")
         trading = self.query_one("#trading", Label)
-        trading.update(f"trading {health.trading_state}")
+        set_label_text(trading, f"trading {health.trading_state}")
         for name in TRADING_STATES:
             trading.set_class(health.trading_state == name, f"-{name.lower()}")
-        self.query_one("#equity", Label).update(f"equity {number(health.equity)}")
+        set_label_text(self.query_one("#equity", Label), f"equity {number(health.equity)}")
         self.query_one("#currency", Label).display = health.equity is not None
