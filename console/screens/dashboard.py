@@ -173,10 +173,8 @@ class DashboardScreen(Screen[None]):
         self.current = index % len(panes)
         pane = panes[self.current]
         table = pane.query_one(LineTable)
-        if pane.region.area:
-            table.focus()  # on screen already (the grid): at once, in this key's frame
-        else:
-            # A pane just shown (narrow layout) can take the focus only once it is laid out.
-            self.call_after_refresh(table.focus)
+        # At once, so the pane and its focus are drawn in this key's frame. A pane just shown
+        # (the narrow layout) has no region yet to scroll to: it fills the screen anyway.
+        table.focus(scroll_visible=bool(pane.region.area))
         if self.maximized is not None:
             self.maximize(pane.table)
