@@ -103,6 +103,9 @@ def measure(workers: int, grids: dict[str, Path]) -> dict:
                 "ticks": ticks,
                 "ticks_per_s": ticks / wall,
                 "run_wall_median_s": statistics.median(r.wall_seconds for r in results),
+                # The share of the workers' wall time spent inside a backtest: what is lost
+                # to dispatch, result hand-back and the idle tail of the last runs.
+                "busy": sum(r.wall_seconds for r in results) / (wall * workers),
                 "worker_cores": cpu / wall,  # CPU seconds of all workers per second of wall
             }
         figures["peak_rss_mb"] = max(client.run(_peak_rss_mb).values())
@@ -139,14 +142,18 @@ def report(rows: list[dict], slices: int) -> None:
     print(
         f"\nbatch of {len(DAYS) * slices} runs per mode ({24 // slices} h periods, 2 instruments)"
     )
-    print("workers | mode    | runs | batch wall | runs/s | ticks/s   | run p50 | cores used")
+    print(
+        "workers | mode    | runs | batch wall | runs/s | ticks/s   | run p50 | cores used"
+        " | in a run"
+    )
     for row in rows:
         for mode in ("full", "signals"):
             m = row[mode]
             print(
                 f"{row['workers']:7d} | {mode:7s} | {m['runs']:4d} | {m['wall_s']:8.2f} s "
                 f"| {m['runs_per_s']:6.2f} | {m['ticks_per_s']:9,.0f} "
-                f"| {m['run_wall_median_s']:5.2f} s | {m['worker_cores']:.2f}"
+                f"| {m['run_wall_median_s']:5.2f} s | {m['worker_cores']:10.2f} "
+                f"| {m['busy']:6.0%}"
             )
         print(
             f"        cluster start {row['cluster_start_s']:.2f} s, "
