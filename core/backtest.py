@@ -24,6 +24,7 @@ Call it under ``if __name__ == "__main__":`` in scripts: the worker is a spawned
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import tempfile
 import time
@@ -41,6 +42,7 @@ from core.config import AppConfig, parse_balance, to_builtins
 from core.equity import NANOS_PER_SECOND, EquityRecorder, EquityRecorderConfig
 from core.errors import EmptyWindowError, TradeConsoleError
 from core.execution.choice import register_exec_algorithms
+from core.health import node_is_running
 from core.instrument_specs import InstrumentSpec
 from core.nautilus_instruments import to_nautilus_instrument
 from core.nautilus_results import fill_rows, last_trade_prices, order_rows
@@ -57,6 +59,11 @@ from core.strategy import (
     NautilusRebalanceStrategyConfig,
     rebalance_strategy_config,
 )
+
+_log = logging.getLogger(__name__)
+
+NOT_RECORDED_BESIDE_NODE = "trading not recorded in the OMS: a node is running on it"
+"""``execution_stats.oms_trading`` when ``record_backtests`` was set but a node was running."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,10 @@ def _run(
             feed.start(config.data.root, str(catalog_path), specs, inputs.start, inputs.end)
         else:
             feed = _window_feed(config, inputs, specs, str(catalog_path))
-        recorded = _simulate(config, inputs, catalog_path, run_id, feed, report, recorder)
+        record_trading = _records_trading(config, recorder)
+        recorded = _simulate(
+            config, inputs, catalog_path, run_id, feed, report, recorder, record_trading
+        )
     finally:
         if feed is not None:
             feed.close()
@@ -181,7 +191,9 @@ def _run(
             "ticks_in_files": feed.rows_in_files,
         }
     wall_seconds = time.perf_counter() - wall_start
-    oms = {} if recorder.problem is None else {"oms": recorder.problem}
+    oms: dict[str, object] = {} if recorder.problem is None else {"oms": recorder.problem}
+    if config.oms.record_backtests and recorder.recording and not record_trading:
+        oms["oms_trading"] = NOT_RECORDED_BESIDE_NODE
     tables, summary = build_results(
         run_id=run_id,
         created_at=created_at,
@@ -235,6 +247,18 @@ def _window_feed(
     )
 
 
+def _records_trading(config: AppConfig, recorder: RunRecorder) -> bool:
+    """Whether this run's orders, fills and positions go to the OMS: ``record_backtests``, the
+    OMS open, and no node running on it. A node's panes must show the node's trading only: an
+    operator must never read a backtest's fills as the node's (the run's own files hold them)."""
+    if not (config.oms.record_backtests and recorder.recording):
+        return False
+    if node_is_running(recorder.node_status(), time.time_ns()):
+        _log.info("backtest %s: %s", recorder.run_id, NOT_RECORDED_BESIDE_NODE)
+        return False
+    return True
+
+
 def _simulate(
     config: AppConfig,
     inputs: BacktestInputs,
@@ -243,6 +267,7 @@ def _simulate(
     feed: CatalogFeed | WindowFeed,
     report: ProgressCallback,
     recorder: RunRecorder,
+    record_trading: bool,
 ) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list]]:
     """Run the engine over the feed; return orders, fills, last prices and equity samples."""
     span = max(inputs.end_ns - inputs.start_ns, 1)
@@ -279,7 +304,7 @@ def _simulate(
         node.build()  # venues, instruments and logging from the run config
         engine = node.get_engines()[0]
         engine.add_actor(equity_recorder)
-        if config.oms.record_backtests and recorder.recording:
+        if record_trading:
             recorder.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
             feed_config = OmsFeedConfig(
                 run_id=run_id, drift_threshold_bps=config.drift.threshold_bps

@@ -25,6 +25,9 @@ UNKNOWN = "UNKNOWN"
 BACKLOG_WARN = 10_000
 """Records queued for the OMS writer beyond which the OMS component warns: it falls behind."""
 
+NODE_STALE_AFTER_S = 5.0
+"""A heartbeat older than this (seconds) means no node runs (a running node beats each second)."""
+
 _NODE_STATE_HEALTH = {
     "RUNNING": "OK",
     "STARTING": "WARN",
@@ -73,7 +76,25 @@ class Health:
         raise KeyError(name)
 
 
-async def collect_health(store: OmsStore, *, now_ns: int, stale_after_s: float = 5.0) -> Health:
+def node_age_s(status: NodeStatus | None, now_ns: int) -> float | None:
+    """Seconds since the node's heartbeat ``status``; None when no node ever beat.
+
+    A clock a little ahead of ``now_ns`` counts as 0, not as stale.
+    """
+    return None if status is None else max(now_ns - status.ts_event, 0) / 1e9
+
+
+def node_is_running(
+    status: NodeStatus | None, now_ns: int, stale_after_s: float = NODE_STALE_AFTER_S
+) -> bool:
+    """Whether the heartbeat ``status`` says a node runs on this OMS at ``now_ns``."""
+    age_s = node_age_s(status, now_ns)
+    return age_s is not None and age_s <= stale_after_s
+
+
+async def collect_health(
+    store: OmsStore, *, now_ns: int, stale_after_s: float = NODE_STALE_AFTER_S
+) -> Health:
     """The desk's health as the OMS at ``store`` shows it at ``now_ns``.
 
     ``now_ns`` is passed in (not read from the clock) so the caller decides what "now" is: the
@@ -90,10 +111,8 @@ async def collect_health(store: OmsStore, *, now_ns: int, stale_after_s: float =
     except OmsError as error:
         return _unreadable(one_line(error), now_ns)
     oms = (_gcs_component(counts), _oms_component(store, version))
-    if status is None:
-        return _without_node(_no_node_components(None), oms, persisted, now_ns)
-    age_s = max(now_ns - status.ts_event, 0) / 1e9  # a clock a little ahead is not "stale"
-    if age_s > stale_after_s:
+    age_s = node_age_s(status, now_ns)
+    if status is None or age_s is None or not node_is_running(status, now_ns, stale_after_s):
         return _without_node(_no_node_components(age_s), oms, persisted, now_ns)
     return Health(
         mode=status.mode,

@@ -12,14 +12,17 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
 import pytest
+from test_console_seed import heartbeat
 
-from core.backtest import BacktestOutcome, Progress, run_backtest
+from core.backtest import NOT_RECORDED_BESIDE_NODE, BacktestOutcome, Progress, run_backtest
 from core.config import load_config
+from core.health import NODE_STALE_AFTER_S
 from core.oms import OmsStore, RunState
 from core.results import FILLS_FILE, ORDERS_FILE, SUMMARY_FILE
 
@@ -156,6 +159,37 @@ def test_without_record_backtests_only_the_run_reaches_the_oms(
     orders, fills, runs, counts = read_oms(database)
     assert [(r.run_id, r.state) for r in runs] == [(outcome.run_id, "COMPLETED")]
     assert (orders, fills, counts["balances"]) == ([], [], 0)
+
+
+async def _beat(database: Path, age_s: float) -> None:
+    """A node's heartbeat in the OMS, ``age_s`` seconds old (as the node writes it)."""
+    async with await OmsStore.open(database) as store:
+        store.submit(heartbeat(ts_event=time.time_ns() - int(age_s * 1e9)))
+        await store.flush()
+
+
+def test_beside_a_running_node_a_backtest_keeps_its_trading_out_of_the_oms(
+    backtest: Backtest, database: Path
+) -> None:
+    # The node's panes read these tables: a backtest's fills there would read as the node's.
+    asyncio.run(_beat(database, age_s=0.5))
+    outcome = backtest()
+    assert outcome.status == "COMPLETED"
+    orders, fills, runs, counts = read_oms(database)
+    assert [(r.run_id, r.state) for r in runs] == [(outcome.run_id, "COMPLETED")]
+    assert (orders, fills, counts["balances"], counts["positions"]) == ([], [], 0, 0)
+    assert outcome.summary["execution_stats"]["oms_trading"] == NOT_RECORDED_BESIDE_NODE
+    assert "oms" not in outcome.summary["execution_stats"]  # not a problem, a choice
+
+
+def test_a_stale_heartbeat_is_no_node_and_the_backtest_records_its_trading(
+    backtest: Backtest, database: Path
+) -> None:
+    asyncio.run(_beat(database, age_s=NODE_STALE_AFTER_S + 5))  # a node that stopped
+    outcome = backtest()
+    assert outcome.status == "COMPLETED"
+    assert "oms_trading" not in outcome.summary["execution_stats"]
+    assert_oms_holds_the_run(database, outcome)
 
 
 def test_an_oms_that_cannot_be_opened_does_not_fail_the_backtest(

@@ -19,7 +19,7 @@ from typing import Any, Self
 from core.errors import one_line
 from core.oms.background import BackgroundStore
 from core.oms.errors import OmsError
-from core.oms.events import Record, RunState
+from core.oms.events import NodeStatus, Record, RunState
 
 _log = logging.getLogger(__name__)
 
@@ -71,6 +71,16 @@ class RunRecorder:
     def recording(self) -> bool:
         """Whether records reach the OMS (it opened, and nothing has failed for good)."""
         return self._store is not None
+
+    def node_status(self) -> NodeStatus | None:
+        """The node's latest heartbeat in this OMS; None without one or when it cannot be read."""
+        if self._store is None:
+            return None
+        try:
+            return self._store.call(self._store.store.node_status())
+        except OmsError as error:
+            self._note(f"OMS heartbeat not read: {one_line(error)}")
+            return None
 
     def submit(self, record: Record) -> None:
         """Queue ``record`` for the OMS; never raises (pass it to ``OmsFeed``)."""
