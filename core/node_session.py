@@ -44,7 +44,7 @@ from core.live_strategy import (
     PreviewLine,
 )
 from core.oms import OmsStore
-from core.oms.events import AuditEntry, RiskAlert
+from core.oms.events import AuditEntry, NodeStarted, RiskAlert
 from core.oms.nautilus_feed import OmsFeed, OmsFeedConfig
 from core.reconciliation import reconcile, spec_alerts
 from core.strategy import rebalance_strategy_config
@@ -110,6 +110,7 @@ class NodeSession:
         drift_config = msgspec.structs.replace(config.drift, log=drift_log_path(config))
         self.drift = DriftTracker(drift_config)
         if config.node.record_to_oms:
+            store.submit(NodeStarted(ts_event=now_ns()))  # no backtest's trading beside ours
             feed_config = OmsFeedConfig(drift_threshold_bps=config.drift.threshold_bps)
             self.engine.add_actor(OmsFeed(feed_config, store.submit, drift=self.drift))
         self.engine.add_strategy(self.strategy)

@@ -18,13 +18,14 @@ import msgspec
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from test_console_seed import order
 
 from core.config import AppConfig, load_config
 from core.drift import parse_drift_line
 from core.health import collect_health
 from core.layout import instruments_path
 from core.node_session import NodeSession
-from core.oms import OmsStore
+from core.oms import OmsStore, RunState
 from core.oms.events import TradingStateRecord
 from core.target_file import write_target_file
 
@@ -227,6 +228,27 @@ async def test_spec_mismatches_at_start_become_alerts_and_nothing_crashes(
             assert all(a.severity == "WARNING" and a.instrument_id == BTC for a in alerts)
             messages = " ".join(a.message for a in alerts)
             assert "tick" in messages and "notional" in messages, fields
+        finally:
+            await session.stop()
+
+
+async def test_a_node_starting_takes_an_earlier_backtests_trading_off_the_panes(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    # A backtest run while no node ran left its trading for the dashboard; the node's panes
+    # must then show the node's trading only. The run itself stays in the run list.
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with await OmsStore.open(config.oms.database) as store:
+        backtest_order = msgspec.structs.replace(order(1, "FILLED"), run_id="BT-20260105-001")
+        store.submit_many(
+            [backtest_order, RunState(run_id="BT-20260105-001", state="COMPLETED", updated_at=1)]
+        )
+        await store.flush()
+        session = NodeSession(config, store)
+        try:
+            await store.flush()
+            assert await store.orders() == []
+            assert [run.run_id for run in await store.runs()] == ["BT-20260105-001"]
         finally:
             await session.stop()
 

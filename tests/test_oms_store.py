@@ -17,6 +17,7 @@ from core.oms import (
     Commit,
     DriftObservation,
     Fill,
+    NodeStarted,
     OmsError,
     OmsStore,
     OrderEvent,
@@ -497,4 +498,20 @@ async def test_a_backtest_starting_clears_earlier_backtests_rows_only(store: Oms
         ("O-1", None),
     ]
     assert {r.run_id for r in await store.alerts()} == {None, "BT-2"}
+    assert (counts["uploads"], counts["runs"], counts["audit_log"]) == (1, 1, 1)
+
+
+async def test_a_node_starting_clears_every_backtests_rows_and_keeps_its_own(
+    store: OmsStore,
+) -> None:
+    store.submit_many([*one_of_each(), *backtest_rows("BT-1", "B1", 7)])
+    await store.flush()
+    store.submit_many([NodeStarted(ts_event=T0 + 10), order_event("O-2", 1, "ACCEPTED")])
+    await store.flush()
+    counts = await store.counts()
+    assert sorted((o.client_order_id, o.run_id) for o in await store.orders()) == [
+        ("O-1", None),
+        ("O-2", None),
+    ]
+    assert {r.run_id for r in await store.alerts()} == {None}
     assert (counts["uploads"], counts["runs"], counts["audit_log"]) == (1, 1, 1)

@@ -25,6 +25,7 @@ record                  key                         tables
 ``TradingStateRecord``  ts_event, state, actor      trading_state (history; the latest is
                                                     the state in force)
 ``BacktestStarted``     (none: a deletion)          deletes earlier backtests' trading rows
+``NodeStarted``         (none: a deletion)          the same, as a node starts
 ``RoutedOrder``         client_order_id             route_decisions (state)
 ======================  ==========================  ===========================================
 
@@ -327,6 +328,19 @@ class BacktestStarted(msgspec.Struct, **_RECORD):
     run_id: str
 
 
+class NodeStarted(msgspec.Struct, **_RECORD):
+    """A node starts feeding this OMS: every backtest's trading rows go, as for
+    ``BacktestStarted``.
+
+    A backtest run while no node ran leaves its trading in the OMS for the dashboard to show;
+    once a node runs, its panes must show the node's trading only, or an operator could read
+    a backtest's fills as the node's. (While a node runs, backtests record none:
+    ``core.backtest``.) The node's own rows and the ``runs`` table are never touched.
+    """
+
+    ts_event: int
+
+
 class NodeStatus(msgspec.Struct, **_RECORD):
     """The running node's heartbeat: what it is, how it is, and when it last said so.
 
@@ -427,6 +441,7 @@ Record = (
     | RunState
     | AuditEntry
     | BacktestStarted
+    | NodeStarted
     | NodeStatus
     | TradingStateRecord
     | RoutedOrder

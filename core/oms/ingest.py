@@ -24,6 +24,7 @@ from core.oms.events import (
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeStarted,
     NodeStatus,
     OrderEvent,
     PositionSnapshot,
@@ -73,6 +74,12 @@ def _fields(record_type: type[msgspec.Struct]) -> tuple[str, ...]:
 
 _ORDER = _fields(OrderEvent)
 _POSITION = _fields(PositionSnapshot)
+# Every backtest's rows, whatever their run id: two results roots can both have a
+# BT-20260105-001, and the rows of the older one must go as well.
+_CLEAR_BACKTESTS = tuple(
+    _Statement(table, f"DELETE FROM {table} WHERE run_id IS NOT NULL") for table in BACKTEST_FED
+)
+
 _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
     OrderEvent: (
         _history("order_events", _ORDER),
@@ -129,11 +136,8 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
             "excluded.ts_event >= route_decisions.ts_event OR route_decisions.run_id IS NOT NULL",
         ),
     ),
-    # Every backtest's rows, whatever their run id: two results roots can both have a
-    # BT-20260105-001, and the rows of the older one must go as well.
-    BacktestStarted: tuple(
-        _Statement(table, f"DELETE FROM {table} WHERE run_id IS NOT NULL") for table in BACKTEST_FED
-    ),
+    BacktestStarted: _CLEAR_BACKTESTS,
+    NodeStarted: _CLEAR_BACKTESTS,
 }
 
 
@@ -160,13 +164,17 @@ class Step:
     rows: list[tuple]
 
 
+_BARRIERS = (BacktestStarted, NodeStarted)
+"""Records that delete rather than write."""
+
+
 def plan(records: Iterable[Record]) -> list[Step]:
     """The statements that write ``records``, grouped by type in the order types first appear.
 
     Records keep their order within a type, which is all that matters: types go to different
     tables, and an upsert's newer-than guard settles the order within a table. The exception is
-    ``BacktestStarted``, a barrier: what came before it is written before its deletions, what
-    came after, after them.
+    ``BacktestStarted`` and ``NodeStarted``, barriers: what came before one is written before its
+    deletions, what came after, after them.
     """
     steps: list[Step] = []
     by_type: dict[type, list[tuple]] = {}
@@ -174,10 +182,10 @@ def plan(records: Iterable[Record]) -> list[Step]:
         record_type = type(record)
         if record_type not in _STATEMENTS:
             raise TypeError(f"not an OMS record: {record_type.__name__}")
-        if record_type is BacktestStarted:
+        if record_type in _BARRIERS:
             steps += _grouped(by_type)
             by_type = {}
-            steps += [Step(s.table, s.sql, [()]) for s in _STATEMENTS[BacktestStarted]]
+            steps += [Step(s.table, s.sql, [()]) for s in _STATEMENTS[record_type]]
         else:
             by_type.setdefault(record_type, []).append(row(record))
     return steps + _grouped(by_type)
