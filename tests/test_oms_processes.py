@@ -27,25 +27,31 @@ WRITER = """
 import asyncio, sqlite3, sys, time
 from core.oms import Fill, OmsStore, OrderEvent
 
-async def await_audit(path: str, committed: int) -> None:
-    # Hold the last burst until another process's commit lands, so the overlap is certain
-    # rather than a race the other process wins only on an idle machine.
+async def await_seen(path: str, pairs: int) -> None:
+    # Hold here until the other process has read this state (its audit entries say what they
+    # saw), so the overlap is certain rather than a race the other process wins only on an
+    # idle machine.
     deadline = time.monotonic() + 60
     with sqlite3.connect(path) as reader:
-        while reader.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0:
+        while True:
+            seen = reader.execute(
+                "SELECT max(CAST(substr(reason, 5) AS INTEGER)) FROM audit_log"
+            ).fetchone()[0]
+            if seen is not None and seen >= pairs:
+                break
             if time.monotonic() > deadline:
-                sys.exit("no audit entry from the other process in 60 s")
+                sys.exit(f"the other process did not read {pairs} pairs in 60 s")
             await asyncio.sleep(0.001)
-    print("audit-seen", committed, flush=True)
+    print("seen", pairs, flush=True)
 
 async def main(path: str, limit: int, overlap: bool) -> None:
     store = await OmsStore.open(path, batch_interval=0.002, batch_size=200)
     store.add_listener(lambda commit: print(commit.committed, flush=True))
     index = 0
     while limit == 0 or index < limit:
-        if overlap and index == limit - 50:
+        if overlap and index in (limit // 2, limit - 50):
             await store.flush()
-            await await_audit(path, store.stats.committed)
+            await await_seen(path, index)
         for _ in range(50):  # a burst of 100 records, then let the writer in
             store.submit(Fill(trade_id=f"T-{index}", client_order_id=f"O-{index}",
                 instrument_id="BTCUSDT.BINANCE", strategy_id="S", side="BUY", quantity=1.0,
@@ -68,7 +74,8 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3] == "overlap"))
 
 
 def _start_writer(path: Path, limit: int, overlap: bool = False) -> subprocess.Popen[str]:
-    """Start the writer; with `overlap` it holds its last burst until another process commits."""
+    """Start the writer; with `overlap` it holds halfway and before its last burst until another
+    process's audit entry says it read that many pairs (``saw N``)."""
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(path), str(limit), "overlap" if overlap else "-"],
         cwd=ROOT,
@@ -123,7 +130,8 @@ async def test_a_second_process_reads_and_writes_while_the_first_writes(tmp_path
                 seen.append(counts["fills"])
                 if counts["fills"]:
                     # written between the child's transactions, waiting for the write lock
-                    store.submit(AuditEntry.now("second console", "rebalance", f"n{actions}"))
+                    seen_pairs = counts["fills"]
+                    store.submit(AuditEntry.now("second console", "rebalance", f"saw {seen_pairs}"))
                     actions += 1
                 await asyncio.sleep(0.001)
         finally:
@@ -136,10 +144,10 @@ async def test_a_second_process_reads_and_writes_while_the_first_writes(tmp_path
         assert counts["audit_log"] == actions
         assert await store.integrity_check() == ["ok"]
     assert seen == sorted(seen)
-    # The child saw our commit while its own store was open and mid-run (it holds its last burst
-    # for it): the second process wrote between the first's transactions.
-    seen_at = [line.split()[1] for line in output.splitlines() if line.startswith("audit-seen")]
-    assert seen_at and 0 < int(seen_at[0]) < 40_000, output[-500:]
+    # The child read our commits while its own store was open and mid-run (it held twice for
+    # them): the second process wrote between the first's transactions, and read it twice.
+    held = [line for line in output.splitlines() if line.startswith("seen")]
+    assert held == ["seen 10000", "seen 19950"], output[-500:]
     assert len({count for count in seen if 0 < count < 20_000}) >= 2, "no read overlapped"
 
 
