@@ -171,7 +171,8 @@ def _run(
             feed.start(config.data.root, str(catalog_path), specs, inputs.start, inputs.end)
         else:
             feed = _window_feed(config, inputs, specs, str(catalog_path))
-        record_trading = _records_trading(config, recorder)
+        beside_node = _beside_node(config, recorder)
+        record_trading = config.oms.record_backtests and recorder.recording and not beside_node
         recorded = _simulate(
             config, inputs, catalog_path, run_id, feed, report, recorder, record_trading
         )
@@ -192,7 +193,7 @@ def _run(
         }
     wall_seconds = time.perf_counter() - wall_start
     oms: dict[str, object] = {} if recorder.problem is None else {"oms": recorder.problem}
-    if config.oms.record_backtests and recorder.recording and not record_trading:
+    if beside_node:
         oms["oms_trading"] = NOT_RECORDED_BESIDE_NODE
     tables, summary = build_results(
         run_id=run_id,
@@ -247,16 +248,16 @@ def _window_feed(
     )
 
 
-def _records_trading(config: AppConfig, recorder: RunRecorder) -> bool:
-    """Whether this run's orders, fills and positions go to the OMS: ``record_backtests``, the
-    OMS open, and no node running on it. A node's panes must show the node's trading only: an
-    operator must never read a backtest's fills as the node's (the run's own files hold them)."""
+def _beside_node(config: AppConfig, recorder: RunRecorder) -> bool:
+    """Whether this run would record its trading in the OMS but a node runs on it: then it
+    records only its run. A node's panes must show the node's trading only: an operator must
+    never read a backtest's fills as the node's (the run's own files hold them)."""
     if not (config.oms.record_backtests and recorder.recording):
         return False
     if node_is_running(recorder.node_status(), time.time_ns()):
         _log.info("backtest %s: %s", recorder.run_id, NOT_RECORDED_BESIDE_NODE)
-        return False
-    return True
+        return True
+    return False
 
 
 def _simulate(

@@ -112,7 +112,7 @@ async def collect_health(
         return _unreadable(one_line(error), now_ns)
     oms = (_gcs_component(counts), _oms_component(store, version))
     age_s = node_age_s(status, now_ns)
-    if status is None or age_s is None or not node_is_running(status, now_ns, stale_after_s):
+    if status is None or age_s is None or age_s > stale_after_s:  # as node_is_running
         return _without_node(_no_node_components(age_s), oms, persisted, now_ns)
     return Health(
         mode=status.mode,

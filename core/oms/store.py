@@ -368,7 +368,8 @@ class OmsStore:
         )
         folders: dict[str, dict[str, int]] = {}
         for folder, state, count in rows:
-            folders.setdefault(folder.rstrip("/"), {})[state] = count
+            states = folders.setdefault(folder.rstrip("/"), {})  # "a//x" and "a/x": one "a"
+            states[state] = states.get(state, 0) + count
         return folders
 
     async def runs(self, limit: int = 50) -> list[RunState]:
