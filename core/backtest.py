@@ -24,7 +24,6 @@ Call it under ``if __name__ == "__main__":`` in scripts: the worker is a spawned
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shutil
 import tempfile
 import time
@@ -42,11 +41,11 @@ from core.config import AppConfig, parse_balance, to_builtins
 from core.equity import NANOS_PER_SECOND, EquityRecorder, EquityRecorderConfig
 from core.errors import EmptyWindowError, TradeConsoleError
 from core.execution.choice import register_exec_algorithms
-from core.health import node_is_running
 from core.instrument_specs import InstrumentSpec
 from core.nautilus_instruments import to_nautilus_instrument
 from core.nautilus_results import fill_rows, last_trade_prices, order_rows
 from core.nautilus_setup import logging_config, run_config
+from core.node_guard import NodeGuard
 from core.oms.events import BacktestStarted
 from core.oms.nautilus_feed import OmsFeed, OmsFeedConfig
 from core.oms.run_recorder import RunRecorder
@@ -59,11 +58,6 @@ from core.strategy import (
     NautilusRebalanceStrategyConfig,
     rebalance_strategy_config,
 )
-
-_log = logging.getLogger(__name__)
-
-NOT_RECORDED_BESIDE_NODE = "trading not recorded in the OMS: a node is running on it"
-"""``execution_stats.oms_trading`` when ``record_backtests`` was set but a node was running."""
 
 
 @dataclass(frozen=True)
@@ -171,11 +165,8 @@ def _run(
             feed.start(config.data.root, str(catalog_path), specs, inputs.start, inputs.end)
         else:
             feed = _window_feed(config, inputs, specs, str(catalog_path))
-        beside_node = _beside_node(config, recorder)
-        record_trading = config.oms.record_backtests and recorder.recording and not beside_node
-        recorded = _simulate(
-            config, inputs, catalog_path, run_id, feed, report, recorder, record_trading
-        )
+        guard = NodeGuard(recorder, config.oms.record_backtests)
+        recorded = _simulate(config, inputs, catalog_path, run_id, feed, report, guard)
     finally:
         if feed is not None:
             feed.close()
@@ -193,8 +184,8 @@ def _run(
         }
     wall_seconds = time.perf_counter() - wall_start
     oms: dict[str, object] = {} if recorder.problem is None else {"oms": recorder.problem}
-    if beside_node:
-        oms["oms_trading"] = NOT_RECORDED_BESIDE_NODE
+    if guard.note is not None:
+        oms["oms_trading"] = guard.note
     tables, summary = build_results(
         run_id=run_id,
         created_at=created_at,
@@ -248,18 +239,6 @@ def _window_feed(
     )
 
 
-def _beside_node(config: AppConfig, recorder: RunRecorder) -> bool:
-    """Whether this run would record its trading in the OMS but a node runs on it: then it
-    records only its run. A node's panes must show the node's trading only: an operator must
-    never read a backtest's fills as the node's (the run's own files hold them)."""
-    if not (config.oms.record_backtests and recorder.recording):
-        return False
-    if node_is_running(recorder.node_status(), time.time_ns()):
-        _log.info("backtest %s: %s", recorder.run_id, NOT_RECORDED_BESIDE_NODE)
-        return True
-    return False
-
-
 def _simulate(
     config: AppConfig,
     inputs: BacktestInputs,
@@ -267,8 +246,7 @@ def _simulate(
     run_id: str,
     feed: CatalogFeed | WindowFeed,
     report: ProgressCallback,
-    recorder: RunRecorder,
-    record_trading: bool,
+    guard: NodeGuard,
 ) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list]]:
     """Run the engine over the feed; return orders, fills, last prices and equity samples."""
     span = max(inputs.end_ns - inputs.start_ns, 1)
@@ -279,9 +257,12 @@ def _simulate(
             interval_secs=config.backtest.equity_interval_secs,
         )
     )
-    equity_recorder.on_sample = lambda ts: report(
-        Progress("running", min(ts - inputs.start_ns, span), span, feed.stats.ticks)
-    )
+
+    def on_sample(ts: int) -> None:
+        report(Progress("running", min(ts - inputs.start_ns, span), span, feed.stats.ticks))
+        guard.check()  # a node started on the OMS meanwhile: its panes are its own
+
+    equity_recorder.on_sample = on_sample
     strategy = NautilusRebalanceStrategy(
         rebalance_strategy_config(config, inputs.instrument_ids, NautilusRebalanceStrategyConfig)
     )
@@ -305,13 +286,13 @@ def _simulate(
         node.build()  # venues, instruments and logging from the run config
         engine = node.get_engines()[0]
         engine.add_actor(equity_recorder)
-        if record_trading:
-            recorder.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
+        if guard.recording:
+            guard.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
             feed_config = OmsFeedConfig(
                 run_id=run_id, drift_threshold_bps=config.drift.threshold_bps
             )
-            engine.add_actor(OmsFeed(feed_config, recorder.submit))
-            strategy.alert = recorder.submit
+            engine.add_actor(OmsFeed(feed_config, guard.submit))
+            strategy.alert = guard.submit
             strategy.run_id = run_id  # route decisions belong to this run (cleared with it)
         engine.add_strategy(strategy)
         # Idle until a parent names one (``[execution] algorithm``): ``market`` trades as before.

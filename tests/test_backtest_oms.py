@@ -20,9 +20,10 @@ import polars as pl
 import pytest
 from test_console_seed import heartbeat
 
-from core.backtest import NOT_RECORDED_BESIDE_NODE, BacktestOutcome, Progress, run_backtest
+from core.backtest import BacktestOutcome, Progress, run_backtest
 from core.config import load_config
 from core.health import NODE_STALE_AFTER_S
+from core.node_guard import NOT_RECORDED_BESIDE_NODE, STOPPED_WHEN_NODE_STARTED
 from core.oms import OmsStore, RunState
 from core.results import FILLS_FILE, ORDERS_FILE, SUMMARY_FILE
 
@@ -180,6 +181,29 @@ def test_beside_a_running_node_a_backtest_keeps_its_trading_out_of_the_oms(
     assert (orders, fills, counts["balances"], counts["positions"]) == ([], [], 0, 0)
     assert outcome.summary["execution_stats"]["oms_trading"] == NOT_RECORDED_BESIDE_NODE
     assert "oms" not in outcome.summary["execution_stats"]  # not a problem, a choice
+
+
+def test_a_node_starting_mid_run_stops_the_backtests_trading_and_clears_it(
+    backtest: Backtest, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("core.node_guard.CHECK_INTERVAL_S", 0.0)  # check at every sample
+    written_before: list[int] = []
+
+    def node_starts_halfway(progress: Progress) -> None:
+        halfway = progress.phase == "running" and progress.done * 2 >= progress.total > 0
+        if halfway and not written_before:
+            with sqlite3.connect(database) as reader:
+                (count,) = reader.execute("SELECT count(*) FROM orders").fetchone()
+            written_before.append(count)
+            asyncio.run(_beat(database, age_s=0.0))  # the node's first heartbeat
+
+    outcome = backtest(("2026-01-05T00:00:00", "2026-01-05T12:00:00"), node_starts_halfway)
+    assert outcome.status == "COMPLETED"
+    assert written_before and written_before[0] > 0  # it was recording until then
+    orders, fills, runs, _ = read_oms(database)
+    assert (orders, fills) == ([], [])
+    assert [(r.run_id, r.state) for r in runs] == [(outcome.run_id, "COMPLETED")]
+    assert outcome.summary["execution_stats"]["oms_trading"] == STOPPED_WHEN_NODE_STARTED
 
 
 def test_a_stale_heartbeat_is_no_node_and_the_backtest_records_its_trading(

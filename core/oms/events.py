@@ -334,8 +334,9 @@ class NodeStarted(msgspec.Struct, **_RECORD):
 
     A backtest run while no node ran leaves its trading in the OMS for the dashboard to show;
     once a node runs, its panes must show the node's trading only, or an operator could read
-    a backtest's fills as the node's. (While a node runs, backtests record none:
-    ``core.backtest``.) The node's own rows and the ``runs`` table are never touched.
+    a backtest's fills as the node's. While a node runs, backtests record none, and one that
+    sees a node start during it submits this too, for what it wrote since (``core.node_guard``).
+    The node's own rows and the ``runs`` table are never touched.
     """
 
     ts_event: int
