@@ -58,13 +58,13 @@ def bare_engine(data_root: str, log_dir: str) -> dict:
     from nautilus_trader.persistence.catalog import ParquetDataCatalog
     from nautilus_trader.trading.strategy import Strategy
 
-    from core.backtest_inputs import available_days
-    from core.catalog import write_trade_ticks
+    from core.backtest.catalog import write_trade_ticks
+    from core.backtest.inputs import available_days
+    from core.backtest.nautilus_setup import venue_config
     from core.config import VenueConfig
-    from core.instrument_specs import load_instrument_specs
-    from core.nautilus_instruments import to_nautilus_instrument
-    from core.nautilus_setup import venue_config
-    from core.ticks import TickReader
+    from core.data.instrument_specs import load_instrument_specs
+    from core.data.nautilus_instruments import to_nautilus_instrument
+    from core.data.ticks import TickReader
 
     days = available_days(data_root)
     specs = load_instrument_specs(data_root, days[0])
@@ -128,7 +128,7 @@ def pipeline(data_root: str, work_dir: str, record_oms: bool = True) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
-    from core.backtest import run_backtest
+    from core.backtest.pipeline import run_backtest
     from core.config import AppConfig, DataConfig, LoggingConfig, OmsConfig, ResultsConfig
 
     config = AppConfig(
@@ -172,7 +172,7 @@ def main() -> None:
     if data_root is None:
         data_root = str(ROOT / "artifacts" / "bench-data")
         if not (Path(data_root) / "raw_tick_data").exists():
-            from core.demo_data import generate_demo_data
+            from core.data.demo_data import generate_demo_data
 
             print(f"generating demo data in {data_root} ...", flush=True)
             generate_demo_data(data_root)

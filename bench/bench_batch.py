@@ -35,7 +35,7 @@ INSTRUMENTS = '[["BTCUSDT.BINANCE", "ETHUSDT.BINANCE"]]'
 
 def _import_backtest() -> float:
     started = time.perf_counter()
-    import core.backtest  # noqa: F401  (Nautilus: seconds, once per worker process)
+    import core.backtest.pipeline  # noqa: F401  (Nautilus: seconds, once per worker process)
 
     return time.perf_counter() - started
 
@@ -74,8 +74,8 @@ def measure(workers: int, grids: dict[str, Path]) -> dict:
     """Start a cluster of ``workers``, warm it, run each grid; return the figures."""
     from distributed import Client
 
-    from core.batch import local_cluster, run_batch
-    from core.batch_grid import load_grid
+    from core.runs.batch import local_cluster, run_batch
+    from core.runs.batch_grid import load_grid
 
     figures: dict = {"workers": workers}
     started = time.perf_counter()
@@ -120,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if not (Path(args.data_root) / "raw_tick_data").exists():
-        from core.demo_data import generate_demo_data
+        from core.data.demo_data import generate_demo_data
 
         generate_demo_data(args.data_root)
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:

@@ -22,10 +22,10 @@ from nautilus_trader.model.identifiers import TradeId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price, Quantity
 
-from core.catalog import open_catalog, write_trade_ticks
-from core.instrument_specs import InstrumentSpec
-from core.layout import TRADE_SCHEMA
-from core.nautilus_instruments import to_nautilus_instrument
+from core.backtest.catalog import open_catalog, write_trade_ticks
+from core.data.instrument_specs import InstrumentSpec
+from core.data.layout import TRADE_SCHEMA
+from core.data.nautilus_instruments import to_nautilus_instrument
 
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01 UTC
 

@@ -64,7 +64,7 @@ from console.app import TradeConsoleApp  # noqa: E402
 from console.screens.backtests import BacktestsScreen  # noqa: E402
 from console.screens.dashboard import GRID_MIN_HEIGHT, GRID_MIN_WIDTH  # noqa: E402
 from core.config import AppConfig  # noqa: E402
-from core.demo_data import generate_demo_data  # noqa: E402
+from core.data.demo_data import generate_demo_data  # noqa: E402
 from core.oms import OmsStore  # noqa: E402
 
 BTC = "BTCUSDT.BINANCE"
@@ -158,7 +158,7 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float) -> 
 
 async def launch(pilot: Pilot, count: int) -> tuple[BacktestsScreen, list[int]]:
     """Launch ``count`` runs from the Backtests screen, back to the dashboard once simulating;
-    the screen and the runs' processes' nice values (``core.run_launcher.LAUNCH_NICE``)."""
+    the screen and the runs' processes' nice values (``core.runs.launcher.LAUNCH_NICE``)."""
     await pilot.press("b")
     screen = pilot.app.screen
     assert isinstance(screen, BacktestsScreen), screen

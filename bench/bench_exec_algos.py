@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from nautilus_trader.model.enums import OrderSide  # noqa: E402
 
-from core.demo_data import generate_demo_data  # noqa: E402
-from core.execution.trial import ParentSpec, Trial, run_trial  # noqa: E402
+from core.backtest.algo_trial import ParentSpec, Trial, run_trial  # noqa: E402
+from core.data.demo_data import generate_demo_data  # noqa: E402
 
 FIRST_DAY = dt.date(2026, 1, 5)
 BTC, ETH = "BTCUSDT.BINANCE", "ETHUSDT.BINANCE"

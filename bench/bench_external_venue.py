@@ -34,8 +34,8 @@ async def _run(orders: int) -> None:
     from gemini_server import GeminiServer
 
     from core.config import AppConfig, ExternalVenueConfig
-    from core.external import OrderRequest
-    from core.external.venues import ExternalVenues
+    from core.execution.external import OrderRequest
+    from core.execution.external.venues import ExternalVenues
     from core.oms import OmsStore
 
     server = GeminiServer(balances={"USD": 1e12, "BTC": 1e6, "GUSD": 1e9})

@@ -50,11 +50,11 @@ import polars as pl  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from gcs_emulator import GcsEmulator  # noqa: E402
 
-from core.backtest import run_backtest  # noqa: E402
+from core.backtest.pipeline import run_backtest  # noqa: E402
 from core.config import AppConfig, DataConfig, LoggingConfig, OmsConfig, ResultsConfig  # noqa: E402
-from core.layout import TRADES_DIR, days_between, trades_path  # noqa: E402
-from core.storage import resolve  # noqa: E402
-from core.ticks import TickReader, output_schema, select_row_groups, to_ns  # noqa: E402
+from core.data.layout import TRADES_DIR, days_between, trades_path  # noqa: E402
+from core.data.ticks import TickReader, output_schema, select_row_groups, to_ns  # noqa: E402
+from core.storage.roots import resolve  # noqa: E402
 
 BUCKET_ROOT = "gs://bench-gcs/demo"
 FIVE_MINUTES = dt.timedelta(minutes=5)

@@ -46,9 +46,9 @@ from bench_node import config_for, figures  # noqa: E402
 from nautilus_trader.model.enums import OrderSide  # noqa: E402
 from nautilus_trader.model.objects import Price, Quantity  # noqa: E402
 
-from core.node_session import NodeSession  # noqa: E402
+from core.live.session import NodeSession  # noqa: E402
 from core.oms import OmsStore  # noqa: E402
-from core.trading_state import change_trading_state  # noqa: E402
+from core.risk.trading_state import change_trading_state  # noqa: E402
 
 REPLAY_SPEED = 60.0
 Kill = Callable[[], Awaitable[None]]

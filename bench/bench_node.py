@@ -83,7 +83,7 @@ def figures(values: list[float]) -> str:
 
 
 async def write_to_submit(folder: Path, data_root: str, writes: int, interval: float) -> None:
-    from core.node_session import NodeSession
+    from core.live.session import NodeSession
 
     config = config_for(folder, data_root, 60.0)
     async with await OmsStore.open(config.oms.database) as store:
@@ -124,7 +124,7 @@ async def write_to_submit(folder: Path, data_root: str, writes: int, interval: f
 
 
 def _accepted(session: object) -> list:
-    from core.watcher import TargetsAccepted
+    from core.live.watcher import TargetsAccepted
 
     return [o for o in session.outcomes if isinstance(o, TargetsAccepted)]  # type: ignore[attr-defined]
 

@@ -251,7 +251,7 @@ async def feed(path: Path, orders: int) -> None:
     from nautilus_trader.test_kit.stubs.events import TestEventStubs
     from nautilus_trader.test_kit.stubs.execution import TestExecStubs
 
-    from core.oms.nautilus_feed import fill_record, initialized_event, order_event
+    from core.execution.oms_feed import fill_record, initialized_event, order_event
 
     instrument = TestInstrumentProvider.btcusdt_binance()
     prepared = []

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import RiskConfig  # noqa: E402
-from core.rebalance import InstrumentRules  # noqa: E402
+from core.portfolio.rebalance import InstrumentRules  # noqa: E402
 from core.risk import (  # noqa: E402
     InstrumentMarket,
     MarketView,

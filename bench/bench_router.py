@@ -40,12 +40,12 @@ from core.config import (  # noqa: E402
     RoutingConfig,
     RoutingVenueConfig,
 )
-from core.external.adapter import ExternalInstrument, ExternalMarket, PublicTrade  # noqa: E402
-from core.external.routes import ExternalRoutes  # noqa: E402
-from core.external.venues import ExternalVenues  # noqa: E402
+from core.execution.external.adapter import ExternalInstrument, ExternalMarket, PublicTrade  # noqa: E402
+from core.execution.external.routes import ExternalRoutes  # noqa: E402
+from core.execution.external.venues import ExternalVenues  # noqa: E402
+from core.execution.routing import LiquidityTracker, SmartOrderRouter, VenueQuote  # noqa: E402
 from core.oms import OmsStore  # noqa: E402
 from core.oms.events import BalanceSnapshot  # noqa: E402
-from core.routing import LiquidityTracker, SmartOrderRouter, VenueQuote  # noqa: E402
 
 PRICE = 94_000.0
 

@@ -33,14 +33,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "runs"))
 
 import gcsfs.core  # noqa: E402
 from gcs_emulator import GcsEmulator  # noqa: E402
-from test_run_catalog import write_run  # noqa: E402
+from run_helpers import write_run  # noqa: E402
 
 from core.oms import OmsStore, RunState, UploadState  # noqa: E402
-from core.run_catalog import RunCatalog, merge  # noqa: E402
-from core.storage import resolve  # noqa: E402
+from core.runs.catalog import RunCatalog, merge  # noqa: E402
+from core.storage.roots import resolve  # noqa: E402
 
 BUCKET = "bench-run-catalog"
 FILES = ("orders", "fills", "positions", "equity_curve", "summary", "run_config", "log", "x")

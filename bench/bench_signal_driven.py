@@ -36,7 +36,7 @@ def one_run(data_root: str, work_dir: str, mode: str, window_secs: int) -> dict:
     warnings.simplefilter("ignore")
     import polars as pl
 
-    from core.backtest import run_backtest
+    from core.backtest.pipeline import run_backtest
     from core.config import (
         AppConfig,
         BacktestConfig,
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--windows", default="300,60", help="window_secs values to measure")
     args = parser.parse_args()
     if not (Path(args.data_root) / "raw_tick_data").exists():
-        from core.demo_data import generate_demo_data
+        from core.data.demo_data import generate_demo_data
 
         print(f"generating demo data in {args.data_root} ...", flush=True)
         generate_demo_data(args.data_root)

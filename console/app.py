@@ -40,9 +40,9 @@ from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
 from core.errors import TradeConsoleError, one_line
-from core.health import Health, collect_health
 from core.oms import OmsError, OmsStore
-from core.trading_state import (
+from core.oms.health import Health, collect_health
+from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
     operator_name,
@@ -53,7 +53,7 @@ from themes import STYLESHEET, THEMES
 from themes.trade import TRADE_DARK
 
 if TYPE_CHECKING:
-    from core.node_session import NodeSession
+    from core.live.session import NodeSession
 
 _log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ class TradeConsoleApp(App[None]):
     async def _drain_uploads(self) -> None:
         # Queued uploads (a backtest's that did not finish, a failed one re-queued from a shell)
         # resume while the console runs; the bytes move on worker threads, not on this loop.
-        from core.uploads import UploadQueue
+        from core.runs.uploads import UploadQueue
 
         assert self.store is not None
         queue = UploadQueue(self.store, self.config.uploads)
@@ -248,7 +248,7 @@ class TradeConsoleApp(App[None]):
     @work(exclusive=True, group="node", exit_on_error=False)
     async def _start_node(self) -> None:
         # Imported here: a console without a node never loads Nautilus (0.3 GB, a second).
-        from core.node_session import NodeSession
+        from core.live.session import NodeSession
 
         assert self.store is not None
         try:

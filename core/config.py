@@ -18,7 +18,7 @@ from typing import Literal
 import msgspec
 
 from core.errors import ConfigError
-from core.gcs import use_gcs_config
+from core.storage.gcs import use_gcs_config
 
 _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
@@ -63,7 +63,7 @@ class GcsConfig(msgspec.Struct, **_STRUCT):
 
 
 class UploadsConfig(msgspec.Struct, **_STRUCT):
-    """The durable upload queue (``core.uploads``)."""
+    """The durable upload queue (``core.runs.uploads``)."""
 
     max_attempts: int = 8
     """Attempts per file before it is ``failed`` (``trade-console uploads --retry-failed``)."""
@@ -129,7 +129,7 @@ class BacktestConfig(msgspec.Struct, **_STRUCT):
     mode: Literal["full", "signals"] = "full"
     """``full``: every tick of the period; ``signals``: only the ticks of the ``window_secs``
     after each target set (plus the last trade before it, for the decision price), positions
-    marked at the last price seen in between (``core.signal_windows``)."""
+    marked at the last price seen in between (``core.data.signal_windows``)."""
     window_secs: int = 300
     """Signal-driven mode: seconds of ticks streamed after each signal; overlapping windows
     merge. Fills later than this after their signal are not simulated the same way."""
@@ -276,7 +276,7 @@ class ExecutionConfig(msgspec.Struct, **_STRUCT):
 
     The algorithm applies to orders of at least ``algorithm_above_notional``; smaller ones go
     out as plain market orders. An order may override any of these through its
-    ``exec_algorithm_params`` (``core.execution``).
+    ``exec_algorithm_params`` (``core.execution.algorithms``).
     """
 
     algorithm: Literal["market", "twap", "vwap", "iceberg"] = "market"
@@ -322,14 +322,14 @@ class ExecutionConfig(msgspec.Struct, **_STRUCT):
 
 
 class ExternalVenueConfig(msgspec.Struct, **_STRUCT):
-    """One venue Nautilus has no adapter for, reached through ``core.external`` and polled into
-    the OMS (``[[external_venues]]``). Its key and secret come only from the environment
-    variables named here, never from this file."""
+    """One venue Nautilus has no adapter for, reached through ``core.execution.external`` and
+    polled into the OMS (``[[external_venues]]``). Its key and secret come only from the
+    environment variables named here, never from this file."""
 
     name: str = ""
     """Venue name: the suffix of its instrument ids (``BTCUSD.GEMINI``); required, unique."""
     kind: str = "gemini"
-    """Which registered adapter speaks its protocol (``core.external.registry``)."""
+    """Which registered adapter speaks its protocol (``core.execution.external.registry``)."""
     base_url: str = "https://api.gemini.com"
     """The REST API's root (a sandbox, or a local test server)."""
     api_key_env: str = ""
@@ -362,7 +362,7 @@ class RoutingVenueConfig(msgspec.Struct, **_STRUCT):
 
 
 class RoutingConfig(msgspec.Struct, **_STRUCT):
-    """The smart order router (``core.routing``): which venue each order goes to.
+    """The smart order router (``core.execution.routing``): which venue each order goes to.
 
     Off (the default), every order goes to its instrument's own venue, as it always has. On,
     the same asset (same symbol, e.g. ``BTCUSDT.BINANCE`` and ``BTCUSDT.BYBIT``) is one position

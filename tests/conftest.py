@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 from gcs_emulator import GcsEmulator
 
-from core.demo_data import generate_demo_data
+from core.data.demo_data import generate_demo_data
 
 FIRST_DAY = dt.date(2026, 1, 5)
 DAYS = (FIRST_DAY, FIRST_DAY + dt.timedelta(days=1))

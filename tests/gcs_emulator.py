@@ -3,7 +3,7 @@
 ``GcsEmulator`` starts the server as a child process (in memory, or on disk under a folder so
 that objects survive a stop and restart), waits until ``GET /`` answers, and stops it. Tests
 reach it as the desk's code does: ``STORAGE_EMULATOR_HOST`` (set by ``environment``), which
-``core.storage`` turns into an anonymous gcsfs client pointed at the server.
+``core.storage.roots`` turns into an anonymous gcsfs client pointed at the server.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A local Gemini REST server on 127.0.0.1, for the external-venue tests.
 
-It speaks the calls ``core.external.gemini`` makes, as Gemini documents them:
+It speaks the calls ``core.execution.external.gemini`` makes, as Gemini documents them:
 
 - auth: https://developer.gemini.com/authentication/api-key (``X-GEMINI-APIKEY``,
   ``X-GEMINI-PAYLOAD`` = base64 JSON with ``request`` and an increasing ``nonce``,

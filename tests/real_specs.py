@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.instrument_specs import InstrumentSpec
+from core.data.instrument_specs import InstrumentSpec
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 

@@ -20,8 +20,8 @@ from core.errors import ConfigError
 from core.fd_capture import redirect_std_fds
 
 if TYPE_CHECKING:
-    from core.backtest import BacktestOutcome
-    from core.backtest import Progress as RunProgress
+    from core.backtest.pipeline import BacktestOutcome
+    from core.backtest.pipeline import Progress as RunProgress
 
 _PHASES = {"running": "simulating", "writing": "writing results"}
 SOURCE = "command line"
@@ -151,7 +151,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
 def _upload(config: AppConfig, outcome: BacktestOutcome, console: Console) -> None:
     # A failed run is uploaded too: its summary says why. What does not go up within
     # [uploads] wait_secs stays queued in the OMS; the exit code is the run's, not the upload's.
-    from core.uploads import upload_run
+    from core.runs.uploads import upload_run
 
     summary = asyncio.run(upload_run(config, outcome.folder, outcome.run_id))
     where = f"{config.results.upload_root.rstrip('/')}/backtest_results/{outcome.run_id}/"
@@ -168,7 +168,7 @@ def _upload(config: AppConfig, outcome: BacktestOutcome, console: Console) -> No
 
 def _run_with_progress(config: AppConfig, console: Console) -> BacktestOutcome:
     # Imported here: Nautilus takes seconds to import, and a bad config should not wait.
-    from core.backtest import run_backtest
+    from core.backtest.pipeline import run_backtest
 
     columns = (
         TextColumn("[progress.description]{task.description}"),

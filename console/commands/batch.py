@@ -27,8 +27,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from core.batch_grid import GridPoint, load_grid
-from core.batch_schedule import (
+from core.errors import ConfigError
+from core.fd_capture import redirect_std_fds
+from core.runs.batch_grid import GridPoint, load_grid
+from core.runs.batch_schedule import (
     DailySchedule,
     over_period,
     parse_schedule,
@@ -37,11 +39,9 @@ from core.batch_schedule import (
     utc_now,
     yesterday,
 )
-from core.errors import ConfigError
-from core.fd_capture import redirect_std_fds
 
 if TYPE_CHECKING:
-    from core.batch import RunProgress, RunResult
+    from core.runs.batch import RunProgress, RunResult
 
 _TABLE_WIDTH = 160  # off a terminal Rich would wrap at 80 and split grid points over lines
 
@@ -50,7 +50,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     """Run the grid; exit 0 when every point COMPLETED, 1 otherwise.
 
     With ``--schedule "daily HH:MM"``, run it over yesterday every day instead (see
-    ``core.batch_schedule``) until SIGTERM/SIGINT, then exit 0. With ``--yesterday``, run it
+    ``core.runs.batch_schedule``) until SIGTERM/SIGINT, then exit 0. With ``--yesterday``, run it
     once over yesterday (UTC): the T+1 job for cron or a systemd timer.
     """
     text = getattr(args, "schedule", None)
@@ -120,7 +120,7 @@ def _run_scheduled(
 
 
 def _run(points: list[GridPoint], args: argparse.Namespace, terminal: TextIO) -> list[RunResult]:
-    from core.batch import run_batch  # imports Dask: not before the grid has been checked
+    from core.runs.batch import run_batch  # imports Dask: not before the grid has been checked
 
     console = Console(file=terminal, width=None if terminal.isatty() else _TABLE_WIDTH)
     total = len(points)

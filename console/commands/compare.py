@@ -22,8 +22,13 @@ from typing import Any
 
 from core.config import AppConfig, load_config
 from core.errors import DataError
-from core.run_compare import compare_runs, format_value, resolve_run, table_cells
-from core.session_compare import InstrumentTotals, OrderPair, SessionComparison, compare_session
+from core.runs.compare import compare_runs, format_value, resolve_run, table_cells
+from core.runs.session_compare import (
+    InstrumentTotals,
+    OrderPair,
+    SessionComparison,
+    compare_session,
+)
 
 
 def run_compare_command(args: argparse.Namespace) -> int:

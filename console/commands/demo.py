@@ -20,10 +20,10 @@ from pathlib import Path
 from rich.console import Console
 
 from core.config import AppConfig, load_config
-from core.demo_data import generate_demo_data
-from core.layout import TRADES_DIR
-from core.storage import join, resolve
-from core.target_file import write_target_file
+from core.data.demo_data import generate_demo_data
+from core.data.layout import TRADES_DIR
+from core.data.target_file import write_target_file
+from core.storage.roots import join, resolve
 
 DEMO_TARGETS = {"BTCUSDT.BINANCE": 0.40, "ETHUSDT.BINANCE": 0.30}
 """The first targets the demo's "research process" writes."""

@@ -1,10 +1,10 @@
 """``trade-console kill`` and ``rearm``: the kill switch from another shell.
 
 For an operator whose console has frozen, or who is not at it: the change goes into the OMS the
-config names, as the console's ``k`` does (``core.trading_state``), and a running node applies it
-within one poll of the OMS. Without a node the change is recorded all the same, and a node started
-later comes up in it. Neither command imports Nautilus or Textual: they answer in a fraction of a
-second.
+config names, as the console's ``k`` does (``core.risk.trading_state``), and a running node applies
+it within one poll of the OMS. Without a node the change is recorded all the same, and a node
+started later comes up in it. Neither command imports Nautilus or Textual: they answer in a fraction
+of a second.
 
 Exit codes: 0 when the change is recorded (the line printed says which state is in force: another
 shell's later change may win); 2 with one line on stderr for a bad input (no reason, both
@@ -21,7 +21,7 @@ import time
 from core.config import load_config
 from core.errors import ConfigError
 from core.oms import OmsStore
-from core.trading_state import (
+from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
     check_request,

@@ -61,7 +61,7 @@ async def serve_node(
     """Run the node on this loop until SIGTERM/SIGINT, the replay's end (``exit_when_done``)
     or ``seconds``; 0 after a clean stop, 1 if it never connected."""
     # Imported here: Nautilus costs ~0.3 GB and a second, the status command needs neither.
-    from core.node_session import NodeSession
+    from core.live.session import NodeSession
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,7 +1,7 @@
 """``trade-console status [--json]``: the desk's health, counts and last alerts, no dashboard.
 
 For a second shell and for scripts. It shows what the dashboard's header and Health pane show
-(both come from ``core.health.collect_health``), read from the OMS database the config names.
+(both come from ``core.oms.health.collect_health``), read from the OMS database the config names.
 The database is opened read-only: status never creates, migrates or writes it, and in WAL mode
 it neither waits for the node nor makes the node wait. It imports neither Nautilus nor Textual,
 so it answers in a fraction of a second.
@@ -48,8 +48,8 @@ import time
 from dataclasses import dataclass
 
 from core.config import load_config
-from core.health import Health, collect_health
 from core.oms import OmsError, OmsStore, RiskAlert
+from core.oms.health import Health, collect_health
 
 LAST_ALERTS = 5
 

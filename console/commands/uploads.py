@@ -17,7 +17,7 @@ from rich.table import Table
 
 from core.config import AppConfig, load_config
 from core.oms import OmsStore, UploadState
-from core.uploads import DrainSummary, UploadQueue
+from core.runs.uploads import DrainSummary, UploadQueue
 
 
 def run_uploads_command(args: argparse.Namespace) -> int:

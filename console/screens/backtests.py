@@ -1,7 +1,7 @@
 """The Backtests screen: launch a backtest, follow and cancel the launched ones, and every run
 the desk has (local folders, the results bucket, the OMS), with its detail view and compare.
 
-Launched runs go to ``core.run_launcher``: each in its own spawned process, never on the
+Launched runs go to ``core.runs.launcher``: each in its own spawned process, never on the
 console's loop, with progress coming back through a reader thread as messages. The screen is
 installed once per app (``TradeConsoleApp.action_backtests``), so leaving it with Escape
 leaves the runs and their bars as they are; the runs are cancelled when the console exits.
@@ -28,8 +28,8 @@ from console.widgets.key_footer import KeyFooter
 from console.widgets.launch_form import LaunchForm
 from console.widgets.launched_run import LaunchedRun
 from console.widgets.runs_pane import RunsPane
-from core.run_catalog import RunCatalog, RunEntry
-from core.run_launcher import LaunchEnded, LaunchEvent, LaunchProgress, RunLauncher
+from core.runs.catalog import RunCatalog, RunEntry
+from core.runs.launcher import LaunchEnded, LaunchEvent, LaunchProgress, RunLauncher
 
 if TYPE_CHECKING:
     from core.config import AppConfig

@@ -4,7 +4,7 @@ Three steps so that no slip changes the trading state and no change goes without
 on a non-empty reason arms the switch; a key then chooses halt, reduce only or flatten (or
 re-arm, when trading is not ACTIVE); only ``y`` then carries the choice out. Escape closes the
 screen at any step and changes nothing. The screen itself writes nothing: it returns a
-``StateRequest``, and the app records it in the OMS (``core.trading_state``), where the node
+``StateRequest``, and the app records it in the OMS (``core.risk.trading_state``), where the node
 picks it up.
 """
 
@@ -22,8 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.widgets.key_footer import KeyFooter
-from core.health import NO_NODE, UNKNOWN, Health
-from core.trading_state import NODE_APPLY_NOTE, StateRequest, operator_name
+from core.oms.health import NO_NODE, UNKNOWN, Health
+from core.risk.trading_state import NODE_APPLY_NOTE, StateRequest, operator_name
 
 __all__ = ["CHOICES", "Choice", "KillSwitchScreen", "operator_name"]
 

@@ -16,8 +16,8 @@ from textual.widgets import DataTable, Static
 from console.screens.view_screen import ViewScreen
 from console.widgets.cells import percent
 from console.widgets.key_footer import KeyFooter
-from core.storage import resolve
-from core.target_file import TargetWeightsFile
+from core.data.target_file import TargetWeightsFile
+from core.storage.roots import resolve
 
 TARGETS_FILE = "artifacts/orders/target_weights.json"
 """Where the research process writes the target weights (relative to the working folder)."""

@@ -26,8 +26,8 @@ from console.widgets.key_footer import KeyFooter
 from core.errors import TradeConsoleError
 
 if TYPE_CHECKING:
-    from core.live_strategy import PreviewLine
-    from core.node_session import NodeSession
+    from core.live.session import NodeSession
+    from core.live.strategy import PreviewLine
 
 COLUMNS = ("send", "instrument", "current", "target", "side", "qty", "notional", "cost", "verdict")
 

@@ -25,7 +25,7 @@ from console.screens.view_screen import ViewScreen
 from console.widgets.key_footer import KeyFooter
 from console.widgets.line_plot import LinePlot, PlotSeries, epoch_ns_label, number_label
 from core.errors import TradeConsoleError
-from core.run_compare import (
+from core.runs.compare import (
     CurveSet,
     RunComparison,
     compare_runs,
@@ -33,7 +33,7 @@ from core.run_compare import (
     format_value,
     table_cells,
 )
-from core.session_compare import SessionComparison, compare_session
+from core.runs.session_compare import SessionComparison, compare_session
 
 
 def percent_points(value: float) -> str:

@@ -1,6 +1,6 @@
 """The detail view of one backtest run: its summary, curves, fills, orders and uploads.
 
-Everything is read off the loop (``core.run_files`` in a thread: the run may be in a bucket,
+Everything is read off the loop (``core.runs.files`` in a thread: the run may be in a bucket,
 its tables may hold millions of rows, of which only the last ``tail_rows`` are read) and shown
 when it arrives; the uploads table follows the OMS like every pane. One scrolling column, so
 the view works down to 80x24.
@@ -28,9 +28,9 @@ from console.widgets.key_footer import KeyFooter
 from console.widgets.line_plot import LinePlot, PlotSeries, percent_label
 from console.widgets.line_table import LineTable
 from console.widgets.run_uploads_pane import RunUploadsPane
-from core.results import FILLS_FILE, ORDERS_FILE, Summary
-from core.run_catalog import RunEntry
-from core.run_files import RunFiles, TableTail, read_run_files
+from core.data.results import FILLS_FILE, ORDERS_FILE, Summary
+from core.runs.catalog import RunEntry
+from core.runs.files import RunFiles, TableTail, read_run_files
 
 TAIL_ROWS = 500
 """Fills and orders shown at most: the last ones of each file."""

@@ -1,4 +1,4 @@
-"""The Health pane: node, data feed, venue connection, GCS and OMS, from ``core.health``."""
+"""The Health pane: node, data feed, venue connection, GCS and OMS, from ``core.oms.health``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from console.widgets.cells import themed, utc_time
 from console.widgets.table_pane import Cells, Row, TablePane
-from core.health import ComponentHealth, Health
+from core.oms.health import ComponentHealth, Health
 
 STATE_VARIABLES = {
     "OK": "health-ok",

@@ -1,7 +1,7 @@
 """``LaunchedRun``: one backtest launched from this console, its bar, speed and time left.
 
 Focus it and press ``c`` to cancel the run. The figures come from the run's own process
-(``core.run_launcher``): simulated time done of the window, ticks so far, and the wall time
+(``core.runs.launcher``): simulated time done of the window, ticks so far, and the wall time
 since launch; ticks per second and the time left are worked out here from those.
 """
 
@@ -16,7 +16,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
-from core.run_launcher import LaunchEnded, LaunchProgress
+from core.runs.launcher import LaunchEnded, LaunchProgress
 
 
 class LaunchedRun(Horizontal, can_focus=True):

@@ -9,9 +9,9 @@ from rich.text import Text
 from console.widgets.cells import DASH, percent, pnl, price, quantity, themed
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
-from core.external.asset_totals import AssetTotal, asset_totals
-from core.health import Health
+from core.execution.external.asset_totals import AssetTotal, asset_totals
 from core.oms import OmsStore, PositionSnapshot
+from core.oms.health import Health
 
 PositionRow = PositionSnapshot | AssetTotal
 
@@ -19,8 +19,8 @@ PositionRow = PositionSnapshot | AssetTotal
 class PositionsPane(OmsPane):
     """Positions as they stand now: per-asset totals across venues, then open positions first.
 
-    Nautilus venues' positions and external venues' (``core.external``) are rows alike, each
-    named by its instrument (``BTCUSDT.BINANCE``, ``BTCGUSDPERP.GEMINI``). An asset held on two
+    Nautilus venues' positions and external venues' (``core.execution.external``) are rows alike,
+    each named by its instrument (``BTCUSDT.BINANCE``, ``BTCGUSDPERP.GEMINI``). An asset held on two
     venues or more also gets a total row on top (``Σ BTC 2 venues``): the desk's exposure, summed
     across venues. An asset on one venue gets none, as it would only repeat its one row and
     take a line of an 80x24 screen.

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from console.widgets.cells import DASH, number, percent, pnl, themed
 from console.widgets.table_pane import Cells
-from core.run_catalog import BROKEN, RunEntry, UploadTally
+from core.runs.catalog import BROKEN, RunEntry, UploadTally
 
 STATE_VARIABLES = {
     "QUEUED": "status-open",

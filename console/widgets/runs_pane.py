@@ -1,6 +1,6 @@
 """``RunsPane``: every backtest run the desk has, local or in the bucket, known to the OMS or not.
 
-The list is ``core.run_catalog``'s: the local result folders and the OMS's ``runs`` and
+The list is ``core.runs.catalog``'s: the local result folders and the OMS's ``runs`` and
 ``uploads`` rows are read again whenever those tables change (by the app, like every OMS pane;
 the folders are scanned off the loop), the bucket is listed when the pane first shows and on
 ``RunsPane.refresh_bucket`` (a thread: the console never waits on the network). Sorting,
@@ -27,7 +27,7 @@ from console.widgets.run_cells import run_cells
 from console.widgets.table_pane import Cells
 from core.errors import TradeConsoleError, one_line
 from core.oms import OmsStore, RunState
-from core.run_catalog import RunCatalog, RunEntry, RunFolder, merge
+from core.runs.catalog import RunCatalog, RunEntry, RunFolder, merge
 
 RUN_LIMIT = 5_000
 """OMS ``runs`` rows read (most recently updated first), and rows the list keeps at most."""

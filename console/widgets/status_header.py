@@ -10,7 +10,7 @@ from textual.widgets import Label
 
 from console.widgets.cells import number, utc_date, utc_time
 from console.widgets.label_text import set_label_text
-from core.health import Health
+from core.oms.health import Health
 
 MODES = ("LIVE", "SHADOW", "BACKTEST")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")

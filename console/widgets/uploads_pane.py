@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from console.widgets.cells import DASH, themed
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
-from core.health import format_bytes
 from core.oms import OmsStore, UploadState
+from core.oms.health import format_bytes
 
 STATE_VARIABLES = {
     "queued": "status-open",

@@ -1,33 +1,11 @@
-"""The desk's execution algorithms (Nautilus ExecAlgorithms, the same in backtest and live).
+"""Execution: the one path an order takes from a target change to a venue.
 
-- ``twap``: even slices over a horizon; market or limit children, participation cap, jitter;
-- ``vwap``: slices along the instrument's time-of-day volume profile (``profile``);
-- ``iceberg``: one display-sized limit child at a time, refilled as it fills;
-- ``base`` / ``scheduled``: the parent's bookkeeping, the pre-trade gate, the kill, timers;
-- ``choice``: which algorithm an order gets (``choose_algorithm``) and registration.
+Owns the rebalancing strategy shared by backtest and node (``strategy``), the orchestrator
+every order goes through (``orchestrator``: router, algorithm, pre-trade checks, venue, OMS),
+what the router knows of a Nautilus venue (``venue_quotes``) and of the strategy (``host``), the
+execution algorithms (``algorithms``: TWAP, VWAP, iceberg), the smart order router
+(``routing``), venues Nautilus has no adapter for (``external``) and the actor that records
+the strategy's Nautilus events in the OMS (``oms_feed``).
+
+May import: ``core.risk``, ``core.portfolio``, ``core.oms``, ``core.data``, ``core.storage``.
 """
-
-from core.execution.choice import (
-    ALGORITHM_IDS,
-    AlgorithmChoice,
-    choose_algorithm,
-    exec_algorithms,
-    register_exec_algorithms,
-)
-from core.execution.iceberg import IcebergExecAlgorithm, IcebergExecAlgorithmConfig
-from core.execution.twap import TwapExecAlgorithm, TwapExecAlgorithmConfig
-from core.execution.vwap import VwapExecAlgorithm, VwapExecAlgorithmConfig
-
-__all__ = [
-    "ALGORITHM_IDS",
-    "AlgorithmChoice",
-    "IcebergExecAlgorithm",
-    "IcebergExecAlgorithmConfig",
-    "TwapExecAlgorithm",
-    "TwapExecAlgorithmConfig",
-    "VwapExecAlgorithm",
-    "VwapExecAlgorithmConfig",
-    "choose_algorithm",
-    "exec_algorithms",
-    "register_exec_algorithms",
-]

@@ -1,9 +1,13 @@
 """The local order-management store (OMS): SQLite, written by the node, read by the panes.
 
 ``OmsStore`` opens the database and writes records in batches; ``core.oms.events`` holds the
-records; ``core.oms.nautilus_feed`` (imported on its own, as it loads Nautilus) turns Nautilus
+records; ``core.execution.oms_feed`` (imported on its own, as it loads Nautilus) turns Nautilus
 events into records. For synchronous code (a backtest), ``core.oms.background.BackgroundStore``
 runs a store on its own thread and ``core.oms.run_recorder.RunRecorder`` records a run's life.
+``core.oms.health`` reads the desk's health (node, parts, uploads) from the database.
+
+May import: ``core.storage`` (and the root modules). Everything above it writes or reads
+through it; it knows nothing of Nautilus but what ``events`` records.
 """
 
 from core.oms.errors import OmsError

@@ -271,7 +271,7 @@ class RunState(msgspec.Struct, **_RECORD):
     progress: float = 0.0
     """Fraction done, 0 to 1."""
     phase: str | None = None
-    """reading, running or writing (``core.backtest.Progress.phase``)."""
+    """reading, running or writing (``core.backtest.pipeline.Progress.phase``)."""
     result_folder: str | None = None
     error: str | None = None
     started_at: int | None = None
@@ -335,8 +335,8 @@ class NodeStarted(msgspec.Struct, **_RECORD):
     A backtest run while no node ran leaves its trading in the OMS for the dashboard to show;
     once a node runs, its panes must show the node's trading only, or an operator could read
     a backtest's fills as the node's. While a node runs, backtests record none, and one that
-    sees a node start during it submits this too, for what it wrote since (``core.node_guard``).
-    The node's own rows and the ``runs`` table are never touched.
+    sees a node start during it submits this too, for what it wrote since
+    (``core.backtest.node_guard``). The node's own rows and the ``runs`` table are never touched.
     """
 
     ts_event: int
@@ -399,7 +399,7 @@ class TradingStateRecord(msgspec.Struct, **_RECORD):
 
 
 class RoutedOrder(msgspec.Struct, **_RECORD):
-    """Where the smart order router sent one order, and why (``core.routing``).
+    """Where the smart order router sent one order, and why (``core.execution.routing``).
 
     One per order the router placed: the orders of a split share ``decision_id`` and each
     carries the whole decision (every venue weighed, its cost components and total), so the

@@ -21,7 +21,7 @@ import aiosqlite
 from core.errors import one_line
 from core.oms.errors import OmsError
 from core.oms.schema import MIGRATIONS, SCHEMA_VERSION
-from core.storage import is_remote, resolve
+from core.storage.roots import is_remote, resolve
 
 WAL_SWITCH_ATTEMPTS = 1
 _CORRUPT = "not a readable OMS database ({reason}); it was left as is: move it aside to start anew"

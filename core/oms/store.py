@@ -56,7 +56,7 @@ from core.oms.opening import (
 )
 from core.oms.schema import SCHEMA_VERSION, TABLES
 from core.oms.writer import BatchWriter, Commit, WriterStats
-from core.storage import resolve
+from core.storage.roots import resolve
 
 DEFAULT_DATABASE = "artifacts/oms.sqlite"
 """Where the OMS lives when the config does not say: under ``artifacts/`` of the working folder."""
@@ -384,7 +384,7 @@ class OmsStore:
         """The node's latest heartbeat; None when no node ever wrote one to this database.
 
         The row outlives the node: compare its ``ts_event`` with the clock to know whether a
-        node still runs (``core.health.collect_health`` does).
+        node still runs (``core.oms.health.collect_health`` does).
         """
         rows = await self._select(NodeStatus, "FROM node_status")
         return rows[0] if rows else None

@@ -4,6 +4,12 @@
 (``core.risk.market``) and a trading state, and answers a ``RiskVerdict``
 (``core.risk.verdict``); the rules themselves are in ``core.risk.rules`` and
 ``core.risk.velocity``.
+
+Also owns the trading state and the kill switch's operator side (``trading_state``), the
+automatic kill triggers (``equity_limits``), fill-price drift (``drift``) and the Nautilus side
+of the pre-trade gate (``pre_trade``).
+
+May import: ``core.oms``, ``core.portfolio``, ``core.storage``.
 """
 
 from core.risk.engine import DENIAL_SEVERITY, WARNING_SEVERITY, PreTradeRisk

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from core.rebalance import InstrumentRules
+from core.portfolio.rebalance import InstrumentRules
 from core.risk.market import MarketView, OrderIntent
 from core.risk.verdict import RiskBreach, Rule
 

@@ -1,0 +1,148 @@
+"""The target-weights file a research process writes (``artifacts/orders/target_weights.json``).
+
+Schema (JSON object)::
+
+    {
+      "as_of": "2026-01-05T00:00:00Z",      # ISO 8601, UTC: when the targets were decided
+      "strategy_id": "research-v1",          # optional
+      "weights": {"BTCUSDT.BINANCE": 0.40,   # fraction of equity per instrument id
+                  "ETHUSDT.BINANCE": 0.25}
+    }
+
+A backtest given such a file applies its weights at ``as_of`` (or at the window's start when
+``as_of`` is earlier). The live node's watcher validates the same schema before it trades.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from collections.abc import Collection
+from pathlib import Path
+
+import msgspec
+
+from core.errors import DataError
+from core.storage.roots import resolve
+
+
+class TargetWeightsFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The parsed file."""
+
+    as_of: dt.datetime
+    weights: dict[str, float]
+    strategy_id: str | None = None
+
+
+def load_target_file(url: str, known_instruments: Collection[str]) -> TargetWeightsFile:
+    """Read and validate a target-weights file.
+
+    Raises
+    ------
+    DataError
+        One line naming the file and the field: unreadable, not JSON, a missing or unknown key,
+        a naive timestamp, a non-finite weight, an instrument the instruments file lacks.
+    """
+    fs, path = resolve(url)
+    try:
+        raw = fs.cat_file(path)
+    except FileNotFoundError:
+        raise DataError("target-weights file not found", url) from None
+    except OSError as error:
+        raise DataError(f"cannot read target-weights file ({error})", url) from None
+    parsed = parse_target_weights(raw, url)
+    for instrument_id in parsed.weights:
+        if instrument_id not in known_instruments:
+            raise DataError(f"weights[{instrument_id}]: not in the instruments file", url)
+    return parsed
+
+
+def parse_target_weights(raw: bytes, source: str) -> TargetWeightsFile:
+    """Decode a target-weights file's bytes, with the checks that need nothing but the file.
+
+    The watcher judges exactly the bytes it read (and hashes them); ``load_target_file`` reads
+    a file, then calls this.
+
+    Raises
+    ------
+    DataError
+        One line naming ``source`` and the field: empty, not JSON, not the schema, a naive
+        ``as_of``, a weight that is not a finite number.
+    """
+    if not raw.strip():
+        raise DataError("the file is empty", source)
+    try:
+        parsed = msgspec.json.decode(raw, type=TargetWeightsFile)
+    except msgspec.ValidationError as error:
+        raise DataError(_describe(error, raw), source) from None
+    except msgspec.DecodeError as error:
+        raise DataError(f"not valid JSON ({error})", source) from None
+    if parsed.as_of.tzinfo is None:
+        raise DataError("as_of: has no time zone (write it in UTC, e.g. ...T00:00:00Z)", source)
+    for instrument_id, weight in parsed.weights.items():
+        if not math.isfinite(weight):
+            raise DataError(f"weights[{instrument_id}]: {weight} is not a finite number", source)
+    return parsed
+
+
+def _describe(error: msgspec.ValidationError, raw: bytes) -> str:
+    # msgspec says "Expected `float`, got `str` - at `$.weights[...]`": name the field, and for
+    # a weight the instrument, which msgspec leaves out.
+    what, _, location = str(error).partition(" - at `$")
+    where = location.rstrip("`").lstrip(".")
+    if where == "weights[...]":
+        named = _bad_weight(raw)
+        if named is not None:
+            return named
+    missing = re.fullmatch(r"Object missing required field `(?P<key>[^`]+)`", what)
+    if missing is not None:
+        return f"{_dotted(where, missing['key'])}: is missing"
+    unknown = re.fullmatch(r"Object contains unknown field `(?P<key>[^`]+)`", what)
+    if unknown is not None:
+        field = _dotted(where, unknown["key"])
+        return f"{field}: unknown key (the schema has as_of, weights, strategy_id)"
+    return f"{where}: {what}" if where else what
+
+
+def _dotted(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+class _RawWeights(msgspec.Struct):
+    weights: dict[str, msgspec.Raw] = {}
+
+
+def _bad_weight(raw: bytes) -> str | None:
+    try:
+        document = msgspec.json.decode(raw, type=_RawWeights)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    for instrument_id, value in document.weights.items():
+        try:
+            msgspec.json.decode(value, type=float)
+        except msgspec.ValidationError as error:
+            text = bytes(value).decode(errors="replace")
+            if "out of range" in str(error):
+                return f"weights[{instrument_id}]: {text} is not a finite number"
+            return f"weights[{instrument_id}]: {text} is not a number"
+    return None
+
+
+def write_target_file(
+    path: str,
+    weights: dict[str, float],
+    as_of: dt.datetime,
+    strategy_id: str | None = None,
+) -> None:
+    """Write a target-weights file the way a research process should: a temporary file, then
+    an atomic rename, so the watcher never reads half of it (local paths only)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    raw = msgspec.json.encode(
+        TargetWeightsFile(as_of=as_of.astimezone(dt.UTC), weights=weights, strategy_id=strategy_id)
+    )
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_bytes(raw)
+    os.replace(temporary, target)

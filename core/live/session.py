@@ -1,0 +1,495 @@
+"""``NodeSession``: the node as the desk runs it, on the console's loop or headless.
+
+One object puts the parts together, so the console and ``trade-console run`` start the same
+thing:
+
+- ``NautilusLiveEngine`` (``core.live.node``): the Nautilus ``TradingNode`` in SHADOW or LIVE;
+- ``LiveRebalanceStrategy``: the backtest's rebalancer;
+- ``OmsFeed`` with a ``DriftTracker``: every order, fill, position and balance into the OMS,
+  every fill measured against its decision price and the market (``drift.log`` + OMS + alert);
+- ``TargetWeightWatcher``: a valid target file is handed to the strategy at once; an invalid
+  one becomes a risk alert and changes nothing;
+- spec reconciliation at start: the desk's instruments file against the venue's instruments;
+- a heartbeat (``NodeStatus``) every ``node.heartbeat_secs``, and the kill switch's persisted
+  state: a node started after a kill comes up HALTED, and a kill written to the OMS by a
+  console (or ``trade-console kill``) reaches the node within one heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+
+import msgspec
+from nautilus_trader.model.enums import TradingState
+from nautilus_trader.model.identifiers import Venue
+
+from core.config import AppConfig, drift_log_path
+from core.data.instrument_specs import load_instrument_specs
+from core.data.ticks import one_line
+from core.errors import TradeConsoleError
+from core.execution.algorithms.profile import load_profiles
+from core.execution.algorithms.vwap import VwapExecAlgorithm
+from core.execution.external.routes import ExternalRoutes
+from core.execution.external.venues import ExternalVenues
+from core.execution.oms_feed import OmsFeed, OmsFeedConfig
+from core.execution.strategy import rebalance_strategy_config
+from core.live.node import EngineState, NautilusLiveEngine
+from core.live.reconciliation import reconcile, spec_alerts
+from core.live.strategy import (
+    LiveRebalanceStrategy,
+    LiveRebalanceStrategyConfig,
+    PreviewLine,
+)
+from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
+from core.oms import OmsStore
+from core.oms.events import AuditEntry, NodeStarted, RiskAlert
+from core.risk.drift import DriftTracker
+from core.risk.equity_limits import EquityLimits
+from core.risk.trading_state import change_trading_state
+
+_log = logging.getLogger(__name__)
+_TIGHTNESS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
+STATE_POLL_SECS = 0.02
+"""How often another process's trading-state change is looked for (this process's: at once)."""
+FLATTEN_TIMEOUT_SECS = 10.0
+"""How long a flatten waits for its closing orders before halting anyway (and saying so)."""
+_STATES = {
+    "ACTIVE": TradingState.ACTIVE,
+    "REDUCING": TradingState.REDUCING,
+    "HALTED": TradingState.HALTED,
+}
+
+
+class NodeSession:
+    """Builds the node from ``config`` on the running loop; ``start`` / ``stop`` it.
+
+    Parameters
+    ----------
+    config : AppConfig
+        The desk's configuration (``node``, ``watcher``, ``drift``, ``strategy``, ``venues``).
+    store : OmsStore
+        The OMS the node writes (opened on the same loop).
+    mode : str, optional
+        ``shadow`` or ``live``, overriding ``node.mode``.
+    confirm_live : bool
+        The command line's ``--confirm-live``.
+    now_ns : callable
+        The wall clock (tests fix it for the watcher's age check).
+
+    Raises
+    ------
+    ConfigError, DataError
+        From the engine: LIVE without confirmation, a missing API key, no data to replay.
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        store: OmsStore,
+        *,
+        mode: str | None = None,
+        confirm_live: bool = False,
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._now_ns = now_ns
+        loop = asyncio.get_running_loop()
+        self.engine = NautilusLiveEngine(config, loop, mode=mode, confirm_live=confirm_live)
+        self.strategy = LiveRebalanceStrategy(
+            rebalance_strategy_config(
+                config, self.engine.instrument_ids, LiveRebalanceStrategyConfig
+            )
+        )
+        self.strategy.alert = store.submit
+        drift_config = msgspec.structs.replace(config.drift, log=drift_log_path(config))
+        self.drift = DriftTracker(drift_config)
+        if config.node.record_to_oms:
+            store.submit(NodeStarted(ts_event=now_ns()))  # no backtest's trading beside ours
+            feed_config = OmsFeedConfig(drift_threshold_bps=config.drift.threshold_bps)
+            self.engine.add_actor(OmsFeed(feed_config, store.submit, drift=self.drift))
+        self.engine.add_strategy(self.strategy)
+        self.watcher = TargetWeightWatcher(
+            config.watcher, self.engine.instrument_ids, self._on_targets, now_ns=now_ns
+        )
+        self.pending: TargetsAccepted | None = None
+        """A valid target file waiting for the operator's preview (``[risk] require_preview``)."""
+        self.outcomes: list[WatchOutcome] = []
+        """What the watcher reported, oldest first (the last 1,000)."""
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._state_watch: asyncio.Task[None] | None = None
+        self._trading_state = "ACTIVE"
+        self._flattened: int | None = None
+        """``ts_event`` of the flatten request already carried out (each is done once)."""
+        self._flattening: asyncio.Task[None] | None = None
+        self.limits = EquityLimits(config.risk)
+        self.state_applied_ns: int | None = None
+        """Wall clock when the latest trading state reached Nautilus (for the kill benchmark)."""
+        self._held = False
+        """A console's kill applied ahead of its OMS record (see ``hold``)."""
+        self._started = False
+        self.external: ExternalVenues | None = (
+            ExternalVenues.from_config(config, store, now_ns=now_ns)
+            if config.external_venues
+            else None
+        )
+        """The ``[[external_venues]]``, polled into the OMS; orders reach them through it."""
+        self._external_kill: asyncio.Task[int] | None = None
+        self.routes: ExternalRoutes | None = None
+        """The external venues the router may use (routing on, ``[routing.venues.NAME]``)."""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> EngineState:
+        """Start the node, reconcile specs, apply the persisted trading state, watch targets.
+
+        A node that cannot connect is still "started": it reports DEGRADED with the reason in
+        its heartbeat (the Health pane and ``status`` show it), and targets are refused with an
+        alert until it trades.
+        """
+        self._started = True
+        try:
+            self._beat("STARTING")
+            if self.external is not None:  # connected first: a persisted kill cancels there too
+                await self.external.start()
+                await self._route_external()
+            await self._apply_persisted_state()
+            await self._load_vwap_profiles()
+            state = await self.engine.start()
+            if state.node_state == "RUNNING":
+                self._reconcile()
+            else:
+                detail = state.detail or "the node did not start"
+                self._alert("ERROR", "node_not_connected", detail)
+            await self.watcher.start()
+            loop = asyncio.get_running_loop()
+            self._heartbeat = loop.create_task(self._beat_forever(), name="node-heartbeat")
+            # A kill written to the OMS (this console's k, or `trade-console kill` from another
+            # shell) reaches the node within one poll, not one heartbeat.
+            self._state_watch = loop.create_task(self._watch_state(), name="node-state-watch")
+        except BaseException:
+            await self.stop()  # a half-started node is stopped, never left running
+            raise
+        return self.engine.state()
+
+    async def stop(self) -> None:
+        """Stop watching, stop the node (never ``node.dispose()``), write the last heartbeat."""
+        if not self._started:
+            return
+        self._started = False
+        if self.routes is not None:
+            await self.strategy.orchestrator.drain()
+            await self.routes.stop()
+        if self.external is not None:
+            if self._external_kill is not None:  # a kill's cancels finish before the sessions go
+                with contextlib.suppress(Exception):
+                    await self._external_kill
+            await self.external.stop()
+        for task in (self._heartbeat, self._state_watch, self._flattening):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            await self.watcher.stop()
+        except Exception as error:  # the watcher's failure must not keep the node running
+            _log.error("target watcher failed: %s", one_line(error))
+        try:
+            await self.engine.stop()
+        finally:
+            self._beat("STOPPED")
+            await self.store.flush()
+
+    async def _load_vwap_profiles(self) -> None:
+        # The VWAP's volume profiles read days of trade files: built in a worker thread before
+        # the strategy starts, never on the loop by the first parent.
+        execution = self.config.execution
+        if execution.algorithm != "vwap":
+            return
+        vwap = next(
+            (a for a in self.engine.exec_algorithms if isinstance(a, VwapExecAlgorithm)), None
+        )
+        if vwap is None:
+            return
+        profiles = await asyncio.to_thread(
+            load_profiles,
+            self.config.data.root,
+            self.engine.instrument_ids,
+            self._spec_day(),
+            execution.vwap_lookback_days,
+            execution.vwap_bucket_secs,
+        )
+        vwap.use_profiles(profiles)
+
+    async def _route_external(self) -> None:
+        # With routing on, the external venues priced in [routing.venues] join the router: their
+        # instruments and public market data are read before the strategy trades.
+        if self.external is None or not self.config.routing.enabled:
+            return
+        orchestrator = self.strategy.orchestrator
+        routes = ExternalRoutes(
+            self.external,
+            self.config.routing,
+            orchestrator.tracker,
+            self.config.strategy.valuation_currency,
+        )
+        if not routes.routable:
+            return
+        await routes.start()
+        orchestrator.attach_external(routes)
+        self.routes = routes
+
+    # -- targets ------------------------------------------------------------------------------
+
+    def _on_targets(self, outcome: WatchOutcome) -> None:
+        self.outcomes.append(outcome)
+        del self.outcomes[:-1000]
+        if isinstance(outcome, TargetsRejected):
+            self._alert("WARNING", "target_file", outcome.reason)
+            return
+        assert isinstance(outcome, TargetsAccepted)
+        state = self.engine.state()
+        as_of = outcome.as_of.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if state.node_state != "RUNNING":
+            self._alert(
+                "WARNING",
+                "target_file",
+                f"targets as of {as_of} kept, not traded: node {state.node_state} "
+                f"({state.detail or 'not running'})",
+            )
+            return
+        if self._trading_state == "HALTED":
+            self._alert("WARNING", "target_file", f"targets as of {as_of} kept, not traded: HALTED")
+            return
+        if self.preview_required:
+            self.pending = outcome
+            self._alert(
+                "INFO",
+                "targets_pending",
+                f"targets as of {as_of} wait for the operator's preview (r in the console)",
+            )
+            return
+        applied = self.strategy.apply_file(
+            outcome.targets, f"targets-{outcome.sha256[:12]}", outcome.detected_ns
+        )
+        skipped = [line for line in applied.lines if line.side is None and line.skip]
+        note = f", {len(skipped)} skipped" if skipped else ""
+        self._alert(
+            "INFO",
+            "targets_applied",
+            f"targets as of {as_of}: {applied.orders} orders{note}",
+        )
+
+    # -- manual rebalance ----------------------------------------------------------------------
+
+    @property
+    def preview_required(self) -> bool:
+        """Whether a new target file waits for the operator (``auto``: in LIVE only)."""
+        required = self.config.risk.require_preview
+        return required == "always" or (required == "auto" and self.engine.mode == "LIVE")
+
+    @property
+    def trading_state(self) -> str:
+        """The trading state the node applies now."""
+        return self._trading_state
+
+    def preview(self, weights: dict[str, float] | None = None) -> list[PreviewLine]:
+        """The rebalance to the pending targets (else those in force), changed by ``weights``."""
+        base = dict(self.pending.targets) if self.pending is not None else {}
+        return self.strategy.preview({**base, **(weights or {})})
+
+    def send_preview(self, lines: list[PreviewLine], actor: str, reason: str) -> int:
+        """Send the operator's selection of a preview, exactly; audited. Refused (one line)
+        while HALTED, while the node does not trade, or for a line the risk checks deny."""
+        if self._trading_state == "HALTED":
+            raise TradeConsoleError("rebalance refused: trading is HALTED (re-arm first)")
+        state = self.engine.state()
+        if state.node_state != "RUNNING" or not self.strategy.is_running:
+            raise TradeConsoleError(f"rebalance refused: the node is {state.node_state}")
+        denied = [p.line.instrument_id for p in lines if p.line.side and not p.allowed]
+        if denied:
+            raise TradeConsoleError(f"rebalance refused: denied by the risk checks: {denied}")
+        now = self._now_ns()
+        sent = self.strategy.send_preview(lines, f"manual-{now}")
+        orders = [
+            {
+                "instrument_id": p.line.instrument_id,
+                "side": p.line.side,
+                "quantity": p.line.quantity,
+            }
+            for p in lines
+            if p.line.side is not None
+        ]
+        self.store.submit(AuditEntry.now(actor, "rebalance", reason, {"orders": orders}))
+        self.pending = None
+        return sent
+
+    # -- start-up checks ----------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        root = self.config.node.specs_root or self.config.data.instruments
+        day = self._spec_day()
+        try:
+            specs = load_instrument_specs(root, day)
+        except TradeConsoleError as error:
+            self._alert("WARNING", "spec_reconciliation", f"specs not checked: {error}")
+            return
+        wanted = set(self.engine.instrument_ids)
+        specs = {key: spec for key, spec in specs.items() if key in wanted}
+        cache = self.engine.node.kernel.cache
+        venues = set(self.engine.venues)
+        instruments = [i for v in venues for i in cache.instruments(venue=Venue(v))]
+        findings = reconcile(specs, instruments, venues=venues)
+        for alert in spec_alerts(findings, self._now_ns()):
+            self.store.submit(alert)
+
+    def _spec_day(self) -> dt.date:
+        # The day being traded: the replay's recorded day, or today at a venue.
+        replay = self.engine.replay
+        if replay is not None:
+            progress = replay.progress()
+            recorded = progress.start_ns if progress.replay_ns is None else progress.replay_ns
+            return dt.datetime.fromtimestamp(recorded / 1e9, dt.UTC).date()
+        return dt.datetime.now(dt.UTC).date()
+
+    # -- trading state and heartbeat ----------------------------------------------------------
+
+    async def _watch_state(self) -> None:
+        async for changes in self.store.watch(interval=STATE_POLL_SECS):
+            if "trading_state" in changes.tables:
+                try:
+                    await self._apply_persisted_state()
+                except Exception as error:  # a bad read must not end the watch
+                    _log.error("cannot apply the trading state: %s", one_line(error))
+
+    def hold(self, state: str) -> None:
+        """Apply a kill (REDUCING or HALTED) at once, before its OMS record is written.
+
+        The console's key must stop trading within milliseconds, and the OMS write can queue
+        behind the panes' reads. Only a tightening applies (ACTIVE -> REDUCING -> HALTED), and
+        it holds: the state read from the OMS is ignored until ``apply_state_now``, which the
+        console calls once the change is recorded; if recording fails, the node stays held.
+        """
+        if _TIGHTNESS.get(state, 0) <= _TIGHTNESS[self._trading_state]:
+            return
+        self._held = True
+        self._set_state(state)
+
+    async def apply_state_now(self) -> None:
+        """Apply the trading state in force in the OMS at once, without waiting for the watch
+        (and release a ``hold``): the console calls it right after its own change commits."""
+        self._held = False
+        await self._apply_persisted_state()
+
+    async def _apply_persisted_state(self) -> None:
+        if self._held:
+            return  # a console's kill, not yet recorded, stays in force
+        record = await self.store.trading_state()
+        if record is None:
+            self._set_state("ACTIVE")
+            return
+        flatten = record.state == "HALTED" and record.flatten
+        if flatten and self._flattened != record.ts_event and self.strategy.is_running:
+            self._flattened = record.ts_event
+            # Closing orders must pass: REDUCING until flat, then HALTED.
+            self._set_state("REDUCING")
+            self.strategy.cancel_all_orders_everywhere()
+            self._flattening = asyncio.get_running_loop().create_task(
+                self._flatten_then_halt(record.ts_event), name="node-flatten"
+            )
+            return
+        if flatten and self._flattening is not None and not self._flattening.done():
+            return  # the flatten in progress ends HALTED
+        self._set_state(record.state)
+
+    def _set_state(self, state: str) -> None:
+        if state == self._trading_state:
+            return
+        self._trading_state = state
+        self.strategy.trading_state = state
+        self.engine.node.kernel.risk_engine.set_trading_state(_STATES[state])
+        if state == "HALTED" and self.strategy.is_running:
+            # A kill: nothing may stay working at the venue.
+            self.strategy.cancel_all_orders_everywhere()
+        if self.external is not None:
+            self.external.trading_state = state
+        if state == "HALTED" and self.external is not None:
+            # The external venues' orders are cancelled too (their failures become alerts).
+            self._external_kill = asyncio.get_running_loop().create_task(
+                self.external.cancel_all_open("kill: HALTED"), name="external-kill"
+            )
+        self.state_applied_ns = time.time_ns()
+
+    async def _flatten_then_halt(self, requested_ns: int) -> None:
+        strategy = self.strategy
+        try:
+            lines = strategy.flatten(f"flatten-{requested_ns}")
+            deadline = asyncio.get_running_loop().time() + FLATTEN_TIMEOUT_SECS
+            while asyncio.get_running_loop().time() < deadline:
+                if not strategy.cache.orders_open() and all(
+                    order.is_closed for order in strategy.cache.orders()
+                ):
+                    break
+                await asyncio.sleep(0.02)
+            left = [line.instrument_id for line in strategy.plan() if line.side is not None]
+            closing = sum(1 for line in lines if line.side is not None)
+            note = f"; still holding {', '.join(left)}" if left else ", flat"
+            self._alert("WARNING", "flatten", f"flatten: {closing} closing orders sent{note}")
+        finally:
+            self._set_state("HALTED")
+
+    async def _beat_forever(self) -> None:
+        interval = self.config.node.heartbeat_secs
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._apply_persisted_state()
+                await self._check_equity_limits()
+            except Exception as error:  # a bad read must not stop the heartbeat
+                _log.error("cannot read the trading state: %s", one_line(error))
+            self._beat()
+
+    async def _check_equity_limits(self) -> None:
+        if not self.strategy.is_running or self._trading_state == "HALTED":
+            return
+        tripped = self.limits.observe(self.strategy.equity(), self._now_ns())
+        if tripped is None or self._trading_state == self.limits.action:
+            return
+        rule, message = tripped
+        self._alert("CRITICAL", rule, f"{message}: trading {self.limits.action}")
+        await change_trading_state(
+            self.store, self.limits.action, f"risk:{rule}", message, now_ns=self._now_ns()
+        )
+        await self._apply_persisted_state()
+
+    def _beat(self, phase: str | None = None) -> None:
+        state = self.engine.state()
+        equity = self.strategy.equity() if self.strategy.is_running else None
+        status = state.to_node_status(self._now_ns(), equity)
+        if phase is not None:
+            status = msgspec.structs.replace(status, node_state=phase)
+        if self.external is not None:
+            problems = "; ".join(self.external.problems().values())
+            status = msgspec.structs.replace(
+                status,
+                venues=status.venues + self.external.names,
+                detail="; ".join(part for part in (status.detail, problems) if part),
+            )
+        self.store.submit(status)
+
+    def _alert(self, severity: str, rule: str, message: str) -> None:
+        now = self._now_ns()
+        self.store.submit(
+            RiskAlert(
+                alert_id=f"node:{rule}:{now}",
+                ts_event=now,
+                severity=severity,
+                rule=rule,
+                message=message,
+            )
+        )

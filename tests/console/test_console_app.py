@@ -1,0 +1,574 @@
+"""The dashboard through Textual's Pilot: each pane, the header, and each key, as the user sees
+them (cell texts, header labels, notices) on a real OMS file seeded with a small desk."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from console_seed import (
+    NOW,
+    column,
+    config_for,
+    desk_records,
+    fixed_clock,
+    heartbeat,
+    order,
+    table_rows,
+    wait_for,
+)
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Label, Static
+
+from console.app import GC_THRESHOLDS, TradeConsoleApp
+from console.screens.backtests import BacktestsScreen
+from console.screens.help import HelpScreen
+from console.screens.kill_switch import KillSwitchScreen
+from console.screens.rebalance import RebalanceScreen
+from console.widgets.alerts_pane import AlertsPane
+from console.widgets.drift_pane import DriftPane
+from console.widgets.health_pane import HealthPane
+from console.widgets.oms_pane import OmsPane
+from console.widgets.orders_pane import OrdersPane
+from console.widgets.positions_pane import PositionsPane
+from console.widgets.runs_pane import RunsPane
+from console.widgets.table_pane import TablePane
+from console.widgets.uploads_pane import UploadsPane
+from core.oms import OmsStore, RunState
+
+SMALL = (80, 24)
+LARGE = (160, 48)
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[OmsStore]:
+    """An OMS holding the seeded desk (no node running)."""
+    store = await OmsStore.open(tmp_path / "oms.sqlite")
+    store.submit_many(desk_records())
+    await store.flush()
+    yield store
+    await store.close()
+
+
+def console(store: OmsStore, **options: object) -> TradeConsoleApp:
+    return TradeConsoleApp(config_for(store.path), store=store, clock=fixed_clock, **options)
+
+
+async def loaded(pilot: Pilot) -> TradeConsoleApp:
+    """Wait until every pane of the dashboard shows its first data, and return the app."""
+    app = pilot.app
+    assert isinstance(app, TradeConsoleApp)
+    # Panes the narrow layout hides are read when they show.
+    await wait_for(
+        pilot,
+        lambda: (
+            app.dashboard is not None
+            and all(p.data is not None for p in app.dashboard.query(TablePane) if p.display)
+        ),
+    )
+    return app
+
+
+def pane[P: TablePane](app: TradeConsoleApp, kind: type[P]) -> P:
+    assert app.dashboard is not None
+    return app.dashboard.query_one(kind)
+
+
+def label(app: TradeConsoleApp, selector: str) -> str:
+    assert app.dashboard is not None
+    return str(app.dashboard.query_one(selector, Label).render())
+
+
+def notices(app: TradeConsoleApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+# -- panes --------------------------------------------------------------------------------------
+
+
+async def test_orders_pane_lists_open_orders_first_then_recent_with_status_colours(
+    desk: OmsStore,
+) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        orders = pane(app, OrdersPane)
+        assert column(orders.table, "status") == [
+            "SUBMITTED",
+            "ACCEPTED",
+            "FILLED",
+            "REJECTED",
+            "CANCELED",
+            "FILLED",
+        ]
+        assert table_rows(orders.table)[0][:5] == [
+            "12:00:05",
+            "BTCUSDT.BINANCE",
+            "BUY",
+            "1",
+            "SUBMITTED",
+        ]
+        assert orders.border_subtitle == "2 open · 6 shown"
+        colours = app.theme_variables
+        status = orders.table.get_row_at(2)[4]
+        rejected = orders.table.get_row_at(3)[4]
+        assert status.style.color.name.lower() == colours["status-done"].lower()
+        assert rejected.style.color.name.lower() == colours["status-bad"].lower()
+
+
+async def test_positions_pane_shows_pnl_and_dashes_for_what_the_oms_lacks(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        rows = table_rows(pane(app, PositionsPane).table)
+        # instrument, qty, weight, target, unrealized, realized, avg px, last
+        assert rows[0] == [
+            "BTCUSDT.BINANCE",
+            "0.75",
+            "-",
+            "-",
+            "+123.40",
+            "-10.50",
+            "93,060.00",
+            "94,000.00",
+        ]
+        assert [row[0] for row in rows] == ["BTCUSDT.BINANCE", "ETHUSDT.BINANCE", "SOLUSDT.BINANCE"]
+        assert pane(app, PositionsPane).border_subtitle == "2 open · PnL +46.70"
+
+
+async def test_positions_weight_is_the_running_nodes_equity_share(desk: OmsStore) -> None:
+    desk.submit(heartbeat(equity=100_000.0))
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        positions = pane(app, PositionsPane)
+        await wait_for(pilot, lambda: column(positions.table, "weight")[0] != "-")
+        # 0.75 BTC at 94,000 of 100,000 equity; -4 ETH at 3,300.
+        assert column(positions.table, "weight") == ["70.5%", "-13.2%", "0.0%"]
+        assert column(positions.table, "target") == ["-", "-", "-"]
+
+
+async def test_drift_pane_marks_over_threshold_fills_and_sums_up_mean_and_p95(
+    desk: OmsStore,
+) -> None:
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        drift = pane(app, DriftPane)
+        assert column(drift.table, "bps") == ["+10.6", "+2.1", "+1.1", "+0.0"]
+        assert column(drift.table, "over") == ["OVER", "", "", ""]
+        assert drift.border_subtitle == "mean +3.5 · p95 +9.4 bps · 1 over of 4"
+        over = drift.table.get_row_at(0)[3]
+        assert over.style.color.name.lower() == app.theme_variables["drift-over"].lower()
+
+
+async def test_alerts_pane_shows_time_severity_rule_and_message(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        alerts = pane(app, AlertsPane)
+        assert table_rows(alerts.table)[1] == [
+            "12:00:06",
+            "CRITICAL",
+            "drawdown",
+            "daily drawdown 3.1% over 3.0%",
+        ]
+        assert column(alerts.table, "severity") == ["INFO", "CRITICAL", "WARNING"]
+        assert alerts.border_subtitle == "1 critical · 3 shown"
+
+
+async def test_uploads_pane_puts_unfinished_files_first_with_their_errors(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        uploads = pane(app, UploadsPane)
+        assert table_rows(uploads.table) == [
+            ["logs/node.log", "10.0 MB", "queued", "0", "-"],
+            ["results/run-1/summary.json", "2.0 KB", "failed", "3", "403 Forbidden: desk-results"],
+            ["results/run-1/fills.parquet", "120.6 KB", "done", "0", "-"],
+        ]
+        assert uploads.border_subtitle == "1 active · 1 failed"
+
+
+async def test_without_a_node_the_header_and_health_say_so(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert label(app, "#mode") == "BACKTEST"
+        assert app.dashboard is not None
+        assert app.dashboard.query_one("#mode").has_class("-backtest")
+        assert label(app, "#node") == "node NO NODE"
+        assert label(app, "#trading") == "trading ACTIVE"
+        assert label(app, "#equity") == "equity -"
+        assert label(app, "#venues") == "BINANCE"
+        assert label(app, "#clock") == "12:00:11 UTC"
+        health = table_rows(pane(app, HealthPane).table)
+        assert [row[:2] for row in health] == [
+            ["node", "NONE"],
+            ["data feed", "NONE"],
+            ["venue", "NONE"],
+            ["GCS", "WARN"],
+            ["OMS", "OK"],
+        ]
+        assert health[0][2] == "no node running"
+
+
+async def test_a_shadow_node_shows_in_the_header_with_its_equity(desk: OmsStore) -> None:
+    desk.submit(heartbeat(equity=103_250.75))
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: label(app, "#mode") == "SHADOW")
+        assert app.dashboard is not None
+        assert app.dashboard.query_one("#mode").has_class("-shadow")
+        assert not app.dashboard.query_one("#mode").has_class("-backtest")
+        assert label(app, "#node") == "node RUNNING"
+        assert label(app, "#equity") == "equity 103,250.75"
+        assert label(app, "#currency") == "USDT"
+        assert label(app, "#date") == "2026-01-05"
+        assert table_rows(pane(app, HealthPane).table)[0][:3] == [
+            "node",
+            "OK",
+            "RUNNING, heartbeat 1s ago",
+        ]
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+async def test_kill_switch_needs_a_reason_a_choice_then_y_and_records_the_halt(
+    desk: OmsStore,
+) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("k")
+        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("h")  # goes into the reason: nothing is armed yet
+        assert app.screen.query_one(Input).value == "h"
+        await pilot.press("backspace", "enter")  # an empty reason does not arm
+        assert not app.screen.armed
+        await pilot.press(*"fat finger", "enter")
+        assert app.screen.armed
+        await pilot.press("h")  # chosen, not yet done
+        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: label(app, "#trading") == "trading HALTED")
+        assert not isinstance(app.screen, KillSwitchScreen)
+        assert app.dashboard is not None
+        assert app.dashboard.query_one("#trading").has_class("-halted")
+        assert (
+            "HALTED in force: no node is running: recorded; a node started later comes up HALTED"
+            in notices(app)
+        )
+    state = await desk.trading_state()
+    assert state is not None
+    assert (state.state, state.reason, state.ts_event) == ("HALTED", "fat finger", NOW)
+    [entry] = await desk.audit()
+    assert (entry.action, entry.reason, entry.ts) == ("kill", "fat finger", NOW)
+    assert entry.details is not None
+    assert (entry.details["source"], entry.details["node_running"]) == ("console", False)
+
+
+async def test_with_a_node_running_the_kill_switch_says_the_node_applies_it(
+    desk: OmsStore,
+) -> None:
+    desk.submit(heartbeat())
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: label(app, "#mode") == "SHADOW")
+        await pilot.press("k")
+        note = str(app.screen.query_one("#note", Static).render())
+        assert "the node applies it within ~50 ms" in note
+        await pilot.press(*"venue outage", "enter", "h", "y")
+        await wait_for(pilot, lambda: bool(notices(app)))
+        assert notices(app) == ["HALTED in force: the node applies it within ~50 ms"]
+    [entry] = await desk.audit()
+    assert entry.details is not None and entry.details["node_running"] is True
+
+
+async def test_escape_closes_the_kill_switch_without_writing(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("k", *"oops", "enter")
+        assert app.screen.armed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard
+        assert "Kill switch closed: nothing was changed." in notices(app)
+    assert await desk.audit() == []
+    assert await desk.trading_state() is None
+
+
+async def test_rebalance_screen_says_it_needs_the_node_and_shows_the_targets_file(
+    desk: OmsStore, tmp_path: Path
+) -> None:
+    targets = tmp_path / "target_weights.json"
+    targets.write_text(
+        '{"as_of": "2026-01-05T00:00:00Z", "strategy_id": "research-v1", '
+        '"weights": {"ETHUSDT.BINANCE": 0.25, "BTCUSDT.BINANCE": 0.4}}'
+    )
+    app = console(desk, targets_file=str(targets))
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("r")
+        screen = app.screen
+        assert isinstance(screen, RebalanceScreen)
+        assert "No node runs in this console" in str(screen.query_one("#note", Static).render())
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert table_rows(table) == [["BTCUSDT.BINANCE", "40.0%"], ["ETHUSDT.BINANCE", "25.0%"]]
+        header = str(screen.query_one("#file", Static).render())
+        assert "as of 2026-01-05 00:00:00 UTC, strategy research-v1, 2 instruments" in header
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+async def test_rebalance_screen_without_a_targets_file_says_there_is_none(
+    desk: OmsStore, tmp_path: Path
+) -> None:
+    app = console(desk, targets_file=str(tmp_path / "missing.json"))
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("r")
+        header = app.screen.query_one("#file", Static)
+        await wait_for(pilot, lambda: "no targets file yet" in str(header.render()))
+        assert app.screen.query_one(DataTable).row_count == 0
+
+
+async def test_backtests_screen_lists_the_oms_runs_and_follows_new_ones(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("b")
+        assert isinstance(app.screen, BacktestsScreen)
+        runs = app.screen.query_one(RunsPane)
+        await wait_for(pilot, lambda: runs.data is not None)
+        assert [row[:4] for row in table_rows(runs.table)] == [
+            ["20260105-130000-demo", "RUNNING", "42.0%", "running"],
+            ["20260105-120000-demo", "COMPLETED", "100.0%", "writing"],
+        ]
+        desk.submit(RunState(run_id="20260105-140000-new", state="QUEUED", updated_at=NOW))
+        await desk.flush()
+        await wait_for(pilot, lambda: runs.table.row_count == 3)
+        assert column(runs.table, "run")[0] == "20260105-140000-new"
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+async def test_backtests_screen_of_an_empty_oms_shows_no_rows(tmp_path: Path) -> None:
+    async with await OmsStore.open(tmp_path / "oms.sqlite") as store:
+        app = console(store)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("b")
+            runs = app.screen.query_one(RunsPane)
+            await wait_for(pilot, lambda: runs.data is not None)
+            assert runs.table.row_count == 0
+            assert runs.border_subtitle == "no runs in the OMS yet"
+
+
+async def test_help_lists_every_key_with_its_binding_id(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = {row[1]: row[0] for row in table_rows(app.screen.query_one("#keys", DataTable))}
+        assert keys == {
+            "view.next_pane": "tab",
+            "view.previous_pane": "shift+tab",
+            "view.maximise": "m",
+            "risk.kill": "k",
+            "rebalance.preview": "r",
+            "backtest.open": "b",
+            "app.help": "?",
+            "app.quit": "q",
+            # The focused pane's table: its rows are read with these.
+            "table.up": "↑",
+            "table.down": "↓",
+            "table.page_up": "pgup",
+            "table.page_down": "pgdn",
+            "table.first": "home",
+            "table.last": "end",
+        }
+
+
+async def test_a_keymap_moves_the_kill_switch_to_another_key(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        app.set_keymap({"risk.kill": "x"})
+        await pilot.press("k")
+        assert app.screen is app.dashboard
+        await pilot.press("x")
+        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        keys = {row[1]: row[0] for row in table_rows(app.screen.query_one("#keys", DataTable))}
+        assert keys["risk.kill"] == "x"
+
+
+async def test_q_quits(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_view_keys_wait_while_the_kill_switch_is_open(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("k", *"why", "enter")
+        await pilot.press("b", "r", "question_mark")
+        assert isinstance(app.screen, KillSwitchScreen)
+    assert await desk.trading_state() is None  # r chose reduce only; nothing confirmed it
+
+
+# -- layout -------------------------------------------------------------------------------------
+
+
+async def test_tab_and_shift_tab_walk_the_panes_one_at_a_time_at_80_columns(
+    desk: OmsStore,
+) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.dashboard is not None
+        shown = lambda: [p.id for p in app.dashboard.query(TablePane) if p.display]  # noqa: E731
+        assert shown() == ["orders"]
+        await pilot.press("tab")
+        await pilot.pause()
+        assert shown() == ["positions"]
+        assert app.focused is pane(app, PositionsPane).table
+        await pilot.press("shift+tab", "shift+tab")
+        await pilot.pause()
+        assert shown() == ["health"]
+        assert app.focused is pane(app, HealthPane).table
+        assert app.dashboard.query_one("#strip").display
+
+
+async def test_at_160x48_every_pane_shows_in_a_grid_and_tab_moves_focus(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        assert app.dashboard is not None
+        panes = list(app.dashboard.query(TablePane))
+        assert all(p.display and p.region.width >= 78 and p.region.height >= 14 for p in panes)
+        assert not app.dashboard.query_one("#strip").display
+        assert app.focused is pane(app, OrdersPane).table
+        await pilot.press("tab", "tab")
+        assert app.focused is pane(app, DriftPane).table
+
+
+async def test_m_maximises_the_focused_pane_and_restores_it(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        await pilot.press("tab", "m")
+        assert app.screen.maximized is pane(app, PositionsPane)
+        await pilot.press("tab")  # the next pane takes over the screen
+        assert app.screen.maximized is pane(app, DriftPane)
+        await pilot.press("m")
+        assert app.screen.maximized is None
+
+
+async def test_tables_scroll_with_the_keyboard(tmp_path: Path) -> None:
+    async with await OmsStore.open(tmp_path / "oms.sqlite") as store:
+        store.submit_many([order(index, "ACCEPTED") for index in range(60)])
+        await store.flush()
+        app = console(store)
+        async with app.run_test(size=SMALL) as pilot:
+            await loaded(pilot)
+            table = pane(app, OrdersPane).table
+            await pilot.press("pagedown", "pagedown")
+            assert table.cursor_row > 20
+            assert table.scroll_y > 0
+
+
+async def test_a_terminal_below_80x24_shows_a_message_until_it_grows(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await loaded(pilot)
+        message = app.screen.query_one("#message", Static)
+        assert "Terminal too small: 70x20" in str(message.render())
+        assert "at least 80x24" in str(message.render())
+        await pilot.press("k")
+        assert app.screen.query("#message")  # the keys wait too
+        await pilot.resize_terminal(79, 30)
+        await pilot.pause()
+        assert "79x30" in str(app.screen.query_one("#message", Static).render())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.screen is app.dashboard
+
+
+# -- themes and palette -------------------------------------------------------------------------
+
+
+async def test_the_configured_theme_is_used_and_the_palette_switches_it(desk: OmsStore) -> None:
+    app = TradeConsoleApp(config_for(desk.path, theme="trade-light"), store=desk, clock=fixed_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.theme == "trade-light"
+        orders = pane(app, OrdersPane)
+        light = orders.table.get_row_at(2)[4].style.color.name
+        await pilot.press("ctrl+p")
+        await pilot.press(*"theme: trade-high-contrast")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.theme == "trade-high-contrast")
+        await pilot.pause()
+        recoloured = orders.table.get_row_at(2)[4].style.color.name
+        assert recoloured.lower() == app.theme_variables["status-done"].lower()
+        assert recoloured != light
+
+
+async def test_palette_commands_are_named_area_then_verb(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.dashboard is not None
+        titles = [command.title for command in app.get_system_commands(app.dashboard)]
+        assert {
+            "risk: kill switch",
+            "backtest: open backtests",
+            "view: maximise pane",
+            "theme: trade-dark",
+            "theme: trade-light",
+            "theme: trade-high-contrast",
+            "app: quit",
+        } <= set(titles)
+        assert all(": " in title and title == title.lower() for title in titles)
+
+
+async def test_a_long_running_console_tunes_the_garbage_collector(desk: OmsStore) -> None:
+    thresholds = gc.get_threshold()
+    app = console(desk, tune_gc=True)
+    try:
+        async with app.run_test(size=SMALL) as pilot:
+            await loaded(pilot)
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+async def test_every_pane_kind_reads_only_through_the_app(desk: OmsStore) -> None:
+    # The panes the OMS feeds are registered with the app, which alone reads the store.
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        registered = {type(view) for view in app._views}
+        assert registered == {OrdersPane, PositionsPane, DriftPane, AlertsPane, UploadsPane}
+        assert all(issubclass(kind, OmsPane) for kind in registered)

@@ -1,0 +1,229 @@
+"""``trade-console status``: what a second shell or a script sees, and what it must never do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from oms_records import fill, order_event  # the OMS tests' record builders
+
+from console.cli import EXIT_BAD_INPUT, main
+from core.oms import (
+    SCHEMA_VERSION,
+    NodeStatus,
+    OmsStore,
+    RiskAlert,
+    RunState,
+    TradingStateRecord,
+    UploadState,
+)
+from core.oms.schema import MIGRATIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_767_571_200_000_000_000  # 2026-01-05 00:00 UTC in ns
+BTC = "BTCUSDT.BINANCE"
+
+
+def config_for(tmp_path: Path, database: Path) -> Path:
+    path = tmp_path / "console.toml"
+    path.write_text(f'[oms]\ndatabase = "{database}"\n')
+    return path
+
+
+def alert(index: int) -> RiskAlert:
+    return RiskAlert(
+        alert_id=f"a{index}",
+        ts_event=T0 + index * 1_000_000_000,
+        severity="WARNING",
+        rule="order_denied",
+        message=f"O-{index} denied:\nNOTIONAL",
+        instrument_id=BTC,
+    )
+
+
+async def _fill_database(path: Path, heartbeat_ns: int | None) -> None:
+    async with await OmsStore.open(path) as store:
+        store.submit_many([order_event("O-1", 2, "ACCEPTED"), order_event("O-2", 2, "FILLED")])
+        store.submit(fill(1, "O-2"))
+        store.submit_many([alert(index) for index in range(7)])
+        store.submit_many(
+            [
+                UploadState(file="a.log", state="queued", size=1, updated_at=T0),
+                UploadState(file="b.log", state="uploading", size=1, updated_at=T0),
+                UploadState(file="c.log", state="failed", size=1, updated_at=T0),
+                UploadState(file="d.log", state="done", size=1, updated_at=T0),
+            ]
+        )
+        store.submit(RunState(run_id="BT-1", state="COMPLETED", updated_at=T0, progress=1.0))
+        store.submit(TradingStateRecord(ts_event=T0, state="HALTED", actor="ops", reason="kill"))
+        if heartbeat_ns is not None:
+            store.submit(
+                NodeStatus(
+                    ts_event=heartbeat_ns,
+                    mode="SHADOW",
+                    venues=("BINANCE",),
+                    node_state="RUNNING",
+                    trading_state="HALTED",
+                    data_feed="OK",
+                    venue_connection="OK",
+                    equity=101_234.5,
+                )
+            )
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_shows_health_counts_and_the_last_five_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=None))
+    code, out, err = run_cli(
+        capsys, "status", "--json", "--config", str(config_for(tmp_path, database))
+    )
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert list(report) == [
+        "database",
+        "schema_version",
+        "as_of",
+        "as_of_ns",
+        "mode",
+        "venues",
+        "node_state",
+        "trading_state",
+        "equity",
+        "components",
+        "counts",
+        "last_alerts",
+    ]
+    assert (report["database"], report["schema_version"]) == (str(database), SCHEMA_VERSION)
+    assert (report["mode"], report["node_state"], report["trading_state"]) == (
+        "BACKTEST",
+        "NO NODE",
+        "HALTED",  # the persisted kill: no node runs
+    )
+    assert (report["venues"], report["equity"]) == ([], None)
+    assert report["components"]["node"] == {"state": "NONE", "detail": "no node running"}
+    assert report["components"]["GCS"] == {"state": "WARN", "detail": "1 failed, 2 queued"}
+    assert report["components"]["OMS"]["state"] == "OK"
+    assert report["counts"] == {
+        "orders": 2,
+        "open_orders": 1,
+        "fills": 1,
+        "positions": 0,
+        "open_positions": 0,
+        "alerts": 7,
+        "uploads_queued": 2,
+        "uploads_failed": 1,
+        "runs": 1,
+    }
+    assert [a["rule"] for a in report["last_alerts"]] == ["order_denied"] * 5
+    assert [a["message"] for a in report["last_alerts"]][:2] == [
+        "O-6 denied:\nNOTIONAL",
+        "O-5 denied:\nNOTIONAL",
+    ]
+    assert report["last_alerts"][0]["ts"] == "2026-01-05T00:00:06.000Z"
+
+
+def test_text_shows_a_running_node_and_alerts_one_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=time.time_ns()))
+    code, out, err = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert "mode           SHADOW" in lines
+    assert "node           RUNNING" in lines
+    assert "trading        HALTED" in lines
+    assert "equity         101,234.50" in lines
+    assert "  orders       2 (1 open)" in lines
+    assert "  uploads      2 queued, 1 failed" in lines
+    assert "  2026-01-05 00:00:06 UTC  WARNING  order_denied: O-6 denied: NOTIONAL" in lines
+    assert sum(line.startswith("  2026-01-05") for line in lines) == 5
+
+
+def test_a_missing_database_is_one_line_and_exit_2_creating_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "nowhere" / "oms.sqlite"
+    code, out, err = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert (code, out) == (EXIT_BAD_INPUT, "")
+    assert err.count("\n") == 1
+    assert "no OMS database here yet" in err
+    assert str(database) in err
+    assert not database.parent.exists()
+
+
+@pytest.mark.parametrize("damage", ["newer", "older", "corrupt"])
+def test_a_database_status_cannot_read_is_one_line_and_left_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    if damage == "corrupt":
+        database.write_bytes(b"SQLite format 3\x00" + b"\xa5" * 8_000)
+        expected = "not a readable OMS database"
+    else:
+        connection = sqlite3.connect(database, isolation_level=None)
+        steps = MIGRATIONS if damage == "newer" else MIGRATIONS[:2]
+        for step in steps:
+            for statement in step:
+                connection.execute(statement)
+        version = SCHEMA_VERSION + 1 if damage == "newer" else 2
+        connection.execute(f"PRAGMA user_version = {version}")
+        connection.close()
+        expected = (
+            "written by a newer version"
+            if damage == "newer"
+            else f"schema v2, not v{SCHEMA_VERSION}"
+        )
+    before = database.read_bytes()
+    code, out, err = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert (code, out) == (EXIT_BAD_INPUT, "")
+    assert err.count("\n") == 1, err
+    assert expected in err
+    assert database.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["console.toml", "oms.sqlite"]
+
+
+PROBE = """
+import json, sys, time
+started = time.perf_counter()
+from console.cli import main
+code = main(["status", "--json", "--config", sys.argv[1]])
+elapsed = time.perf_counter() - started
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("nautilus_trader", "textual"))
+print(json.dumps([code, heavy, elapsed]), file=sys.stderr)
+"""
+
+
+def test_status_loads_neither_nautilus_nor_textual_and_answers_fast(tmp_path: Path) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=None))
+    config = str(config_for(tmp_path, database))
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, config],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    code, heavy, elapsed = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (code, heavy) == (0, [])
+    assert json.loads(result.stdout)["counts"]["alerts"] == 7
+    # `heavy` above is the real guard (Nautilus alone takes ~1 s to import warm, seconds cold);
+    # the bound only catches a slow path, with room for a loaded CI machine.
+    assert elapsed < 3.0, f"status took {elapsed:.2f} s"

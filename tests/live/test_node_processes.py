@@ -1,0 +1,140 @@
+"""The node in real processes: headless under SIGTERM, and inside the dashboard on a real
+terminal (a pseudo-terminal), where nothing but Textual may draw."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import pty
+import select
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from node_helpers import BTC, ETH
+
+from core.data.target_file import write_target_file
+
+ROOT = Path(__file__).resolve().parents[2]
+NAUTILUS_MARKS = ("[INFO]", "[WARN]", "[ERROR]", "TradingNode", "Traceback")
+
+
+def config_file(config_writer, tmp_path: Path, demo_root: str) -> Path:
+    extra = (
+        "\n[node]\nreplay_speed = 300.0\nheartbeat_secs = 0.2\n"
+        f'\n[watcher]\npath = "{tmp_path / "orders" / "target_weights.json"}"\n'
+        f'\n[drift]\nlog = "{tmp_path / "drift.log"}"\n'
+    )
+    return config_writer(
+        tmp_path / "config.toml", data_root=demo_root, results_root=str(tmp_path), extra=extra
+    )
+
+
+def node_state(database: Path) -> str | None:
+    if not database.exists():
+        return None
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        try:
+            row = connection.execute("SELECT node_state FROM node_status").fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return None if row is None else row[0]
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_headless_node_runs_until_sigterm_and_stops_cleanly(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = config_file(config_writer, tmp_path, demo_root)
+    database = tmp_path / "oms.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: node_state(database) == "RUNNING", 30, "the node RUNNING")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "node RUNNING (SHADOW, replay, BINANCE)" in out
+    assert out.strip().endswith("trade-console: node stopped")
+    assert not any(mark in out + err for mark in NAUTILUS_MARKS), out + err
+    assert node_state(database) == "STOPPED"
+
+
+def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = config_file(config_writer, tmp_path, demo_root)
+    targets = tmp_path / "orders" / "target_weights.json"
+    targets.parent.mkdir(parents=True, exist_ok=True)
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "40"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), "--node", "shadow"],
+        cwd=ROOT,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child)
+    screen = bytearray()
+
+    def read_for(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.05)
+            if ready:
+                try:
+                    screen.extend(os.read(main, 65536))
+                except OSError:
+                    return
+
+    try:
+        deadline = time.monotonic() + 40
+        while b"RUNNING" not in screen or b"SHADOW" not in screen:
+            assert time.monotonic() < deadline, screen[-2000:].decode(errors="replace")
+            read_for(0.2)
+        # The research process writes targets: the node trades them (orders reach the OMS).
+        as_of = dt.datetime.now(dt.UTC)
+        write_target_file(str(targets), {BTC: 0.4, ETH: 0.3}, as_of, "test-research")
+        read_for(3.0)
+        os.write(main, b"q")
+        deadline = time.monotonic() + 20
+        while process.poll() is None:
+            assert time.monotonic() < deadline, "the dashboard did not quit on q"
+            read_for(0.2)
+        read_for(0.3)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)
+    text = screen.decode(errors="replace")
+    assert process.returncode == 0, text[-2000:]
+    assert not any(mark in text for mark in NAUTILUS_MARKS), text[-3000:]
+    assert node_state(tmp_path / "oms.sqlite") == "STOPPED"
+    with sqlite3.connect(tmp_path / "oms.sqlite") as connection:
+        (orders,) = connection.execute("SELECT count(*) FROM orders").fetchone()
+    assert orders >= 2
