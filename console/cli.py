@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument(
         "--window-secs",
         type=int,
-        help="signal-driven mode: seconds of ticks after each signal (default 300)",
+        help="signal-driven mode: seconds of ticks after each signal ([backtest] window_secs)",
     )
     # Read as text and checked by apply_overrides (as the console's form is): one line per field.
     for option, what in (
@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[config_option],
         help="run a grid of backtests on Dask (a local cluster, or a running scheduler)",
     )
-    batch.add_argument("--grid", required=True, help="grid TOML file (see README: batches)")
+    batch.add_argument(
+        "--grid", required=True, help="grid TOML file (docs/backtest.md: many backtests at once)"
+    )
     batch.add_argument(
         "--scheduler", help="address of a running Dask scheduler (default: a local cluster)"
     )

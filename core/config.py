@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Literal
 import msgspec
 
 from core.errors import ConfigError
-from core.storage.gcs import use_gcs_config
 
 _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
@@ -62,6 +62,25 @@ class GcsConfig(msgspec.Struct, **_STRUCT):
     """One HTTP request's bound: a hung server fails in this time, not gcsfs's minutes."""
 
 
+# How a process reaches GCS travels in environment variables, so that spawned tick readers
+# inherit it: ``use_gcs_config`` writes them, ``core.storage.gcs.gcs_options`` reads them.
+EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
+CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
+ANONYMOUS_VARIABLE = "TRADE_CONSOLE_GCS_ANONYMOUS"
+TIMEOUT_VARIABLE = "TRADE_CONSOLE_GCS_TIMEOUT"
+DEFAULT_GCS_TIMEOUT_SECS = 10.0
+
+
+def use_gcs_config(config: GcsConfig) -> None:
+    """Make ``config`` the way this process (and the processes it spawns) reach GCS."""
+    if config.endpoint and not os.environ.get(EMULATOR_VARIABLE):
+        os.environ[EMULATOR_VARIABLE] = config.endpoint
+    if config.credentials:
+        os.environ[CREDENTIALS_VARIABLE] = config.credentials
+    os.environ[ANONYMOUS_VARIABLE] = "1" if config.anonymous else ""
+    os.environ[TIMEOUT_VARIABLE] = repr(config.request_timeout_secs)
+
+
 class UploadsConfig(msgspec.Struct, **_STRUCT):
     """The durable upload queue (``core.runs.uploads``)."""
 
@@ -70,6 +89,7 @@ class UploadsConfig(msgspec.Struct, **_STRUCT):
     backoff_secs: float = 1.0
     """Wait after the first failure; doubled after each, up to ``max_backoff_secs``."""
     max_backoff_secs: float = 60.0
+    """The longest wait between two attempts at one file."""
     timeout_secs: float = 60.0
     """One file's upload, verification included, must finish within this."""
     wait_secs: float = 120.0
@@ -89,7 +109,7 @@ class VenueConfig(msgspec.Struct, **_STRUCT):
     latency_ms: float = 20.0
     """One-way latency from the strategy to the venue: orders meet the market this much later."""
     fill_model: Literal["last_trade_then_one_tick"] = "last_trade_then_one_tick"
-    """How market orders fill on trade ticks (see the README's fill model section)."""
+    """How market orders fill on trade ticks (see the docs' "How a backtest runs", fill model)."""
 
 
 class StrategyConfig(msgspec.Struct, **_STRUCT):
@@ -152,8 +172,9 @@ class OmsConfig(msgspec.Struct, **_STRUCT):
     record_backtests: bool = True
     """Copy each backtest's orders, fills, positions and balances into the OMS, so the dashboard
     shows a run's trading before any node exists; each backtest replaces the previous one's
-    rows (the runs table keeps every run either way). Turn off on a desk whose node writes this
-    OMS: a backtest's positions share the node's position ids (instrument-strategy)."""
+    rows (the runs table keeps every run either way). While a node runs on this OMS a backtest
+    records only its ``runs`` row, whatever this says (``core.backtest.node_guard``): the node's
+    panes show the node's trading only."""
 
 
 class ConsoleConfig(msgspec.Struct, **_STRUCT):

@@ -4,7 +4,7 @@ It writes the deterministic demo data under the config's data root when it is no
 writes a first target-weights file (40% BTC, 30% ETH) as the research process would, and opens
 the dashboard with the node embedded: SHADOW on REPLAY (the recorded trades re-stamped with
 the live clock, at ``node.replay_speed``), sandbox fills, everything into the OMS the panes
-read. Writing a new target file (README: "Trying the node") rebalances within a heartbeat.
+read. Writing a new target file (docs/operator/trying-the-node.md) rebalances within a heartbeat.
 
 Without a terminal (a pipe, CI), there is no screen to draw: the same node runs headless for
 ``--seconds`` and the demo prints ``trade-console status``.

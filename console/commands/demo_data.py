@@ -7,9 +7,8 @@ import time
 
 from rich.console import Console
 
-from core.config import load_config
+from core.config import load_config, use_gcs_config
 from core.data.demo_data import generate_demo_data
-from core.storage.gcs import use_gcs_config
 
 
 def run_demo_data(args: argparse.Namespace) -> int:

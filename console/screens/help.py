@@ -18,7 +18,8 @@ PANES = (
     ("Health", "node, data feed, venue connection, GCS and OMS"),
 )
 INTRO = (
-    "Everything here is read from the OMS database; the console never talks to a node. "
+    "Everything here is read from the OMS database; operator commands (kill, re-arm, rebalance) "
+    "are written to it and the node applies them (an embedded node at once). "
     "Tab / shift+Tab move between panes, arrows and PgUp/PgDn scroll a table, ctrl+p opens "
     "the command palette (themes, views, actions)."
 )

@@ -48,6 +48,7 @@ from core.config import ExecutionConfig, RoutingConfig
 from core.execution.algorithms.choice import choose_algorithm
 from core.execution.external.adapter import OrderRequest
 from core.execution.external.errors import VenueUnavailable
+from core.execution.host import StrategyHost
 from core.execution.routing import (
     LiquidityTracker,
     RouteDecision,
@@ -67,7 +68,6 @@ from core.risk.pre_trade import AlertThrottle, admit_or_deny, raise_warnings
 
 if TYPE_CHECKING:
     from core.execution.external.routes import ExternalRoutes
-    from core.execution.strategy import NautilusRebalanceStrategy
 
 OPERATION_TAG = "operation_id="
 DECISION_PRICE_TAG = "decision_price="
@@ -92,7 +92,7 @@ class Orchestrator:
 
     Parameters
     ----------
-    strategy : NautilusRebalanceStrategy
+    strategy : StrategyHost
         The strategy whose order factory, cache, risk checks and OMS sink are used.
     routing : RoutingConfig
         ``[routing]``; ``enabled = false`` sends every line to its own instrument.
@@ -102,7 +102,7 @@ class Orchestrator:
 
     def __init__(
         self,
-        strategy: NautilusRebalanceStrategy,
+        strategy: StrategyHost,
         routing: RoutingConfig,
         execution: ExecutionConfig,
     ) -> None:

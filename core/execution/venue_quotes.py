@@ -12,24 +12,20 @@ not both count on the same cash or coins at a venue before either order has fill
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nautilus_trader.model.enums import AccountType
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 
 from core.config import RoutingConfig
+from core.execution.host import StrategyHost
 from core.execution.routing import LiquidityTracker, RouteLeg, VenueQuote
-
-if TYPE_CHECKING:
-    from core.execution.strategy import NautilusRebalanceStrategy
 
 Committed = dict[str, float]
 """Spoken for within one send: cash by venue name, coins by instrument id."""
 
 
 def venue_quote(
-    strategy: NautilusRebalanceStrategy,
+    strategy: StrategyHost,
     routing: RoutingConfig,
     tracker: LiquidityTracker,
     instrument_id: str,
@@ -77,7 +73,7 @@ def venue_quote(
 
 
 def _room(
-    strategy: NautilusRebalanceStrategy,
+    strategy: StrategyHost,
     instrument: Instrument,
     side: str,
     price: float | None,

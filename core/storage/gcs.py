@@ -10,40 +10,28 @@ worker processes that inherit the environment and nothing else:
 - ``TRADE_CONSOLE_GCS_ANONYMOUS`` and ``TRADE_CONSOLE_GCS_TIMEOUT``: ``[gcs] anonymous`` and
   ``request_timeout_secs``.
 
-``use_gcs_config`` applies a config's ``[gcs]`` (``load_config`` calls it: loading the desk's
-config makes it how the process reaches GCS); ``gcs_options`` is what ``core.storage.roots``
-hands to gcsfs. Listings are never cached (``cache_timeout=0``): the upload queue verifies
-what it wrote, and a stale listing would lie to it (see ``gcs-notes``).
+``core.config.use_gcs_config`` writes them from a config's ``[gcs]`` (``load_config`` calls it:
+loading the desk's config makes it how the process reaches GCS); ``gcs_options`` reads them into
+what ``core.storage.roots`` hands to gcsfs. Listings are never cached (``cache_timeout=0``): the
+upload queue verifies what it wrote, and a stale listing would lie to it (see ``gcs-notes``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from core.config import GcsConfig
-
-EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
-CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
-ANONYMOUS_VARIABLE = "TRADE_CONSOLE_GCS_ANONYMOUS"
-TIMEOUT_VARIABLE = "TRADE_CONSOLE_GCS_TIMEOUT"
-DEFAULT_TIMEOUT_SECS = 10.0
-
-
-def use_gcs_config(config: GcsConfig) -> None:
-    """Make ``config`` the way this process (and the processes it spawns) reach GCS."""
-    if config.endpoint and not os.environ.get(EMULATOR_VARIABLE):
-        os.environ[EMULATOR_VARIABLE] = config.endpoint
-    if config.credentials:
-        os.environ[CREDENTIALS_VARIABLE] = config.credentials
-    os.environ[ANONYMOUS_VARIABLE] = "1" if config.anonymous else ""
-    os.environ[TIMEOUT_VARIABLE] = repr(config.request_timeout_secs)
+from core.config import (
+    ANONYMOUS_VARIABLE,
+    CREDENTIALS_VARIABLE,
+    DEFAULT_GCS_TIMEOUT_SECS,
+    EMULATOR_VARIABLE,
+    TIMEOUT_VARIABLE,
+)
 
 
 def gcs_options() -> dict[str, object]:
     """The gcsfs constructor options for the environment as it is now."""
-    timeout = float(os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT_SECS)
+    timeout = float(os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_GCS_TIMEOUT_SECS)
     options: dict[str, object] = {"cache_timeout": 0, "requests_timeout": timeout}
     host = os.environ.get(EMULATOR_VARIABLE, "").strip()
     if host:

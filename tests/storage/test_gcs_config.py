@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, GcsConfig, load_config
+from core.config import ConfigError, GcsConfig, load_config, use_gcs_config
 from core.storage.gcs import (
     ANONYMOUS_VARIABLE,
     CREDENTIALS_VARIABLE,
     EMULATOR_VARIABLE,
     TIMEOUT_VARIABLE,
     gcs_options,
-    use_gcs_config,
 )
 
 

@@ -60,7 +60,6 @@ from core.execution.external.errors import (
     VenueRejected,
     VenueUnavailable,
 )
-from core.execution.external.registry import register_adapter
 
 _AUTH_REASONS = frozenset(
     {
@@ -406,6 +405,3 @@ def _decimal(value: float) -> str:
     # places are finer than any of its increments.
     text = f"{value:.10f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-register_adapter("gemini", GeminiAdapter)

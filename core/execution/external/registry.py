@@ -3,7 +3,8 @@
 A venue's ``[[external_venues]]`` entry names its ``kind``; the registry turns the entry into an
 adapter, reading the key and secret from the environment variables the entry names, so a
 secret never sits in a config file and a missing one is reported before any request leaves.
-A new venue is one module that calls ``register_adapter`` (see ``core.execution.external.gemini``).
+A new venue is one module whose adapter is registered with ``register_adapter``
+(``core.execution.external.gemini``, the reference adapter, is registered here).
 """
 
 from __future__ import annotations
@@ -74,7 +75,16 @@ def create_adapter(
     return factory(config, credentials(config, field))
 
 
+_builtins_registered = False
+
+
 def _register_builtins() -> None:
-    # Imported here: the reference adapter registers itself, and importing it at module level
-    # would make the registry import aiohttp for a desk that has no external venue.
-    import core.execution.external.gemini  # noqa: F401
+    # Imported here, once: the reference adapter needs aiohttp, which a desk with no external
+    # venue never loads.
+    global _builtins_registered
+    if _builtins_registered:
+        return
+    from core.execution.external.gemini import GeminiAdapter
+
+    _FACTORIES["gemini"] = GeminiAdapter
+    _builtins_registered = True
