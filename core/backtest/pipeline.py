@@ -27,6 +27,7 @@ import datetime as dt
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,7 +300,11 @@ def _simulate(
         register_exec_algorithms(engine.trader, config.execution, config.data.root)
         report(Progress("running", 0, span, 0))
         engine.add_data_iterator("desk-trade-ticks", feed.chunks())
-        engine.run(start=inputs.start_ns, end=inputs.end_ns)
+        with warnings.catch_warnings():
+            # Nautilus 1.231 calls pandas' deprecated ``Timestamp.utcnow`` inside ``run``; pandas 3
+            # warns on every run, attributed to this line. The warning is Nautilus's to fix.
+            warnings.filterwarnings("ignore", message=r"Timestamp\.utcnow is deprecated")
+            engine.run(start=inputs.start_ns, end=inputs.end_ns)
         report(Progress("writing", 0, 1, feed.stats.ticks))
         return (
             order_rows(engine.cache),

@@ -20,6 +20,7 @@ roots), which is what keeps ids apart when many workers start runs in the same m
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -199,10 +200,15 @@ def local_cluster(workers: int) -> Iterator[LocalCluster]:
 
     Spawn, never fork: a forked copy of a process that ran Nautilus hung. memory_limit=0: the
     nanny would otherwise kill a worker past its share of memory mid-run (a 3-day full run
-    peaks near 1 GB); dashboard off: no port to collide with another batch.
+    peaks near 1 GB); dashboard off: no port to collide with another batch. The workers' scratch
+    space is a folder of this cluster's own, removed with it (Dask's default,
+    ``$TMPDIR/dask-scratch-space``, outlives every batch).
     """
     with (
-        dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}),
+        tempfile.TemporaryDirectory(prefix="trade-console-dask-") as scratch,
+        dask.config.set(
+            {"distributed.worker.multiprocessing-method": "spawn", "temporary-directory": scratch}
+        ),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

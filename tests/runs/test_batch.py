@@ -55,10 +55,15 @@ def summaries(results_root: Path) -> dict[str, dict]:
 
 
 @pytest.fixture
-def scheduler() -> Iterator[str]:
+def scheduler(tmp_path: Path) -> Iterator[str]:
     """A running two-worker cluster the batch reaches by address (``--scheduler``)."""
     with (
-        dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}),
+        dask.config.set(
+            {
+                "distributed.worker.multiprocessing-method": "spawn",
+                "temporary-directory": str(tmp_path / "dask-scratch"),
+            }
+        ),
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
