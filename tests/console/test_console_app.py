@@ -57,17 +57,21 @@ def console(store: OmsStore, **options: object) -> TradeConsoleApp:
 
 
 async def loaded(pilot: Pilot) -> TradeConsoleApp:
-    """Wait until every pane of the dashboard shows its first data, and return the app."""
+    """Wait until every pane of the dashboard and the header show their first data, and return
+    the app."""
     app = pilot.app
     assert isinstance(app, TradeConsoleApp)
-    # Panes the narrow layout hides are read when they show.
+    # Panes the narrow layout hides are read when they show. Health is read in a worker of its
+    # own: on a busy machine the panes can be in before the header's first reading.
     await wait_for(
         pilot,
         lambda: (
             app.dashboard is not None
+            and app.health is not None
             and all(p.data is not None for p in app.dashboard.query(TablePane) if p.display)
         ),
     )
+    await pilot.pause()
     return app
 
 
