@@ -31,10 +31,12 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from console.preferences import remember_theme, remembered_theme
 from console.screens.backtests import BacktestsScreen
 from console.screens.dashboard import DashboardScreen
 from console.screens.help import HelpScreen, KeyRow
 from console.screens.kill_switch import KillSwitchScreen
+from console.screens.quit import QuitChoice, QuitScreen
 from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from console.widgets.oms_pane import OmsPane
@@ -65,6 +67,17 @@ GC_THRESHOLDS = (5_000, 20, 100)
 UPLOAD_POLL_SECS = 5.0
 """How often the console looks for queued uploads when none is pending."""
 _VIEW_ACTIONS = frozenset({"kill_switch", "rebalance", "backtests", "help"})
+
+
+@dataclass(frozen=True)
+class Detached:
+    """A node whose console left without stopping it: it goes on headless in this process."""
+
+    session: NodeSession
+    reason: str
+    """Why: the operator chose to detach, or the terminal hung up (SIGHUP)."""
+    terminal_gone: bool
+    """The terminal no longer exists (nothing may be written to it)."""
 
 
 class TradeConsoleApp(App[None]):
@@ -109,7 +122,13 @@ class TradeConsoleApp(App[None]):
             id="app.help",
             tooltip="Keys and panes",
         ),
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit the console"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="Quit the console (with a node inside: stop it, detach, or stay)",
+        ),
     ]
 
     health: reactive[Health | None] = reactive(None)
@@ -180,6 +199,8 @@ class TradeConsoleApp(App[None]):
         """The next read of the stale panes, when planned."""
         self._last_tick = -math.inf
         self.dashboard: DashboardScreen | None = None
+        self.detached: Detached | None = None
+        """Set when the console left its node running (``detach``): the caller runs it on."""
         for theme in THEMES:
             self.register_theme(theme)
 
@@ -189,7 +210,8 @@ class TradeConsoleApp(App[None]):
         return dict(TRADE_DARK.variables)
 
     async def on_mount(self) -> None:
-        self.theme = self.config.console.theme
+        # The operator's last choice of theme, else the desk's config.
+        self.theme = remembered_theme(set(self.available_themes)) or self.config.console.theme
         if self.store is None:
             try:
                 self.store = await OmsStore.open(self.config.oms.database)
@@ -281,10 +303,35 @@ class TradeConsoleApp(App[None]):
             await node.stop()
 
     async def action_quit(self) -> None:
-        if self.node is not None:
+        """Quit; with a node inside, first ask: stop it, detach from it, or stay."""
+        if self.node is None:
+            self.exit()
+            return
+        if not isinstance(self.screen, QuitScreen):
+            mode = (self.node_mode or "").upper()
+            self.push_screen(QuitScreen(f"the {mode} node"), self._quit_chosen)
+
+    async def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        if choice == "stop":
             self.notify("Stopping the node...", timeout=3)
             await self.stop_node()
+            self.exit()
+        elif choice == "detach":
+            self.detach("the operator detached the console")
+
+    def detach(self, reason: str, *, terminal_gone: bool = False) -> None:
+        """Leave the console and keep the node running (``self.detached`` says what to run on).
+
+        The node is handed over before the app unmounts, so unmounting does not stop it.
+        """
+        node, self.node = self.node, None
+        if node is not None:
+            self.detached = Detached(node, reason, terminal_gone)
         self.exit()
+
+    def hang_up(self) -> None:
+        """SIGHUP: the terminal is gone (a dropped SSH session). A node inside keeps trading."""
+        self.detach("SIGHUP: the terminal hung up", terminal_gone=True)
 
     # -- terminal size ------------------------------------------------------------------------
 
@@ -509,22 +556,30 @@ class TradeConsoleApp(App[None]):
     # -- the command palette ------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Named "area: verb" with the words an operator types (flatten, rearm, compare...).
+        # With nothing typed the palette lists these alphabetically and highlights the first:
+        # quit is never listed that way (found only by typing), so ctrl+p then Enter is harmless.
+        kill = self.action_kill_switch
+        yield SystemCommand("risk: halt trading (kill switch)", "Cancel all orders, halt", kill)
+        yield SystemCommand("risk: reduce only (kill switch)", "Only reducing orders pass", kill)
         yield SystemCommand(
-            "risk: kill switch",
-            "Halt, reduce only, flatten or re-arm (a reason, a choice, then y)",
-            self.action_kill_switch,
+            "risk: flatten all positions (kill switch)", "Cancel all, close positions, halt", kill
         )
+        yield SystemCommand("risk: re-arm trading (rearm)", "Back to ACTIVE, with a reason", kill)
         yield SystemCommand(
-            "rebalance: open preview",
-            "What rebalancing needs; the targets file",
+            "rebalance: preview and send",
+            "The orders the targets need, to edit and send",
             self.action_rebalance,
         )
         yield SystemCommand(
-            "backtest: open backtests",
-            "Launch a backtest; the runs recorded",
+            "backtest: launch a run", "Launch, follow and cancel backtests", self.action_backtests
+        )
+        yield SystemCommand(
+            "backtest: compare runs",
+            "The run list: space marks runs, = compares them, v compares with the shadow session",
             self.action_backtests,
         )
-        yield SystemCommand("help: show keys", "Keys and panes", self.action_help)
+        yield SystemCommand("help: keys of this screen", "Keys and panes", self.action_help)
         if isinstance(screen, DashboardScreen):
             verb = "restore pane" if screen.maximized is not None else "maximise pane"
             yield SystemCommand(
@@ -539,10 +594,16 @@ class TradeConsoleApp(App[None]):
         for theme in THEMES:
             yield SystemCommand(
                 f"theme: {theme.name}",
-                f"Switch to the {theme.name} theme",
+                f"Switch to the {theme.name} theme (kept for the next start)",
                 partial(self._use_theme, theme.name),
             )
-        yield SystemCommand("app: quit", "Quit the console", self.action_quit)
+        yield SystemCommand(
+            "quit: leave the console",
+            "With a node inside: stop it, detach, or stay",
+            self.action_quit,
+            discover=False,
+        )
 
     def _use_theme(self, name: str) -> None:
         self.theme = name
+        remember_theme(name)

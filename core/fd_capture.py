@@ -8,6 +8,7 @@ a log file and hands back a stream to the real terminal for whoever draws on it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -32,12 +33,16 @@ def redirect_std_fds(log_path: Path) -> Iterator[TextIO]:
         yield terminal
     finally:
         for stream in (sys.stdout, sys.stderr, terminal):
-            stream.flush()
+            # A terminal that hung up (a dropped SSH session) fails every write: what was
+            # buffered for it is lost either way, and the fds must still be put back.
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
         os.dup2(saved_out, 1)
         os.dup2(saved_err, 2)
         for fd in (saved_out, saved_err):
             os.close(fd)
-        terminal.close()
+        with contextlib.suppress(OSError):
+            terminal.close()
 
 
 def point_std_fds(log_path: Path) -> None:

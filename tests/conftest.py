@@ -41,6 +41,13 @@ def away_from_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield
 
 
+@pytest.fixture(autouse=True)
+def console_state_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test has its own console state (the theme kept across restarts), never the
+    operator's, and never another test's: a theme chosen in one test must not colour the next."""
+    monkeypatch.setenv("TRADE_CONSOLE_STATE_DIR", str(tmp_path / "console-state"))
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("session")

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import socket
+import sys
 from pathlib import Path
 
-from console.app import TradeConsoleApp
+from console.app import Detached, TradeConsoleApp
 from console.terminal import screen_only_for_textual
 from core.config import AppConfig, load_config
 from core.errors import ConfigError
-from core.oms import OmsStore
+from core.oms import AuditEntry, OmsStore
+from core.risk.trading_state import operator_name
 
 LOG_FILE = "trade-console.log"
+_log = logging.getLogger(__name__)
+
 STDIO_LOG = "node-stdio.log"
 """What reaches fds 1/2 while a node runs in the console (Nautilus's stray ERROR lines)."""
 
@@ -53,11 +61,67 @@ async def _serve(
     app = TradeConsoleApp(
         config, store=store, tune_gc=True, node_mode=node_mode, confirm_live=confirm_live
     )
+    loop = asyncio.get_running_loop()
+    # A dropped SSH session (SIGHUP) detaches a node inside the console instead of ending it.
+    loop.add_signal_handler(signal.SIGHUP, app.hang_up)
     try:
-        await app.run_async()
+        try:
+            await app.run_async()
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+        if app.detached is not None:
+            await _run_detached(app.detached, store)
     finally:
         await store.close()
     return app.return_code or 0
+
+
+async def _run_detached(detached: Detached, store: OmsStore) -> None:
+    """The node goes on headless in this process after its console left, until SIGTERM/SIGINT.
+
+    It keeps its heartbeat, its target-file watcher and the kill switch (read from the OMS,
+    so ``trade-console kill`` from any shell reaches it); a console opened later on the same
+    OMS shows it. The detach is audited, with who and why.
+    """
+    from console.commands.run import run_until_stopped, stop_signals
+
+    session = detached.session
+    store.submit(
+        AuditEntry.now(
+            operator_name(),
+            "detach",
+            detached.reason,
+            {"pid": os.getpid(), "host": socket.gethostname()},
+        )
+    )
+    await store.flush()
+    _leave_the_terminal(detached)
+    _log.warning("console detached (%s): node runs headless, pid %d", detached.reason, os.getpid())
+    with stop_signals(asyncio.get_running_loop()) as stop:
+        try:
+            await run_until_stopped(session, stop)
+        finally:
+            await session.stop()
+    _log.warning("detached node stopped")
+
+
+def _leave_the_terminal(detached: Detached) -> None:
+    # Say so on the terminal while there is one; after a hang-up there is none (writes fail).
+    # Nothing reads the terminal any more: standard input becomes /dev/null.
+    if not detached.terminal_gone:
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"trade-console: console detached; the node keeps trading headless in pid "
+                f"{os.getpid()}. This terminal may be closed. `trade-console status` and "
+                f"`trade-console kill` work from any shell; `trade-console` in this folder "
+                f"attaches a console; SIGTERM or Ctrl-C here stops the node.",
+                file=sys.__stdout__,
+                flush=True,
+            )
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
 
 
 def log_to_file(config: AppConfig) -> Path:

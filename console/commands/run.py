@@ -2,7 +2,8 @@
 
 The same ``NodeSession`` as the dashboard's, on this process's own loop, writing the same OMS
 (a console opened later, or ``trade-console status``, shows it). It runs until SIGTERM or
-SIGINT (Ctrl-C), then stops the node cleanly: the watcher first, then Nautilus
+SIGINT (Ctrl-C), then stops the node cleanly (SIGHUP, a dropped SSH session, is ignored: the
+node outlives its terminal): the watcher first, then Nautilus
 (``stop_async``, never ``node.dispose()``), then a last heartbeat saying STOPPED, and the OMS is
 flushed before the process exits. Nautilus's own output goes to its log file; file descriptors
 1 and 2 are pointed at ``{logging.directory}/node-stdio.log`` while it runs, so nothing of
@@ -14,9 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -24,6 +29,11 @@ from console.commands.dashboard import STDIO_LOG, log_to_file
 from core.config import AppConfig, load_config
 from core.fd_capture import redirect_std_fds
 from core.oms import OmsStore
+
+if TYPE_CHECKING:
+    from core.live.session import NodeSession
+
+_log = logging.getLogger(__name__)
 
 EXIT_NOT_CONNECTED = 1
 
@@ -63,46 +73,72 @@ async def serve_node(
     # Imported here: Nautilus costs ~0.3 GB and a second, the status command needs neither.
     from core.live.session import NodeSession
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     store = await OmsStore.open(config.oms.database)
     try:
         with redirect_std_fds(Path(config.logging.directory) / STDIO_LOG) as terminal:
             session = NodeSession(config, store, mode=mode, confirm_live=confirm_live)
             # After the engine is built: its kernel installs its own handlers, which it removes.
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            try:
+            with stop_signals(loop) as stop:
                 state = await session.start()
-            except BaseException:
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(signum)
-                raise
-            print(
-                f"trade-console: node {state.node_state} ({state.mode}, {state.source}, "
-                f"{', '.join(state.venues)}); logs in {config.logging.directory}",
-                file=terminal,
-            )
-            if state.node_state != "RUNNING":
-                print(f"trade-console: {state.detail}", file=terminal)
-            try:
-                deadline = None if seconds is None else loop.time() + seconds
-                while deadline is None or loop.time() < deadline:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=1.0)
-                        break
-                    except TimeoutError:
-                        if exit_when_done and _replay_done(session):
-                            break
-            finally:
-                await session.stop()
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(signum)
+                print(
+                    f"trade-console: node {state.node_state} ({state.mode}, {state.source}, "
+                    f"{', '.join(state.venues)}); logs in {config.logging.directory}",
+                    file=terminal,
+                )
+                if state.node_state != "RUNNING":
+                    print(f"trade-console: {state.detail}", file=terminal)
+                try:
+                    await run_until_stopped(session, stop, seconds, exit_when_done)
+                finally:
+                    await session.stop()
             print("trade-console: node stopped", file=terminal)
     finally:
         await store.close()
     sys.stdout.flush()
     return 0 if state.node_state == "RUNNING" else EXIT_NOT_CONNECTED
+
+
+@contextmanager
+def stop_signals(loop: asyncio.AbstractEventLoop) -> Iterator[asyncio.Event]:
+    """An event set by SIGTERM or SIGINT; SIGHUP ignored (logged) while inside.
+
+    A node must outlive the terminal it was started from: an SSH session that drops sends
+    SIGHUP, which by default ends the process and the desk's trading with it. SIGTERM and
+    SIGINT (a service manager, Ctrl-C) are the ways to stop a node, and they stop it cleanly.
+    """
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _hung_up)
+    try:
+        yield stop
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+
+
+def _hung_up() -> None:
+    _log.warning("SIGHUP: the terminal hung up; the node keeps running (SIGTERM stops it)")
+
+
+async def run_until_stopped(
+    session: NodeSession,
+    stop: asyncio.Event,
+    seconds: float | None = None,
+    exit_when_done: bool = False,
+) -> None:
+    """Wait while ``session`` runs: until ``stop`` is set, ``seconds`` pass, or (with
+    ``exit_when_done``) its replay has played to the end. The caller stops the session."""
+    loop = asyncio.get_running_loop()
+    deadline = None if seconds is None else loop.time() + seconds
+    while deadline is None or loop.time() < deadline:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+            return
+        except TimeoutError:
+            if exit_when_done and _replay_done(session):
+                return
 
 
 def _replay_done(session: object) -> bool:

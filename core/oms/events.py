@@ -46,7 +46,7 @@ _RECORD = {"frozen": True, "kw_only": True}
 UPLOAD_STATES = ("queued", "uploading", "done", "failed")
 RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
-AUDIT_ACTIONS = ("kill", "reduce", "flatten", "rearm", "rebalance", "backtest_launch")
+AUDIT_ACTIONS = ("kill", "reduce", "flatten", "rearm", "rebalance", "backtest_launch", "detach")
 NODE_MODES = ("LIVE", "SHADOW")
 NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # Nautilus's TradingState names
@@ -289,7 +289,8 @@ class AuditEntry(msgspec.Struct, **_RECORD):
     ts: int
     actor: str
     action: str
-    """kill, rearm, rebalance or backtest_launch."""
+    """One of ``AUDIT_ACTIONS``: kill, reduce, flatten, rearm, rebalance, backtest_launch, or
+    detach (a console left its node running headless)."""
     reason: str
     details: dict[str, Any] | None = None
 

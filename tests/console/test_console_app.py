@@ -4,6 +4,7 @@ them (cell texts, header labels, notices) on a real OMS file seeded with a small
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Label, Static
 
 from console.app import GC_THRESHOLDS, TradeConsoleApp
+from console.preferences import state_path
 from console.screens.backtests import BacktestsScreen
 from console.screens.help import HelpScreen
 from console.screens.kill_switch import KillSwitchScreen
@@ -544,15 +546,88 @@ async def test_palette_commands_are_named_area_then_verb(desk: OmsStore) -> None
         assert app.dashboard is not None
         titles = [command.title for command in app.get_system_commands(app.dashboard)]
         assert {
-            "risk: kill switch",
-            "backtest: open backtests",
+            "risk: halt trading (kill switch)",
+            "risk: reduce only (kill switch)",
+            "risk: flatten all positions (kill switch)",
+            "risk: re-arm trading (rearm)",
+            "rebalance: preview and send",
+            "backtest: launch a run",
+            "backtest: compare runs",
             "view: maximise pane",
             "theme: trade-dark",
             "theme: trade-light",
             "theme: trade-high-contrast",
-            "app: quit",
+            "quit: leave the console",
         } <= set(titles)
         assert all(": " in title and title == title.lower() for title in titles)
+
+
+@pytest.mark.parametrize(
+    ("typed", "opens"),
+    [
+        ("flatten", KillSwitchScreen),
+        ("rearm", KillSwitchScreen),
+        ("halt", KillSwitchScreen),
+        ("reduce", KillSwitchScreen),
+        ("compare", BacktestsScreen),
+        ("backtest", BacktestsScreen),
+    ],
+)
+async def test_the_palette_finds_the_desk_actions_by_the_words_an_operator_types(
+    desk: OmsStore, typed: str, opens: type
+) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        theme = app.theme
+        await pilot.press("ctrl+p")
+        await pilot.press(*typed)
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, opens))
+        assert app.theme == theme  # "halt" once found "theme: trade-light" first
+        assert app.is_running
+
+
+async def test_palette_then_enter_with_nothing_typed_never_quits(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.dashboard is not None
+        discovered = [c for c in app.get_system_commands(app.dashboard) if c.discover]
+        assert all(not c.title.startswith("quit") for c in discovered)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.is_running
+        assert isinstance(app.screen, BacktestsScreen)  # the first listed: harmless
+
+
+async def test_the_chosen_theme_is_kept_for_the_next_start(desk: OmsStore) -> None:
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.theme == "trade-dark"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"theme: trade-light")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.theme == "trade-light")
+    assert json.loads(state_path().read_text())["theme"] == "trade-light"
+    again = console(desk)
+    async with again.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert again.theme == "trade-light"
+
+
+async def test_a_broken_state_file_is_ignored_and_the_config_theme_used(desk: OmsStore) -> None:
+    state_path().parent.mkdir(parents=True, exist_ok=True)
+    state_path().write_text("{not json")
+    app = TradeConsoleApp(config_for(desk.path, theme="trade-light"), store=desk, clock=fixed_clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.theme == "trade-light"
 
 
 async def test_a_long_running_console_tunes_the_garbage_collector(desk: OmsStore) -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from console_seed import column, wait_for
 from node_helpers import BTC, ETH, node_config, write_targets
+from textual.widgets import Static
 
 from console.app import TradeConsoleApp
+from console.screens.quit import QuitScreen
 from console.widgets.orders_pane import OrdersPane
 from core.oms import OmsStore
 
@@ -45,9 +47,55 @@ async def test_console_runs_the_shadow_node_and_stops_it_on_quit(
                 timeout=10,
             )
             node = app.node
-            await pilot.press("q")
+            await pilot.press("q")  # asks: stop, detach or stay
+            await pilot.press("s")
             await wait_for(pilot, lambda: app.node is None, timeout=5)
             assert node is not None and node.engine.state().node_state == "STOPPED"
         status = await store.node_status()
         assert status is not None and status.node_state == "STOPPED"
     assert asyncio.get_running_loop().is_running()
+
+
+async def test_quit_with_a_node_inside_asks_and_detach_leaves_the_node_trading(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with await OmsStore.open(config.oms.database) as store:
+        app = TradeConsoleApp(config, store=store, node_mode="shadow")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: app.health is not None and app.health.node_state == "RUNNING",
+                timeout=15,
+            )
+            node = app.node
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
+            question = str(app.screen.query_one("#question", Static).render())
+            assert "SHADOW node" in question
+            await pilot.press("escape")  # stay: nothing changes
+            await pilot.pause(0.2)
+            assert app.is_running and app.node is node and not isinstance(app.screen, QuitScreen)
+            await pilot.press("ctrl+p")  # palette, then Enter by habit: never a quit
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert app.is_running and app.node is node
+            await pilot.press("escape")
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
+            await pilot.press("d")
+            await wait_for(pilot, lambda: not app.is_running)
+        try:
+            assert app.detached is not None and app.detached.session is node
+            assert node is not None and node.engine.state().node_state == "RUNNING"
+            assert not app.detached.terminal_gone
+            write_targets(config, {BTC: 0.4, ETH: 0.3})  # the detached node still trades
+            deadline = asyncio.get_running_loop().time() + 20
+            while {o.instrument_id for o in await store.orders()} < {BTC, ETH}:
+                assert asyncio.get_running_loop().time() < deadline, "no orders after detach"
+                await asyncio.sleep(0.2)
+        finally:
+            await node.stop()
+        status = await store.node_status()
+        assert status is not None and status.node_state == "STOPPED"

@@ -22,6 +22,7 @@ from node_helpers import BTC, ETH
 from core.data.target_file import write_target_file
 
 ROOT = Path(__file__).resolve().parents[2]
+REASON = "test: halt after detach"
 NAUTILUS_MARKS = ("[INFO]", "[WARN]", "[ERROR]", "TradingNode", "Traceback")
 
 
@@ -81,7 +82,7 @@ def test_headless_node_runs_until_sigterm_and_stops_cleanly(
     assert node_state(database) == "STOPPED"
 
 
-def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q(
+def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q_then_stop(
     config_writer, tmp_path: Path, demo_root: str
 ) -> None:
     config = config_file(config_writer, tmp_path, demo_root)
@@ -121,10 +122,12 @@ def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q(
         as_of = dt.datetime.now(dt.UTC)
         write_target_file(str(targets), {BTC: 0.4, ETH: 0.3}, as_of, "test-research")
         read_for(3.0)
-        os.write(main, b"q")
+        os.write(main, b"q")  # asks: stop the node, detach, or stay
+        read_for(1.0)
+        os.write(main, b"s")
         deadline = time.monotonic() + 20
         while process.poll() is None:
-            assert time.monotonic() < deadline, "the dashboard did not quit on q"
+            assert time.monotonic() < deadline, "the dashboard did not quit on q, s"
             read_for(0.2)
         read_for(0.3)
     finally:
@@ -138,3 +141,94 @@ def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q(
     with sqlite3.connect(tmp_path / "oms.sqlite") as connection:
         (orders,) = connection.execute("SELECT count(*) FROM orders").fetchone()
     assert orders >= 2
+
+
+def heartbeat(database: Path) -> tuple[str, str, int] | None:
+    """(node state, trading state, heartbeat ns) from the node's latest heartbeat."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        row = connection.execute(
+            "SELECT node_state, trading_state, ts_event FROM node_status"
+        ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def order_count(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        return connection.execute("SELECT count(*) FROM orders").fetchone()[0]
+
+
+def test_sighup_detaches_the_console_and_the_node_keeps_trading_and_obeys_kill(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = config_file(config_writer, tmp_path, demo_root)
+    database = tmp_path / "oms.sqlite"
+    targets = tmp_path / "orders" / "target_weights.json"
+    targets.parent.mkdir(parents=True, exist_ok=True)
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), "--node", "shadow"],
+        cwd=ROOT,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child)
+    screen = bytearray()
+    try:
+        deadline = time.monotonic() + 40
+        while b"RUNNING" not in screen or b"SHADOW" not in screen:
+            assert time.monotonic() < deadline, screen[-2000:].decode(errors="replace")
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                screen.extend(os.read(main, 65536))
+        # The SSH session drops: the terminal goes away and the console gets SIGHUP.
+        os.close(main)
+        main = -1
+        process.send_signal(signal.SIGHUP)
+        time.sleep(2.0)
+        assert process.poll() is None, "the process ended on SIGHUP: the node died with it"
+        first = heartbeat(database)
+        wait_until(
+            lambda: (beat := heartbeat(database)) is not None and beat[2] > first[2],
+            10,
+            "a heartbeat after the hang-up",
+        )
+        assert heartbeat(database)[0] == "RUNNING"
+        # The research process writes targets: the detached node trades them.
+        write_target_file(str(targets), {BTC: 0.4, ETH: 0.3}, dt.datetime.now(dt.UTC), "research")
+        wait_until(lambda: order_count(database) >= 2, 30, "orders from the detached node")
+        # A second shell halts the desk: the detached node applies it.
+        kill = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console.cli",
+                "kill",
+                "--config",
+                str(config),
+                "--reason",
+                REASON,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert kill.returncode == 0, kill.stderr
+        wait_until(lambda: heartbeat(database)[1] == "HALTED", 10, "the node HALTED")
+        with sqlite3.connect(database) as connection:
+            actions = [row[0] for row in connection.execute("SELECT action FROM audit_log")]
+        assert "detach" in actions and "kill" in actions
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if main >= 0:
+            os.close(main)
+    assert process.returncode == 0
+    assert node_state(database) == "STOPPED"
