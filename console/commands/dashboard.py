@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from console.app import Detached, TradeConsoleApp
+from console.commands.headless import run_until_stopped, stop_signals
 from console.terminal import screen_only_for_textual
 from core.config import AppConfig, load_config
 from core.errors import ConfigError
@@ -83,8 +84,6 @@ async def _run_detached(detached: Detached, store: OmsStore) -> None:
     so ``trade-console kill`` from any shell reaches it); a console opened later on the same
     OMS shows it. The detach is audited, with who and why.
     """
-    from console.commands.run import run_until_stopped, stop_signals
-
     session = detached.session
     store.submit(
         AuditEntry.now(
