@@ -10,7 +10,7 @@ May import: ``core.storage`` (and the root modules). Everything above it writes 
 through it; it knows nothing of Nautilus but what ``events`` records.
 """
 
-from core.oms.errors import OmsError
+from core.oms.errors import OmsError, OmsMissingError
 from core.oms.events import (
     AUDIT_ACTIONS,
     NODE_MODES,
@@ -24,6 +24,8 @@ from core.oms.events import (
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeHolder,
+    NodeReleased,
     NodeStarted,
     NodeStatus,
     OrderEvent,
@@ -56,9 +58,12 @@ __all__ = [
     "Commit",
     "DriftObservation",
     "Fill",
+    "NodeHolder",
+    "NodeReleased",
     "NodeStarted",
     "NodeStatus",
     "OmsError",
+    "OmsMissingError",
     "OmsStore",
     "OrderEvent",
     "PositionSnapshot",
