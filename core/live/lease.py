@@ -14,7 +14,8 @@ builds anything, and holds it for its life:
   OMS on PostgreSQL, later) can only see this: the row is the truth about *who*, the lock the
   guard on this host.
 
-Taking the OMS: the lock first; held, the node is refused, naming the holder. Then the row:
+Taking the OMS: the lock first; held, the node is refused, naming the holder (and saying so
+when it has stopped beating: a hung node still holds the lock, and could wake). Then the row:
 none, the node claims it; a holder that is gone (``core.oms.node_holder.holder_gone``: its
 process no longer runs on this host, or nothing from it for ``NODE_DOWN_AFTER_S``) is taken
 over, with an audit entry and an alert naming both; a holder that still runs (on another host,
@@ -187,7 +188,8 @@ async def _lock(store: OmsStore) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise NodeLeaseHeld(_held(database, await _named_holder(store))) from None
+        holder = await _named_holder(store)
+        raise NodeLeaseHeld(_held(database, holder, await _silence(store, holder))) from None
     except OSError as error:
         os.close(fd)
         raise OmsError(
@@ -196,11 +198,27 @@ async def _lock(store: OmsStore) -> int:
     return fd
 
 
-def _held(database: str, holder: NodeHolder | None) -> str:
+def _held(database: str, holder: NodeHolder | None, silence: str | None = None) -> str:
     who = "another node" if holder is None else describe_holder(holder)
+    if silence is not None:
+        who = f"{who}, {silence} (hung?)"
     return (
         f"{database}: held by {who}: this node did not start "
         "(stop that one first, or give this one another [oms] database)"
+    )
+
+
+async def _silence(store: OmsStore, holder: NodeHolder | None) -> str | None:
+    # A process that holds the lock but no longer beats (hung, stopped with SIGSTOP) still
+    # holds the OMS: it could wake and trade. The refusal says so, for the operator to act.
+    if holder is None:
+        return None
+    return holder_gone(
+        holder,
+        await store.node_status(),
+        now_ns=time.time_ns(),
+        host="",  # judged by its heartbeat alone: its process is there, holding the lock
+        pid=-1,
     )
 
 

@@ -160,3 +160,23 @@ async def test_a_running_holder_on_this_host_refuses_even_with_its_lock_file_del
         await NodeLease.acquire(store)
     assert f"node pid {os.getppid()} on " in str(caught.value)
     assert await store.node_holder() == running
+
+
+async def test_a_hung_holder_keeps_the_oms_and_the_refusal_says_it_went_silent(
+    store: OmsStore,
+) -> None:
+    # Its process still holds the lock (hung, or stopped with SIGSTOP): it could wake and
+    # trade, so it is not taken over; the operator is told it stopped beating.
+    hung = await NodeLease.acquire(store, now_ns=lambda: time.time_ns() - 60 * SECOND)
+    try:
+        store.submit(beat(20.0))
+        await store.flush()
+        with pytest.raises(NodeLeaseHeld) as caught:
+            await NodeLease.acquire(store)
+        assert f"held by {describe_holder(hung.holder)}, no heartbeat for 20 s (hung?): " in str(
+            caught.value
+        )
+        assert await store.node_holder() == hung.holder
+        assert await store.audit() == []
+    finally:
+        await hung.release()
