@@ -128,12 +128,15 @@ async def test_console_beside_a_node_holding_the_oms_says_so_and_stays_a_viewer(
         try:
             app = TradeConsoleApp(config, store=store, node_mode="shadow")
             async with app.run_test(size=(160, 48)) as pilot:
-                await wait_for(pilot, lambda: app.node_refused is not None, timeout=20)
+
+                def errors() -> list[str]:
+                    return [n.message for n in app._notifications if n.severity == "error"]
+
+                await wait_for(pilot, lambda: errors(), timeout=20)
                 assert app.node is None
-                errors = [n.message for n in app._notifications if n.severity == "error"]
-                assert errors == [app.node_refused]
-                assert "\n" not in errors[0]
-                assert f": held by node pid {os.getpid()} on " in errors[0]
+                assert errors() == [app.node_refused]
+                assert "\n" not in errors()[0]
+                assert f": held by node pid {os.getpid()} on " in errors()[0]
                 # Still a console over the OMS: it shows the holder's node from its heartbeat.
                 await wait_for(
                     pilot, lambda: app.health is not None and app.health.node_state == "RUNNING"
