@@ -189,6 +189,8 @@ class TradeConsoleApp(App[None]):
         self.confirm_live = confirm_live
         self.node: NodeSession | None = None
         """The embedded node once built (it writes the OMS the panes read)."""
+        self.node_refused: str | None = None
+        """Why the embedded node did not start: another node holds the OMS (one line)."""
         self._owns_store = store is None
         self._views: set[OmsPane] = set()
         """The panes the OMS feeds, registered as they mount."""
@@ -270,13 +272,21 @@ class TradeConsoleApp(App[None]):
     @work(exclusive=True, group="node", exit_on_error=False)
     async def _start_node(self) -> None:
         # Imported here: a console without a node never loads Nautilus (0.3 GB, a second).
+        from core.live.lease import NodeLeaseHeld
         from core.live.session import NodeSession
 
         assert self.store is not None
         try:
-            self.node = NodeSession(
+            # Takes the OMS first: another node on it refuses this one, which builds nothing.
+            self.node = await NodeSession.create(
                 self.config, self.store, mode=self.node_mode, confirm_live=self.confirm_live
             )
+        except NodeLeaseHeld as error:
+            # The console stays a viewer of the OMS (and of the node that holds it); it exits
+            # with code 2 when the operator quits, as `run` would at once.
+            self.node_refused = str(error)
+            self.notify(self.node_refused, title="Node not started", severity="error", timeout=60)
+            return
         except TradeConsoleError as error:
             self.notify(str(error), title="Node not started", severity="error", timeout=20)
             return
@@ -305,7 +315,10 @@ class TradeConsoleApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; with a node inside, first ask: stop it, detach from it, or stay."""
         if self.node is None:
-            self.exit()
+            if self.node_refused is not None:  # asked for a node, and another held the OMS
+                self.exit(return_code=EXIT_BAD_INPUT, message=self.node_refused)
+            else:
+                self.exit()
             return
         if not isinstance(self.screen, QuitScreen):
             mode = (self.node_mode or "").upper()

@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
         "rearm", parents=[config_option], help="return trading to ACTIVE after a kill"
     )
     rearm.add_argument("--reason", help="why (required; it goes to the audit log)")
+    for command in (kill, rearm):
+        command.add_argument(
+            "--create-oms",
+            action="store_true",
+            help="create the OMS if there is none at the configured path (default: refuse, "
+            "exit 2: a new, empty OMS is not the one the node reads)",
+        )
 
     uploads = commands.add_parser(
         "uploads", parents=[config_option], help="the GCS upload queue: show, retry, drain"

@@ -8,11 +8,15 @@ read. Writing a new target file (docs/operator/trying-the-node.md) rebalances wi
 
 Without a terminal (a pipe, CI), there is no screen to draw: the same node runs headless for
 ``--seconds`` and the demo prints ``trade-console status``.
+
+When a node already holds the OMS (a demo running in another shell in the same folder), the
+demo refuses with one line naming it and exits 2 before it writes anything, targets included.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
@@ -23,6 +27,7 @@ from core.config import AppConfig, load_config
 from core.data.demo_data import generate_demo_data
 from core.data.layout import TRADES_DIR
 from core.data.target_file import write_target_file
+from core.oms import OmsStore
 from core.storage.roots import join, resolve
 
 DEMO_TARGETS = {"BTCUSDT.BINANCE": 0.40, "ETHUSDT.BINANCE": 0.30}
@@ -32,6 +37,8 @@ DEMO_TARGETS = {"BTCUSDT.BINANCE": 0.40, "ETHUSDT.BINANCE": 0.30}
 def run_demo(args: argparse.Namespace) -> int:
     """Sample data (once), first targets, then the dashboard with the shadow node."""
     config = load_config(getattr(args, "config", None))
+    # Before the targets file is written: a node already on this OMS would trade it.
+    asyncio.run(_refuse_a_held_oms(config))
     fs, base = resolve(config.data.root)
     if not fs.exists(join(base, TRADES_DIR)):
         console = Console(stderr=True)
@@ -46,6 +53,13 @@ def run_demo(args: argparse.Namespace) -> int:
     return _headless(args, config)
 
 
+async def _refuse_a_held_oms(config: AppConfig) -> None:
+    from core.live.lease import ensure_free
+
+    async with await OmsStore.open(config.oms.database) as store:
+        await ensure_free(store)
+
+
 def write_first_targets(config: AppConfig) -> Path:
     """A fresh target file (as of now), so the node has something to trade at once."""
     path = Path(config.watcher.path)
@@ -54,8 +68,6 @@ def write_first_targets(config: AppConfig) -> Path:
 
 
 def _headless(args: argparse.Namespace, config: AppConfig) -> int:
-    import asyncio
-
     from console.commands.dashboard import log_to_file
     from console.commands.run import serve_node
     from console.commands.status import run_status

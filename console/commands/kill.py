@@ -6,10 +6,14 @@ it within one poll of the OMS. Without a node the change is recorded all the sam
 started later comes up in it. Neither command imports Nautilus or Textual: they answer in a fraction
 of a second.
 
+Both refuse an OMS that does not exist: from the wrong folder (or without the node's
+``--config``) a kill recorded in a new, empty OMS would halt nothing while saying it did. So
+they create one only when asked (``--create-oms``: to halt a node before it starts there).
+
 Exit codes: 0 when the change is recorded (the line printed says which state is in force: another
 shell's later change may win); 2 with one line on stderr for a bad input (no reason, both
-``--flatten`` and ``--reduce-only``, a bad config, an OMS that cannot be opened or written), in
-which case nothing is written.
+``--flatten`` and ``--reduce-only``, a bad config, no OMS at the configured path, an OMS that
+cannot be opened or written), in which case nothing is written and no file is created.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 
 from core.config import load_config
 from core.errors import ConfigError
-from core.oms import OmsStore
+from core.oms import OmsMissingError, OmsStore
 from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
@@ -49,13 +53,22 @@ def _change(args: argparse.Namespace, state: str, *, flatten: bool) -> int:
     # Checked before the config and the OMS are opened: a refused command leaves no trace.
     request = check_request(state, actor, args.reason or "", flatten=flatten)
     config = load_config(getattr(args, "config", None))
-    print(asyncio.run(_record(config.oms.database, request, actor)))
+    create = getattr(args, "create_oms", False)
+    print(asyncio.run(_record(config.oms.database, request, actor, create=create)))
     return 0
 
 
-async def _record(database: str, request: StateRequest, actor: str) -> str:
+async def _record(database: str, request: StateRequest, actor: str, *, create: bool) -> str:
     # No integrity check: it reads the whole file, and a kill must not wait for that.
-    async with await OmsStore.open(database, check_integrity=False) as store:
+    try:
+        store = await OmsStore.open(database, check_integrity=False, create=create)
+    except OmsMissingError as error:
+        raise OmsMissingError(
+            "no OMS here, nothing was recorded: run from the node's folder or pass its "
+            "--config (--create-oms records it in a new OMS here)",
+            error.source,
+        ) from None
+    async with store:
         in_force = await change_trading_state(
             store,
             request.state,

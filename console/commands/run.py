@@ -9,6 +9,9 @@ flushed before the process exits. Nautilus's own output goes to its log file; fi
 1 and 2 are pointed at ``{logging.directory}/node-stdio.log`` while it runs, so nothing of
 Nautilus reaches a terminal or a service manager's journal unasked; our own one-line messages
 are printed before and after.
+
+One node per OMS (``core.live.lease``): when another node holds the OMS, ``run`` prints one line
+naming it (pid, host, since) and exits 2 without building anything; the other node is untouched.
 """
 
 from __future__ import annotations
@@ -60,7 +63,13 @@ async def serve_node(
     seconds: float | None = None,
 ) -> int:
     """Run the node on this loop until SIGTERM/SIGINT, the replay's end (``exit_when_done``)
-    or ``seconds``; 0 after a clean stop, 1 if it never connected."""
+    or ``seconds``; 0 after a clean stop, 1 if it never connected.
+
+    Raises
+    ------
+    NodeLeaseHeld
+        Another node holds the OMS (the command line prints it and exits 2).
+    """
     # Imported here: Nautilus costs ~0.3 GB and a second, the status command needs neither.
     from core.live.session import NodeSession
 
@@ -68,7 +77,8 @@ async def serve_node(
     store = await OmsStore.open(config.oms.database)
     try:
         with redirect_std_fds(Path(config.logging.directory) / STDIO_LOG) as terminal:
-            session = NodeSession(config, store, mode=mode, confirm_live=confirm_live)
+            # Takes the OMS first: with another node on it, one line and exit 2, nothing built.
+            session = await NodeSession.create(config, store, mode=mode, confirm_live=confirm_live)
             # After the engine is built: its kernel installs its own handlers, which it removes.
             with stop_signals(loop) as stop:
                 state = await session.start()

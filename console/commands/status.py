@@ -26,6 +26,10 @@ key                 value
 ``mode``            LIVE, SHADOW, or BACKTEST when no node runs
 ``venues``          the node's venues (``[]`` when no node runs)
 ``node_state``      STARTING, RUNNING, STOPPING, STOPPED, DEGRADED, or ``NO NODE``
+``node_holder``     the node that holds the OMS (one node per OMS), or null: ``text``
+                    (``node pid N on HOST since T (user U)``), ``pid``, ``host``, ``user``,
+                    ``since`` (ISO UTC), ``since_ns``, and ``gone``: null while it may run, else
+                    why it is gone (a node that died; the next node takes over)
 ``trading_state``   ACTIVE, REDUCING or HALTED (the persisted one when no node runs)
 ``equity``          the node's equity (number), or null
 ``components``      ``{name: {"state": OK|WARN|DOWN|NONE, "detail": str}}`` for ``node``,
@@ -44,12 +48,15 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass
 
 from core.config import load_config
-from core.oms import OmsError, OmsStore, RiskAlert
+from core.oms import NodeHolder, OmsError, OmsStore, RiskAlert
 from core.oms.health import Health, collect_health
+from core.oms.node_holder import describe_holder, holder_gone
 
 LAST_ALERTS = 5
 
@@ -63,6 +70,10 @@ class StatusReport:
     health: Health
     counts: dict[str, int]
     alerts: list[RiskAlert]
+    holder: NodeHolder | None = None
+    """The node holding the OMS, as its row says."""
+    holder_gone: str | None = None
+    """Why that holder is gone (it died); None while it may run."""
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -90,11 +101,23 @@ async def read_status(database: str, *, now_ns: int) -> StatusReport:
         schema_version = await store.schema_version()
         table_counts = await store.counts()
         alerts = await store.alerts(limit=LAST_ALERTS)
+        holder = await store.node_holder()
+        gone = None
+        if holder is not None:
+            gone = holder_gone(
+                holder,
+                await store.node_status(),
+                now_ns=now_ns,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
         health = await collect_health(store, now_ns=now_ns)
         oms = health.component("OMS")
         if oms.state == "DOWN":
             raise OmsError(oms.detail)
-        return StatusReport(store.path, schema_version, health, _counts(table_counts), alerts)
+        return StatusReport(
+            store.path, schema_version, health, _counts(table_counts), alerts, holder, gone
+        )
 
 
 def _counts(table: dict[str, int]) -> dict[str, int]:
@@ -122,6 +145,7 @@ def to_json(report: StatusReport) -> dict:
         "mode": health.mode,
         "venues": list(health.venues),
         "node_state": health.node_state,
+        "node_holder": _holder_json(report),
         "trading_state": health.trading_state,
         "equity": health.equity,
         "components": {c.name: {"state": c.state, "detail": c.detail} for c in health.components},
@@ -140,6 +164,30 @@ def to_json(report: StatusReport) -> dict:
     }
 
 
+def _holder_json(report: StatusReport) -> dict | None:
+    holder = report.holder
+    if holder is None:
+        return None
+    return {
+        "text": describe_holder(holder),
+        "pid": holder.pid,
+        "host": holder.host,
+        "user": holder.os_user,
+        "since": _iso(holder.started_at),
+        "since_ns": holder.started_at,
+        "gone": report.holder_gone,
+    }
+
+
+def _holder_text(report: StatusReport) -> str:
+    if report.holder is None:
+        return "none"
+    text = describe_holder(report.holder)
+    if report.holder_gone is not None:
+        text = f"{text}, gone ({report.holder_gone}): the next node takes over"
+    return text
+
+
 def render_text(report: StatusReport) -> str:
     """The report for a person: one fact a line, in the dashboard's words."""
     health = report.health
@@ -151,6 +199,7 @@ def render_text(report: StatusReport) -> str:
         f"mode           {health.mode}",
         f"venues         {', '.join(health.venues) or '-'}",
         f"node           {health.node_state}",
+        f"held by        {_holder_text(report)}",
         f"trading        {health.trading_state}",
         f"equity         {equity}",
         "",

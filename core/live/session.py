@@ -12,7 +12,10 @@ thing:
 - spec reconciliation at start: the desk's instruments file against the venue's instruments;
 - a heartbeat (``NodeStatus``) every ``node.heartbeat_secs``, and the kill switch's persisted
   state: a node started after a kill comes up HALTED, and a kill written to the OMS by a
-  console (or ``trade-console kill``) reaches the node within one heartbeat.
+  console (or ``trade-console kill``) reaches the node within one heartbeat;
+- the OMS held for the node's life (``core.live.lease``): one node per OMS. ``create`` takes it
+  before anything is built, so a node refused because another holds the OMS writes nothing:
+  no row, no heartbeat, not a line of the other's node log.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from core.execution.external.routes import ExternalRoutes
 from core.execution.external.venues import ExternalVenues
 from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import rebalance_strategy_config
+from core.live.lease import NodeLease
 from core.live.node import EngineState, NautilusLiveEngine
 from core.live.reconciliation import reconcile, spec_alerts
 from core.live.strategy import (
@@ -80,6 +84,9 @@ class NodeSession:
         The command line's ``--confirm-live``.
     now_ns : callable
         The wall clock (tests fix it for the watcher's age check).
+    lease : NodeLease, optional
+        The OMS already taken for this node (``create`` does it); the session lets go of it in
+        ``stop``. Without one, ``start`` takes it, after the engine was built.
 
     Raises
     ------
@@ -95,10 +102,13 @@ class NodeSession:
         mode: str | None = None,
         confirm_live: bool = False,
         now_ns: Callable[[], int] = time.time_ns,
+        lease: NodeLease | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self._now_ns = now_ns
+        self.lease = lease
+        """The OMS held for this node; None until ``start`` takes it (without ``create``)."""
         loop = asyncio.get_running_loop()
         self.engine = NautilusLiveEngine(config, loop, mode=mode, confirm_live=confirm_live)
         self.strategy = LiveRebalanceStrategy(
@@ -145,13 +155,56 @@ class NodeSession:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    @classmethod
+    async def create(
+        cls,
+        config: AppConfig,
+        store: OmsStore,
+        *,
+        mode: str | None = None,
+        confirm_live: bool = False,
+        now_ns: Callable[[], int] = time.time_ns,
+    ) -> NodeSession:
+        """Take the OMS for a node (``NodeLease``), then build the session on it.
+
+        The way to run a node: the OMS is taken before the engine is built, because building
+        it already writes the node log and clears backtests' rows from the OMS.
+
+        Raises
+        ------
+        NodeLeaseHeld
+            Another node holds the OMS (one line naming it); nothing was built or written.
+        ConfigError, DataError
+            As the constructor; the OMS is let go again.
+        """
+        lease = await NodeLease.acquire(store, now_ns=now_ns)
+        try:
+            return cls(
+                config, store, mode=mode, confirm_live=confirm_live, now_ns=now_ns, lease=lease
+            )
+        except BaseException:
+            await lease.release()
+            raise
+
     async def start(self) -> EngineState:
         """Start the node, reconcile specs, apply the persisted trading state, watch targets.
 
         A node that cannot connect is still "started": it reports DEGRADED with the reason in
         its heartbeat (the Health pane and ``status`` show it), and targets are refused with an
         alert until it trades.
+
+        Raises
+        ------
+        NodeLeaseHeld
+            (A session built without ``create``) another node holds the OMS: the engine built
+            is disposed, and no heartbeat is written over the other node's.
         """
+        if self.lease is None:
+            try:
+                self.lease = await NodeLease.acquire(self.store, now_ns=self._now_ns)
+            except BaseException:
+                await self.engine.stop()
+                raise
         self._started = True
         try:
             self._beat("STARTING")
@@ -178,8 +231,10 @@ class NodeSession:
         return self.engine.state()
 
     async def stop(self) -> None:
-        """Stop watching, stop the node (never ``node.dispose()``), write the last heartbeat."""
+        """Stop watching, stop the node (never ``node.dispose()``), write the last heartbeat,
+        then let go of the OMS."""
         if not self._started:
+            await self._release()  # created, never started
             return
         self._started = False
         if self.routes is not None:
@@ -203,7 +258,18 @@ class NodeSession:
             await self.engine.stop()
         finally:
             self._beat("STOPPED")
-            await self.store.flush()
+            try:
+                await self.store.flush()
+            finally:
+                await self._release()
+
+    async def _release(self) -> None:
+        if self.lease is None:
+            return
+        try:
+            await self.lease.release()
+        except Exception as error:  # the lock is dropped; only the OMS row may be left
+            _log.error("cannot record that the node let go of the OMS: %s", one_line(error))
 
     async def _load_vwap_profiles(self) -> None:
         # The VWAP's volume profiles read days of trade files: built in a worker thread before

@@ -4,13 +4,14 @@
 records; ``core.execution.oms_feed`` (imported on its own, as it loads Nautilus) turns Nautilus
 events into records. For synchronous code (a backtest), ``core.oms.background.BackgroundStore``
 runs a store on its own thread and ``core.oms.run_recorder.RunRecorder`` records a run's life.
-``core.oms.health`` reads the desk's health (node, parts, uploads) from the database.
+``core.oms.health`` reads the desk's health (node, parts, uploads) from the database;
+``core.oms.node_holder`` names the node that holds the OMS and judges whether it is gone.
 
 May import: ``core.storage`` (and the root modules). Everything above it writes or reads
 through it; it knows nothing of Nautilus but what ``events`` records.
 """
 
-from core.oms.errors import OmsError
+from core.oms.errors import OmsError, OmsMissingError
 from core.oms.events import (
     AUDIT_ACTIONS,
     NODE_MODES,
@@ -24,6 +25,8 @@ from core.oms.events import (
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeHolder,
+    NodeReleased,
     NodeStarted,
     NodeStatus,
     OrderEvent,
@@ -56,9 +59,12 @@ __all__ = [
     "Commit",
     "DriftObservation",
     "Fill",
+    "NodeHolder",
+    "NodeReleased",
     "NodeStarted",
     "NodeStatus",
     "OmsError",
+    "OmsMissingError",
     "OmsStore",
     "OrderEvent",
     "PositionSnapshot",

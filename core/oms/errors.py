@@ -17,3 +17,7 @@ class OmsError(TradeConsoleError):
         self.problem = problem
         self.source = source
         super().__init__(f"{source}: {problem}" if source else problem)
+
+
+class OmsMissingError(OmsError):
+    """No OMS database at the path, and the caller asked not to create one."""

@@ -27,6 +27,9 @@ record                  key                         tables
 ``BacktestStarted``     (none: a deletion)          deletes earlier backtests' trading rows
 ``NodeStarted``         (none: a deletion)          the same, as a node starts
 ``RoutedOrder``         client_order_id             route_decisions (state)
+``NodeHolder``          (a single row)              node_holder (state; written only over the
+                                                    holding it names in ``replaces``)
+``NodeReleased``        token                       deletes that holding's node_holder row
 ======================  ==========================  ===========================================
 
 Construction checks only the values the OMS itself defines (upload and run states, alert
@@ -46,7 +49,16 @@ _RECORD = {"frozen": True, "kw_only": True}
 UPLOAD_STATES = ("queued", "uploading", "done", "failed")
 RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
-AUDIT_ACTIONS = ("kill", "reduce", "flatten", "rearm", "rebalance", "backtest_launch", "detach")
+AUDIT_ACTIONS = (
+    "kill",
+    "reduce",
+    "flatten",
+    "rearm",
+    "rebalance",
+    "backtest_launch",
+    "detach",
+    "node_takeover",
+)
 NODE_MODES = ("LIVE", "SHADOW")
 NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # Nautilus's TradingState names
@@ -289,8 +301,9 @@ class AuditEntry(msgspec.Struct, **_RECORD):
     ts: int
     actor: str
     action: str
-    """One of ``AUDIT_ACTIONS``: kill, reduce, flatten, rearm, rebalance, backtest_launch, or
-    detach (a console left its node running headless)."""
+    """One of ``AUDIT_ACTIONS``: kill, reduce, flatten, rearm, rebalance, backtest_launch,
+    detach (a console left its node running headless) or node_takeover (a node took the OMS
+    over from one that died)."""
     reason: str
     details: dict[str, Any] | None = None
 
@@ -432,6 +445,37 @@ class RoutedOrder(msgspec.Struct, **_RECORD):
     """The backtest that produced it; None for the node's (see ``BacktestStarted``)."""
 
 
+class NodeHolder(msgspec.Struct, **_RECORD):
+    """The node that holds this OMS: the one node allowed to trade on it (``core.live.lease``).
+
+    Written when a node starts, deleted when it stops (``NodeReleased``); a node that died
+    leaves it behind for the next one to judge and take over. It is what names the holder in a
+    second node's refusal and in ``status``, on this host or another.
+
+    The write is a compare-and-set: it lands only when the table is empty, holds this same
+    ``token``, or holds the holding named in ``replaces``. A node that lost a race to another
+    therefore reads the winner back, not itself.
+    """
+
+    token: str
+    """Identifies this holding (a fresh uuid each time a node starts)."""
+    pid: int
+    host: str
+    os_user: str
+    """The operating-system user the node runs as."""
+    started_at: int
+    """When the node took the OMS (ns, wall clock)."""
+    replaces: str | None = None
+    """The token of the holding this one took over from (a node that died); None when the
+    OMS was free."""
+
+
+class NodeReleased(msgspec.Struct, **_RECORD):
+    """The node holding ``token`` stopped: its ``NodeHolder`` row goes (another's stays)."""
+
+    token: str
+
+
 Record = (
     OrderEvent
     | Fill
@@ -447,4 +491,6 @@ Record = (
     | NodeStatus
     | TradingStateRecord
     | RoutedOrder
+    | NodeHolder
+    | NodeReleased
 )

@@ -27,6 +27,10 @@ BACKLOG_WARN = 10_000
 
 NODE_STALE_AFTER_S = 5.0
 """A heartbeat older than this (seconds) means no node runs (a running node beats each second)."""
+NODE_DOWN_AFTER_S = 10.0
+"""A node silent for longer than this (seconds) is gone for good: another node may take over
+the OMS it held (``core.oms.node_holder``). Longer than ``NODE_STALE_AFTER_S``: a node that
+merely looks stale to the screens, its loop busy for a few seconds, must not lose its OMS."""
 
 _NODE_STATE_HEALTH = {
     "RUNNING": "OK",

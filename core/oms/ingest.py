@@ -3,8 +3,8 @@
 History tables ignore a row whose natural key is already there, so a record seen twice is one
 row. State tables take an UPSERT that only replaces the row with a *newer* record (a larger
 sequence or a later timestamp), so a late or repeated event never rolls an order, a position or
-an upload back to an older state. ``BacktestStarted`` is the one record that deletes (see its
-docstring).
+an upload back to an older state. ``BacktestStarted``, ``NodeStarted`` and ``NodeReleased``
+delete (see their docstrings).
 
 Columns are the record's fields by name, so a record and its row cannot drift apart silently:
 a field without a column fails the first write.
@@ -24,6 +24,8 @@ from core.oms.events import (
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeHolder,
+    NodeReleased,
     NodeStarted,
     NodeStatus,
     OrderEvent,
@@ -136,6 +138,16 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
             "excluded.ts_event >= route_decisions.ts_event OR route_decisions.run_id IS NOT NULL",
         ),
     ),
+    NodeHolder: (
+        # A compare-and-set on the single row: see NodeHolder.
+        _state(
+            "node_holder",
+            _fields(NodeHolder),
+            ("id",),
+            "node_holder.token = excluded.token OR node_holder.token = excluded.replaces",
+        ),
+    ),
+    NodeReleased: (_Statement("node_holder", "DELETE FROM node_holder WHERE token = ?"),),
     BacktestStarted: _CLEAR_BACKTESTS,
     NodeStarted: _CLEAR_BACKTESTS,
 }
@@ -164,17 +176,19 @@ class Step:
     rows: list[tuple]
 
 
-_BARRIERS = (BacktestStarted, NodeStarted)
+_BARRIERS = (BacktestStarted, NodeStarted, NodeReleased)
 """Records that delete rather than write."""
+_KEYED_BARRIERS = (NodeReleased,)
+"""Barriers whose deletion names a key (the others take no parameter)."""
 
 
 def plan(records: Iterable[Record]) -> list[Step]:
     """The statements that write ``records``, grouped by type in the order types first appear.
 
     Records keep their order within a type, which is all that matters: types go to different
-    tables, and an upsert's newer-than guard settles the order within a table. The exception is
-    ``BacktestStarted`` and ``NodeStarted``, barriers: what came before one is written before its
-    deletions, what came after, after them.
+    tables, and an upsert's newer-than guard settles the order within a table. The exceptions
+    are the deleting records (``BacktestStarted``, ``NodeStarted``, ``NodeReleased``), barriers:
+    what came before one is written before its deletions, what came after, after them.
     """
     steps: list[Step] = []
     by_type: dict[type, list[tuple]] = {}
@@ -185,7 +199,8 @@ def plan(records: Iterable[Record]) -> list[Step]:
         if record_type in _BARRIERS:
             steps += _grouped(by_type)
             by_type = {}
-            steps += [Step(s.table, s.sql, [()]) for s in _STATEMENTS[record_type]]
+            rows = [row(record)] if record_type in _KEYED_BARRIERS else [()]
+            steps += [Step(s.table, s.sql, rows) for s in _STATEMENTS[record_type]]
         else:
             by_type.setdefault(record_type, []).append(row(record))
     return steps + _grouped(by_type)

@@ -6,8 +6,10 @@ none); a database at a newer version than ``SCHEMA_VERSION`` was written by a ne
 is refused untouched, since this one would not know what its tables mean.
 
 **A step, once shipped, is never edited**: a change is a new step appended at the end. The
-schema grew in three steps: the trading tables (v1), the operations tables (v2), then the node's
-heartbeat, the persisted trading state and the backtest marks on trading rows (v3).
+schema grew in steps: the trading tables (v1), the operations tables (v2), the node's
+heartbeat, the persisted trading state and the backtest marks on trading rows (v3), the flatten
+flag (v4), the router's decisions (v5), child orders' parents (v6), then the node that holds the
+OMS (v7).
 
 Conventions: timestamps are int64 ns since the epoch, UTC; prices, quantities and money are
 REAL (as in the result files); tables are STRICT so a wrong type is an error, not a silent
@@ -336,6 +338,25 @@ _V6_PARENT = (
     "ALTER TABLE order_events ADD COLUMN parent_order_id TEXT",
 )
 
+_V7_HOLDER = (
+    # The one node allowed to trade on this OMS: who it is, for the refusal a second node
+    # prints and for `status`. One row at most (id is always 1), deleted when the node stops;
+    # a holder that died leaves it, and the next node takes over (core.live.lease). token
+    # identifies one holding, so a node only ever replaces or deletes the row it judged.
+    """
+    CREATE TABLE node_holder (
+        id INTEGER PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        token TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        os_user TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        replaces TEXT
+    ) STRICT, WITHOUT ROWID
+    """,
+    "INSERT INTO table_versions (name) VALUES ('node_holder')",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
@@ -343,6 +364,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V4_FLATTEN,
     _V5_ROUTING,
     _V6_PARENT,
+    _V7_HOLDER,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
@@ -366,5 +388,6 @@ TABLES = (
     "node_status",
     "trading_state",
     "route_decisions",
+    "node_holder",
 )
 """Every data table of the current schema (``table_versions`` has a row for each)."""

@@ -28,12 +28,13 @@ from typing import Any, Self
 import aiosqlite
 import msgspec
 
-from core.oms.errors import OmsError
+from core.oms.errors import OmsError, OmsMissingError
 from core.oms.events import (
     AuditEntry,
     BalanceSnapshot,
     DriftObservation,
     Fill,
+    NodeHolder,
     NodeStatus,
     OrderEvent,
     PositionSnapshot,
@@ -96,6 +97,7 @@ class OmsStore:
         path: str | Path = DEFAULT_DATABASE,
         *,
         read_only: bool = False,
+        create: bool = True,
         batch_interval: float = 0.01,
         batch_size: int = 500,
         busy_timeout_ms: int = 5_000,
@@ -104,20 +106,27 @@ class OmsStore:
         """Open (creating or migrating it if needed) the OMS database at ``path``.
 
         ``read_only`` opens an existing, current database without ever writing to it (for
-        ``trade-console status``). ``check_integrity`` runs SQLite's ``quick_check`` first, so
-        that a damaged file is reported now rather than at some later read.
+        ``trade-console status``). ``create=False`` opens an existing database only (migrating
+        it if needed) and creates neither file nor folder: for a command whose effect would be
+        lost on a new, empty OMS (``trade-console kill`` from the wrong folder).
+        ``check_integrity`` runs SQLite's ``quick_check`` first, so that a damaged file is
+        reported now rather than at some later read.
 
         Raises
         ------
+        OmsMissingError
+            With ``read_only`` or ``create=False``: there is no database file at ``path``.
         OmsError
             One line naming the file: remote URL, folder that cannot be created or written,
             file that is not a (readable, OMS) database, schema from a newer version; or, with
-            ``read_only``, a missing or not yet migrated database.
+            ``read_only``, a database not yet migrated.
         """
         local = local_path(path)
         exists = database_exists(local)
-        if read_only and not exists:
-            raise OmsError("no OMS database here yet (the node or the console creates it)", local)
+        if not exists and (read_only or not create):
+            raise OmsMissingError(
+                "no OMS database here yet (the node or the console creates it)", local
+            )
         if not read_only:
             ensure_folder(local)
         version = await probe(local, busy_timeout_ms, check_integrity) if exists else 0
@@ -387,6 +396,14 @@ class OmsStore:
         node still runs (``core.oms.health.collect_health`` does).
         """
         rows = await self._select(NodeStatus, "FROM node_status")
+        return rows[0] if rows else None
+
+    async def node_holder(self) -> NodeHolder | None:
+        """The node that holds this OMS (``core.live.lease``); None when none does.
+
+        A node that died leaves its row: judge it with ``core.oms.node_holder.holder_gone``.
+        """
+        rows = await self._select(NodeHolder, "FROM node_holder")
         return rows[0] if rows else None
 
     async def trading_state(self) -> TradingStateRecord | None:

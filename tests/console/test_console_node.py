@@ -4,16 +4,20 @@ the panes, and stops cleanly when the operator quits (the loop keeps running).""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
-from console_seed import column, wait_for
+from console_seed import column, config_for, wait_for
 from node_helpers import BTC, ETH, node_config, write_targets
 from textual.widgets import Static
 
 from console.app import TradeConsoleApp
+from console.cli import EXIT_BAD_INPUT
 from console.screens.quit import QuitScreen
 from console.widgets.orders_pane import OrdersPane
-from core.oms import OmsStore
+from core.live.lease import NodeLease
+from core.oms import NodeStatus, OmsStore
 
 
 async def test_console_runs_the_shadow_node_and_stops_it_on_quit(
@@ -99,3 +103,47 @@ async def test_quit_with_a_node_inside_asks_and_detach_leaves_the_node_trading(
             await node.stop()
         status = await store.node_status()
         assert status is not None and status.node_state == "STOPPED"
+
+
+async def test_console_beside_a_node_holding_the_oms_says_so_and_stays_a_viewer(
+    tmp_path: Path,
+) -> None:
+    # Another node holds the OMS (here this process's lease: flock locks belong to an open
+    # file, so the console's node meets it as it would another process's) and beats.
+    config = config_for(tmp_path / "oms.sqlite")
+    async with await OmsStore.open(config.oms.database) as store:
+        other = await NodeLease.acquire(store)
+        beat = NodeStatus(
+            ts_event=time.time_ns(),
+            mode="SHADOW",
+            venues=("BINANCE",),
+            node_state="RUNNING",
+            trading_state="ACTIVE",
+            data_feed="OK",
+            venue_connection="OK",
+            equity=100_000.0,
+        )
+        store.submit(beat)
+        await store.flush()
+        try:
+            app = TradeConsoleApp(config, store=store, node_mode="shadow")
+            async with app.run_test(size=(160, 48)) as pilot:
+
+                def errors() -> list[str]:
+                    return [n.message for n in app._notifications if n.severity == "error"]
+
+                await wait_for(pilot, lambda: errors(), timeout=20)
+                assert app.node is None
+                assert errors() == [app.node_refused]
+                assert "\n" not in errors()[0]
+                assert f": held by node pid {os.getpid()} on " in errors()[0]
+                # Still a console over the OMS: it shows the holder's node from its heartbeat.
+                await wait_for(
+                    pilot, lambda: app.health is not None and app.health.node_state == "RUNNING"
+                )
+                await pilot.press("q")
+            assert app.return_code == EXIT_BAD_INPUT
+            assert await store.node_holder() == other.holder
+            assert await store.node_status() == beat  # not a heartbeat of the refused node
+        finally:
+            await other.release()

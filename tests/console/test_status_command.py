@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from oms_records import fill, order_event  # the OMS tests' record builders
 
 from console.cli import EXIT_BAD_INPUT, main
 from core.oms import (
     SCHEMA_VERSION,
+    NodeHolder,
     NodeStatus,
     OmsStore,
     RiskAlert,
@@ -102,6 +105,7 @@ def test_json_shows_health_counts_and_the_last_five_alerts(
         "mode",
         "venues",
         "node_state",
+        "node_holder",
         "trading_state",
         "equity",
         "components",
@@ -153,6 +157,67 @@ def test_text_shows_a_running_node_and_alerts_one_per_line(
     assert "  uploads      2 queued, 1 failed" in lines
     assert "  2026-01-05 00:00:06 UTC  WARNING  order_denied: O-6 denied: NOTIONAL" in lines
     assert sum(line.startswith("  2026-01-05") for line in lines) == 5
+
+
+async def _hold(path: Path, holder: NodeHolder) -> None:
+    async with await OmsStore.open(path) as store:
+        store.submit(holder)
+
+
+def test_status_names_the_node_holding_the_oms_and_says_when_it_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=time.time_ns()))
+    config = str(config_for(tmp_path, database))
+    code, out, _ = run_cli(capsys, "status", "--config", config)
+    assert code == 0 and "held by        none" in out.splitlines()
+    assert (
+        json.loads(run_cli(capsys, "status", "--json", "--config", config)[1])["node_holder"]
+        is None
+    )
+
+    # A live process of this host holds it (its heartbeat fresh), since 09:30 UTC.
+    running = NodeHolder(
+        token="t1",
+        pid=os.getppid(),
+        host=socket.gethostname(),
+        os_user="ops",
+        started_at=T0 + 9 * 3_600_000_000_000 + 1_800_000_000_000,
+    )
+    asyncio.run(_hold(database, running))
+    named = f"node pid {os.getppid()} on {socket.gethostname()} since 2026-01-05 09:30:00 UTC"
+    code, out, _ = run_cli(capsys, "status", "--config", config)
+    assert f"held by        {named} (user ops)" in out.splitlines()
+    code, out, _ = run_cli(capsys, "status", "--json", "--config", config)
+    assert json.loads(out)["node_holder"] == {
+        "text": f"{named} (user ops)",
+        "pid": os.getppid(),
+        "host": socket.gethostname(),
+        "user": "ops",
+        "since": "2026-01-05T09:30:00.000Z",
+        "since_ns": running.started_at,
+        "gone": None,
+    }
+
+    # A node that died without letting go: named, and said to be gone.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(dead.stdout)
+    asyncio.run(
+        _hold(database, msgspec.structs.replace(running, token="t2", pid=dead_pid, replaces="t1"))
+    )
+    code, out, _ = run_cli(capsys, "status", "--config", config)
+    [line] = [line for line in out.splitlines() if line.startswith("held by")]
+    assert line.endswith(
+        f"(user ops), gone (process {dead_pid} is gone): the next node takes over"
+    ), line
+    code, out, _ = run_cli(capsys, "status", "--json", "--config", config)
+    assert json.loads(out)["node_holder"]["gone"] == f"process {dead_pid} is gone"
 
 
 def test_a_missing_database_is_one_line_and_exit_2_creating_nothing(

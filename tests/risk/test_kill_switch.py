@@ -382,7 +382,8 @@ async def _write(database: Path, record: NodeStatus) -> None:
 
 def test_kill_flatten_and_rearm_from_another_shell_round_trip(tmp_path: Path) -> None:
     config = str(write_config(tmp_path))
-    done = shell("kill", "--config", config, "--reason", "venue outage")
+    # No OMS yet: the desk halts a node before it starts, so the kill creates it, asked to.
+    done = shell("kill", "--config", config, "--reason", "venue outage", "--create-oms")
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == (
         "HALTED in force: no node is running: recorded; a node started later comes up HALTED\n"
@@ -446,6 +447,63 @@ def test_a_bad_kill_or_rearm_exits_2_with_one_line_and_writes_nothing(
     assert not (tmp_path / "oms.sqlite").exists()
 
 
+@pytest.mark.parametrize("command", ["kill", "rearm"])
+def test_kill_or_rearm_where_there_is_no_oms_exits_2_with_one_line_and_creates_nothing(
+    tmp_path: Path, command: str
+) -> None:
+    # The operator's shell in the wrong folder, no --config: the default OMS path
+    # (artifacts/oms.sqlite) has no database. A kill recorded in a new, empty one would halt
+    # nothing while saying "recorded".
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "console.cli", command, "--reason", "venue outage"],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout) == (EXIT_BAD_INPUT, "")
+    assert done.stderr == (
+        f"trade-console: {folder / 'artifacts' / 'oms.sqlite'}: no OMS here, nothing was "
+        "recorded: run from the node's folder or pass its --config (--create-oms records it "
+        "in a new OMS here)\n"
+    )
+    assert list(folder.iterdir()) == []
+
+
+def test_create_oms_creates_the_oms_and_records_the_change_in_it(tmp_path: Path) -> None:
+    folder = tmp_path / "new-desk"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "console.cli"]
+    done = subprocess.run(
+        [*argv, "kill", "--reason", "before the node starts", "--create-oms"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("HALTED in force: no node is running: recorded")
+    database = folder / "artifacts" / "oms.sqlite"
+    history, _ = asyncio.run(_history(database))
+    assert [(r.state, r.reason) for r in history] == [("HALTED", "before the node starts")]
+    # Once it exists, no flag is needed.
+    done = subprocess.run(
+        [*argv, "rearm", "--reason", "node up"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert asyncio.run(_history(database))[1] == ["before the node starts", "node up"]
+
+
 def test_a_kill_with_a_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     config = tmp_path / "console.toml"
     config.write_text("[oms]\ndatabse = 'x'\n")
@@ -467,6 +525,7 @@ print(json.dumps([code, heavy, elapsed]), file=sys.stderr)
 
 def test_kill_loads_neither_nautilus_nor_textual_and_answers_fast(tmp_path: Path) -> None:
     config = str(write_config(tmp_path))
+    asyncio.run(_create(tmp_path / "oms.sqlite"))
     result = subprocess.run(
         [sys.executable, "-c", PROBE, config],
         cwd=ROOT,
