@@ -43,7 +43,7 @@ from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
 from core.errors import TradeConsoleError, one_line
 from core.oms import OmsError, OmsStore
-from core.oms.health import Health, collect_health
+from core.oms.health import Health, collect_health, node_down_alert
 from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
@@ -201,6 +201,8 @@ class TradeConsoleApp(App[None]):
         """The next read of the stale panes, when planned."""
         self._last_tick = -math.inf
         self.dashboard: DashboardScreen | None = None
+        self._death_alerted: str | None = None
+        """The node_down alert this console wrote (one per death, not one per reading)."""
         self.detached: Detached | None = None
         """Set when the console left its node running (``detach``): the caller runs it on."""
         for theme in THEMES:
@@ -454,11 +456,25 @@ class TradeConsoleApp(App[None]):
     @work(exclusive=True, group="health", exit_on_error=False)
     async def _read_health(self) -> None:
         assert self.store is not None
-        self.post_message(self.HealthRead(await collect_health(self.store, now_ns=self.clock())))
+        console = self.config.console
+        health = await collect_health(
+            self.store,
+            now_ns=self.clock(),
+            stale_after_s=console.stale_after_secs,
+            down_after_s=console.down_after_secs,
+        )
+        self.post_message(self.HealthRead(health))
 
     @on(HealthRead)
     def _health_read(self, message: HealthRead) -> None:
         self.health = message.health
+        alert = node_down_alert(message.health)
+        if alert is not None and alert.alert_id != self._death_alerted:
+            # Whoever notices first writes it; the OMS keeps one row per death (by its id).
+            assert self.store is not None
+            self._death_alerted = alert.alert_id
+            self.store.submit(alert)
+            self.notify(alert.message, title="NODE DOWN", severity="error", timeout=30)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every background failure becomes a notice the operator sees (and a log line)."""

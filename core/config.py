@@ -181,7 +181,14 @@ class ConsoleConfig(msgspec.Struct, **_STRUCT):
     """How the dashboard looks."""
 
     theme: Literal["trade-dark", "trade-light", "trade-high-contrast"] = "trade-dark"
-    """Textual theme; also switchable from the command palette."""
+    """Textual theme; also switchable from the command palette (the operator's last choice is
+    kept per user and wins over this default)."""
+    stale_after_secs: float = 3.0
+    """A node heartbeat older than this shows NODE STALE (a running node beats every
+    ``[node] heartbeat_secs``)."""
+    down_after_secs: float = 10.0
+    """A node heartbeat older than this (with no clean stop) shows NODE DOWN and raises one
+    CRITICAL ``node_down`` alert; ``trade-console status`` exits 3."""
 
 
 class NodeConfig(msgspec.Struct, **_STRUCT):
@@ -496,6 +503,17 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     end = parse_time(bt.end, "backtest.end", source) if bt.end else None
     if start is not None and end is not None and start >= end:
         raise fail("backtest.start", f"{bt.start} is not before backtest.end {bt.end}")
+    console = config.console
+    for name in ("stale_after_secs", "down_after_secs"):
+        value = getattr(console, name)
+        if not math.isfinite(value) or value <= 0:
+            raise fail(f"console.{name}", f"must be a positive number of seconds, got {value}")
+    if console.down_after_secs <= console.stale_after_secs:
+        raise fail(
+            "console.down_after_secs",
+            f"must be above console.stale_after_secs ({console.stale_after_secs}), "
+            f"got {console.down_after_secs}",
+        )
     st = config.strategy
     if not _STRATEGY_ID.fullmatch(st.strategy_id):
         raise fail(

@@ -10,9 +10,18 @@ The database's integrity is not checked first (SQLite's quick_check reads the wh
 slow to run every few seconds from a monitoring script); a damaged page the reads meet is still
 reported, as the OMS's one-line error.
 
-Exit codes: 0 when the state was printed, whatever it is; 2 with one line on stderr when it
-could not be read (no database yet, a database from a newer version or not yet migrated, a
-corrupt file, a bad config).
+Exit codes, for a cron job or a monitoring probe:
+
+- 0: the state was printed and nothing is DOWN (a node runs, or none is expected: none ever ran
+  on this OMS, or the last one stopped cleanly);
+- 3: the state was printed and something is DOWN: the node stopped beating without a clean stop
+  (its heartbeat is older than ``[console] down_after_secs``), or a part of it (the target
+  watcher, an external venue's poller...) or another component reports DOWN;
+- 2: one line on stderr, nothing printed: it could not be read (no database yet, a database from
+  a newer version or not yet migrated, a corrupt file, a bad config).
+
+A node found DOWN is also written to the OMS as its one CRITICAL ``node_down`` alert, if no
+console wrote it first (the one write status makes: by the alert's id, never twice per death).
 
 ``--json`` prints one object. Its keys are stable: later versions may add keys, never rename or
 remove one.
@@ -25,7 +34,8 @@ key                 value
 ``as_of``           when this was read, ISO 8601 UTC (``...Z``); ``as_of_ns`` the same in ns
 ``mode``            LIVE, SHADOW, or BACKTEST when no node runs
 ``venues``          the node's venues (``[]`` when no node runs)
-``node_state``      STARTING, RUNNING, STOPPING, STOPPED, DEGRADED, or ``NO NODE``
+``node_state``      STARTING, RUNNING, STOPPING, DEGRADED; STALE or DOWN when the node stopped
+                    beating without a clean stop; or ``NO NODE``
 ``node_holder``     the node that holds the OMS (one node per OMS), or null: ``text``
                     (``node pid N on HOST since T (user U)``), ``pid``, ``host``, ``user``,
                     ``since`` (ISO UTC), ``since_ns``, and ``gone``: null while it may run, else
@@ -33,7 +43,9 @@ key                 value
 ``trading_state``   ACTIVE, REDUCING or HALTED (the persisted one when no node runs)
 ``equity``          the node's equity (number), or null
 ``components``      ``{name: {"state": OK|WARN|DOWN|NONE, "detail": str}}`` for ``node``,
-                    ``data feed``, ``venue``, ``GCS`` and ``OMS``
+                    ``data feed``, ``venue``, each part of a running node (``target
+                    watcher``, ``state watch``, ``poller NAME``, ``OMS writer``), ``GCS``
+                    and ``OMS``
 ``counts``          ints: ``orders``, ``open_orders``, ``fills``, ``positions``,
                     ``open_positions``, ``alerts``, ``uploads_queued`` (queued or uploading),
                     ``uploads_failed``, ``runs``
@@ -48,6 +60,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import socket
 import time
@@ -55,8 +68,16 @@ from dataclasses import dataclass
 
 from core.config import load_config
 from core.oms import NodeHolder, OmsError, OmsStore, RiskAlert
-from core.oms.health import Health, collect_health
+from core.oms.health import (
+    DOWN_AFTER_S,
+    STALE_AFTER_S,
+    Health,
+    collect_health,
+    node_down_alert,
+)
 from core.oms.node_holder import describe_holder, holder_gone
+
+_log = logging.getLogger(__name__)
 
 LAST_ALERTS = 5
 
@@ -76,18 +97,36 @@ class StatusReport:
     """Why that holder is gone (it died); None while it may run."""
 
 
+EXIT_DOWN = 3
+"""``status``'s exit code when the node or any component is DOWN."""
+
+
 def run_status(args: argparse.Namespace) -> int:
     """Print the desk's status (as JSON with ``--json``); see the module docstring."""
     config = load_config(getattr(args, "config", None))
-    report = asyncio.run(read_status(config.oms.database, now_ns=time.time_ns()))
+    console = config.console
+    report = asyncio.run(
+        read_status(
+            config.oms.database,
+            now_ns=time.time_ns(),
+            stale_after_s=console.stale_after_secs,
+            down_after_s=console.down_after_secs,
+        )
+    )
     if args.json:
         print(json.dumps(to_json(report), ensure_ascii=False))
     else:
         print(render_text(report))
-    return 0
+    return EXIT_DOWN if report.health.anything_down else 0
 
 
-async def read_status(database: str, *, now_ns: int) -> StatusReport:
+async def read_status(
+    database: str,
+    *,
+    now_ns: int,
+    stale_after_s: float = STALE_AFTER_S,
+    down_after_s: float = DOWN_AFTER_S,
+) -> StatusReport:
     """Read the status from the OMS at ``database`` without writing to it.
 
     Raises
@@ -111,13 +150,30 @@ async def read_status(database: str, *, now_ns: int) -> StatusReport:
                 host=socket.gethostname(),
                 pid=os.getpid(),
             )
-        health = await collect_health(store, now_ns=now_ns)
+        health = await collect_health(
+            store, now_ns=now_ns, stale_after_s=stale_after_s, down_after_s=down_after_s
+        )
         oms = health.component("OMS")
         if oms.state == "DOWN":
             raise OmsError(oms.detail)
-        return StatusReport(
-            store.path, schema_version, health, _counts(table_counts), alerts, holder, gone
-        )
+        path = store.path
+    death = node_down_alert(health)
+    if death is not None and death.alert_id not in {alert.alert_id for alert in alerts}:
+        await _raise_alert(path, death)
+        alerts = [death, *alerts][:LAST_ALERTS]
+    return StatusReport(path, schema_version, health, _counts(table_counts), alerts, holder, gone)
+
+
+async def _raise_alert(database: str, alert: RiskAlert) -> None:
+    # Written on a connection of its own, after the read-only one is closed: the database is
+    # already at the current schema (the read checked), so opening it writable migrates and
+    # creates nothing. A failure to write is logged, never a reason to hide the status.
+    try:
+        async with await OmsStore.open(database, check_integrity=False) as store:
+            store.submit(alert)
+            await store.flush()
+    except OmsError as error:
+        _log.warning("could not record the node_down alert in %s: %s", database, error)
 
 
 def _counts(table: dict[str, int]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from textual.widgets import Label
 
 from console.widgets.cells import number, utc_date, utc_time
 from console.widgets.label_text import set_label_text
-from core.oms.health import Health
+from core.oms.health import NODE_DOWN, NODE_STALE, Health
 
 MODES = ("LIVE", "SHADOW", "BACKTEST")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
@@ -101,7 +101,13 @@ class StatusHeader(Horizontal):
         # No node: the configured venues, which a node started from this config would trade.
         venues = ", ".join(health.venues or self._venues)
         set_label_text(self.query_one("#venues", Label), venues)
-        set_label_text(self.query_one("#node", Label), f"node {health.node_state}")
+        node = self.query_one("#node", Label)
+        # A silent node is the loudest thing on the line: in words (NODE DOWN), bold and
+        # reversed, so it reads without colour too.
+        text = f"NODE {health.node_state}" if health.node_silent else f"node {health.node_state}"
+        set_label_text(node, text)
+        node.set_class(health.node_state == NODE_STALE, "-stale")
+        node.set_class(health.node_state == NODE_DOWN, "-down")
         trading = self.query_one("#trading", Label)
         set_label_text(trading, f"trading {health.trading_state}")
         for name in TRADING_STATES:

@@ -34,7 +34,7 @@ from nautilus_trader.model.identifiers import Venue
 from core.config import AppConfig, drift_log_path
 from core.data.instrument_specs import load_instrument_specs
 from core.data.ticks import one_line
-from core.errors import TradeConsoleError
+from core.errors import TradeConsoleError, task_part
 from core.execution.algorithms.profile import load_profiles
 from core.execution.algorithms.vwap import VwapExecAlgorithm
 from core.execution.external.routes import ExternalRoutes
@@ -546,7 +546,26 @@ class NodeSession:
                 venues=status.venues + self.external.names,
                 detail="; ".join(part for part in (status.detail, problems) if part),
             )
+        if phase is None:  # STARTING and STOPPED: the parts are not running, by design
+            status = msgspec.structs.replace(status, parts=self.parts())
         self.store.submit(status)
+
+    def parts(self) -> tuple[tuple[str, str, str], ...]:
+        """Each part of the running node as it reports itself: (name, OK|WARN|DOWN, detail).
+
+        The heartbeat carries them, so a part that died is seen as DOWN in every console and
+        in ``status`` while the node beats on: the target watcher, the trading-state watch,
+        each external venue's poller, and the OMS writer.
+        """
+        parts = [*self.watcher.parts(), task_part("state watch", self._state_watch)]
+        if self.external is not None:
+            parts.extend(self.external.poller.parts())
+        stats = self.store.stats
+        if stats.last_error is not None:
+            parts.append(("OMS writer", "WARN", stats.last_error[:300]))
+        else:
+            parts.append(("OMS writer", "OK", f"{stats.pending} pending"))
+        return tuple(parts)
 
     def _alert(self, severity: str, rule: str, message: str) -> None:
         now = self._now_ns()

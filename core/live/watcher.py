@@ -47,7 +47,7 @@ from watchfiles import Change, awatch
 
 from core.config import WatcherConfig
 from core.data.target_file import TargetWeightsFile, parse_target_weights
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError, task_part
 from core.storage.roots import is_remote, resolve
 
 _STEP_MS = 5
@@ -227,6 +227,16 @@ class TargetWeightWatcher:
     def current(self) -> TargetsAccepted | None:
         """The targets in force: the last accepted file (None before any)."""
         return self._current
+
+    def parts(self) -> tuple[tuple[str, str, str], ...]:
+        """The watcher's two tasks as parts of the node (see ``core.errors.task_part``): a
+        task that ended on an exception is DOWN with it, so later files are not ignored in
+        silence."""
+        # One task's failure ends the other too: report the one that says why.
+        both = [task_part("target watcher", task) for task in (self._watch_task, self._apply_task)]
+        down = [part for part in both if part[1] == "DOWN"]
+        down.sort(key=lambda part: part[2] == "ended")  # an error before a plain end
+        return (down[0] if down else both[0],)
 
     @property
     def running(self) -> bool:

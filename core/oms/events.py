@@ -381,6 +381,10 @@ class NodeStatus(msgspec.Struct, **_RECORD):
     """The account's value in the valuation currency; None before the first valuation."""
     detail: str = ""
     """Why the node is DEGRADED or a component is not OK, for the Health pane."""
+    parts: tuple[tuple[str, str, str], ...] = ()
+    """Each part of the node as it reports itself: (name, OK|WARN|DOWN, detail), e.g.
+    ``("target watcher", "DOWN", "ended: RecursionError ...")``. A part whose task ended or
+    raised says DOWN with its error: a live-looking heartbeat never hides a dead part."""
 
     def __post_init__(self) -> None:
         _check(self.mode, NODE_MODES, "NodeStatus.mode")

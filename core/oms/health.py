@@ -2,9 +2,14 @@
 
 The Health pane, the header and ``trade-console status`` all show this, so they cannot disagree.
 Everything comes from the OMS database, never from the node directly (data flows node -> OMS ->
-screens): the node's heartbeat row says what the node is doing, and its age says whether a node
-runs at all. A heartbeat older than ``stale_after_s`` is treated as no node, honestly: the screen
-says BACKTEST / NO NODE rather than a frozen RUNNING.
+screens): the node's heartbeat row says what the node is doing, and its age says whether it is
+alive. A node that stopped cleanly wrote a last STOPPED heartbeat: then there is no node (NO
+NODE). One that stopped beating without it is not "no node": it is silent, and the desk must be
+told. Its heartbeat older than ``stale_after_s`` shows ``STALE``; older than ``down_after_s``,
+``DOWN``, and ``node_down_alert`` is the one CRITICAL alert for that death (its id is the dead
+heartbeat's time, so a console and ``status`` noticing it both write one row). Each part of the
+node (target watcher, external venues, the OMS writer...) reports itself in the heartbeat and
+is a component line of its own: a part whose task ended is DOWN with its error.
 
 Component states: ``OK``, ``WARN`` (working, but look), ``DOWN`` (not working) and ``NONE`` (not
 there to judge: no node, no uploads yet).
@@ -12,22 +17,32 @@ there to judge: no node, no uploads yet).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from core.errors import one_line
-from core.oms import NodeStatus, OmsError, OmsStore, TradingStateRecord
+from core.oms import NodeStatus, OmsError, OmsStore, RiskAlert, TradingStateRecord
 
 COMPONENT_STATES = ("OK", "WARN", "DOWN", "NONE")
 NO_NODE = "NO NODE"
-"""``Health.node_state`` when no node runs (no heartbeat, or a stale one)."""
+"""``Health.node_state`` when no node runs (none ever beat, or the last one stopped cleanly)."""
+NODE_STALE = "STALE"
+"""``Health.node_state`` when the node's heartbeat is late (``stale_after_s``)."""
+NODE_DOWN = "DOWN"
+"""``Health.node_state`` when the node stopped beating without a clean stop (``down_after_s``)."""
+STALE_AFTER_S = 3.0
+"""Default ``[console] stale_after_secs``."""
+DOWN_AFTER_S = 10.0
+"""Default ``[console] down_after_secs``."""
 UNKNOWN = "UNKNOWN"
 """``Health.trading_state`` when the OMS cannot be read: claiming ACTIVE could hide a kill."""
 BACKLOG_WARN = 10_000
 """Records queued for the OMS writer beyond which the OMS component warns: it falls behind."""
 
 NODE_STALE_AFTER_S = 5.0
-"""A heartbeat older than this (seconds) means no node runs (a running node beats each second)."""
-NODE_DOWN_AFTER_S = 10.0
+"""For a backtest deciding whether a node writes this OMS (``node_is_running``): a heartbeat
+older than this means no node does (a running node beats each second)."""
+NODE_DOWN_AFTER_S = DOWN_AFTER_S
 """A node silent for longer than this (seconds) is gone for good: another node may take over
 the OMS it held (``core.oms.node_holder``). Longer than ``NODE_STALE_AFTER_S``: a node that
 merely looks stale to the screens, its loop busy for a few seconds, must not lose its OMS."""
@@ -67,10 +82,22 @@ class Health:
     """ACTIVE, REDUCING or HALTED: the node's while it runs, else the persisted one (ACTIVE
     when never set); ``UNKNOWN`` when the OMS cannot be read."""
     equity: float | None
-    """The node's equity; None when no node runs."""
+    """The node's equity; None when no node runs (or it is silent: the figure would be old)."""
     components: tuple[ComponentHealth, ...]
-    """node, data feed, venue, GCS and OMS, in that order."""
+    """node, data feed, venue, the node's parts, GCS and OMS, in that order."""
     as_of_ns: int
+    last_beat_ns: int | None = None
+    """When the node last beat (None: never); with ``DOWN``, the dead heartbeat."""
+
+    @property
+    def node_silent(self) -> bool:
+        """The node stopped beating without a clean stop (STALE or DOWN)."""
+        return self.node_state in (NODE_STALE, NODE_DOWN)
+
+    @property
+    def anything_down(self) -> bool:
+        """The node is DOWN or a component is: what ``status`` exits 3 for."""
+        return self.node_state == NODE_DOWN or any(c.state == "DOWN" for c in self.components)
 
     def component(self, name: str) -> ComponentHealth:
         """The component called ``name`` (KeyError if there is none)."""
@@ -97,7 +124,11 @@ def node_is_running(
 
 
 async def collect_health(
-    store: OmsStore, *, now_ns: int, stale_after_s: float = NODE_STALE_AFTER_S
+    store: OmsStore,
+    *,
+    now_ns: int,
+    stale_after_s: float = STALE_AFTER_S,
+    down_after_s: float = DOWN_AFTER_S,
 ) -> Health:
     """The desk's health as the OMS at ``store`` shows it at ``now_ns``.
 
@@ -116,8 +147,10 @@ async def collect_health(
         return _unreadable(one_line(error), now_ns)
     oms = (_gcs_component(counts), _oms_component(store, version))
     age_s = node_age_s(status, now_ns)
-    if status is None or age_s is None or age_s > stale_after_s:  # as node_is_running
-        return _without_node(_no_node_components(age_s), oms, persisted, now_ns)
+    if status is None or age_s is None or status.node_state == "STOPPED":
+        return _without_node(_no_node_components(status, age_s), oms, persisted, now_ns)
+    if age_s > stale_after_s:
+        return _silent(status, age_s, age_s > down_after_s, oms, persisted, now_ns)
     return Health(
         mode=status.mode,
         venues=status.venues,
@@ -126,6 +159,29 @@ async def collect_health(
         equity=status.equity,
         components=(*_node_components(status, age_s), *oms),
         as_of_ns=now_ns,
+        last_beat_ns=status.ts_event,
+    )
+
+
+def node_down_alert(health: Health) -> RiskAlert | None:
+    """The one CRITICAL alert for the death ``health`` shows; None while the node is not DOWN.
+
+    Its id is the dead heartbeat's time: whoever notices first (a console, ``status``) writes
+    it, and a second writer's copy is the same row (the OMS ignores a repeated id).
+    """
+    if health.node_state != NODE_DOWN or health.last_beat_ns is None:
+        return None
+    silent_s = max(health.as_of_ns - health.last_beat_ns, 0) / 1e9
+    last = dt.datetime.fromtimestamp(health.last_beat_ns / 1e9, dt.UTC).strftime("%H:%M:%S UTC")
+    return RiskAlert(
+        alert_id=f"node_down:{health.last_beat_ns}",
+        ts_event=health.as_of_ns,
+        severity="CRITICAL",
+        rule="node_down",
+        message=(
+            f"NODE DOWN: {health.mode} node silent for {silent_s:.0f} s (last heartbeat "
+            f"{last}) without a clean stop: it died or hangs; nothing manages its orders"
+        ),
     )
 
 
@@ -159,12 +215,53 @@ def _node_components(status: NodeStatus, age_s: float) -> tuple[ComponentHealth,
             _LINK_HEALTH.get(status.venue_connection, "WARN"),
             f"{', '.join(status.venues) or 'no venue'} {status.venue_connection}",
         ),
+        *(
+            ComponentHealth(name, state if state in COMPONENT_STATES else "WARN", detail)
+            for name, state, detail in status.parts
+        ),
     )
 
 
-def _no_node_components(age_s: float | None) -> tuple[ComponentHealth, ...]:
-    detail = "no node running" if age_s is None else f"last heartbeat {age_s:.0f}s ago"
+def _no_node_components(
+    status: NodeStatus | None, age_s: float | None
+) -> tuple[ComponentHealth, ...]:
+    detail = "no node running"
+    if status is not None and age_s is not None:
+        detail = f"no node running (the last stopped cleanly {age_s:.0f}s ago)"
     return tuple(ComponentHealth(name, "NONE", detail) for name in ("node", "data feed", "venue"))
+
+
+def _silent(
+    status: NodeStatus,
+    age_s: float,
+    down: bool,
+    oms: tuple[ComponentHealth, ...],
+    persisted: TradingStateRecord | None,
+    now_ns: int,
+) -> Health:
+    # What the node last said is no longer known to hold: the node line says how long it has
+    # been silent; the rest is unknown (NONE), not the last heartbeat's OK.
+    verdict = "died or hangs" if down else "late"
+    node = ComponentHealth(
+        "node",
+        "DOWN" if down else "WARN",
+        f"{NODE_DOWN if down else NODE_STALE}: no heartbeat for {age_s:.0f}s "
+        f"(last {status.node_state}): {verdict}",
+    )
+    unknown = tuple(
+        ComponentHealth(name, "NONE", "unknown: the node is silent")
+        for name in ("data feed", "venue")
+    )
+    return Health(
+        mode=status.mode,
+        venues=status.venues,
+        node_state=NODE_DOWN if down else NODE_STALE,
+        trading_state="ACTIVE" if persisted is None else persisted.state,
+        equity=None,
+        components=(node, *unknown, *oms),
+        as_of_ns=now_ns,
+        last_beat_ns=status.ts_event,
+    )
 
 
 def _gcs_component(counts: dict[str, int]) -> ComponentHealth:

@@ -39,7 +39,7 @@ from core.oms.events import (
 )
 from core.oms.schema import BACKTEST_FED
 
-_JSON_FIELDS = frozenset({"details", "venues", "candidates"})  # dicts and tuples, as JSON
+_JSON_FIELDS = frozenset({"details", "venues", "candidates", "parts"})  # dicts and tuples, as JSON
 _WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder)
 
 

@@ -357,6 +357,12 @@ _V7_HOLDER = (
     "INSERT INTO table_versions (name) VALUES ('node_holder')",
 )
 
+_V8_NODE_PARTS = (
+    # Each part of the node (target watcher, state watch, external venues, OMS writer...) with
+    # its own state and error, as JSON: a dead part is DOWN, not hidden behind a fresh beat.
+    "ALTER TABLE node_status ADD COLUMN parts TEXT NOT NULL DEFAULT '[]'",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
@@ -365,6 +371,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V5_ROUTING,
     _V6_PARENT,
     _V7_HOLDER,
+    _V8_NODE_PARTS,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from console_seed import (
     NOW,
+    SECOND,
     column,
     config_for,
     desk_records,
@@ -651,3 +652,45 @@ async def test_every_pane_kind_reads_only_through_the_app(desk: OmsStore) -> Non
         registered = {type(view) for view in app._views}
         assert registered == {OrdersPane, PositionsPane, DriftPane, AlertsPane, UploadsPane}
         assert all(issubclass(kind, OmsPane) for kind in registered)
+
+
+# -- a node that stops beating --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "word", "css_class", "node_line"),
+    [(4, "NODE STALE", "-stale", "WARN"), (12, "NODE DOWN", "-down", "DOWN")],
+)
+async def test_a_silent_node_is_said_in_words_in_the_header_and_health(
+    desk: OmsStore, silent_for: int, word: str, css_class: str, node_line: str
+) -> None:
+    desk.submit(heartbeat(ts_event=NOW - silent_for * SECOND))
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert label(app, "#node") == word
+        assert app.dashboard is not None
+        assert app.dashboard.query_one("#node").has_class(css_class)
+        assert label(app, "#mode") == "SHADOW"  # the node's mode: it is that node that is silent
+        assert label(app, "#equity") == "equity -"  # its last figure is no longer current
+        assert app.health is not None and app.health.component("node").state == node_line
+
+
+async def test_a_dead_node_raises_one_critical_alert_however_many_readings(
+    desk: OmsStore,
+) -> None:
+    desk.submit(heartbeat(ts_event=NOW - 12 * SECOND))
+    await desk.flush()
+    app = console(desk, health_interval=0.05)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.5)  # ten readings, all seeing the same death
+        await desk.flush()
+        assert any("NODE DOWN" in notice for notice in notices(app))
+    second = console(desk)  # another console noticing the same death
+    async with second.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await desk.flush()
+    deaths = [a for a in await desk.alerts(limit=50) if a.rule == "node_down"]
+    assert len(deaths) == 1 and deaths[0].severity == "CRITICAL"

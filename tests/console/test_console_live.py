@@ -212,12 +212,13 @@ def test_an_oms_change_gives_way_only_to_a_later_one_covering_its_tables() -> No
 
 
 async def test_health_follows_the_clock_it_is_given(tmp_path: Path) -> None:
-    # A heartbeat 10 s before the console's clock is a node gone: the header says NO NODE.
+    # A heartbeat 11 s before the console's clock, with no clean stop, is a node gone silent:
+    # the header says NODE DOWN, by the console's clock, not the wall clock.
     async with await OmsStore.open(tmp_path / "oms.sqlite") as store:
-        store.submit(heartbeat(ts_event=NOW - 10 * SECOND))
+        store.submit(heartbeat(ts_event=NOW - 11 * SECOND))
         await store.flush()
         app = console(store)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.health is not None)
             assert app.health is not None
-            assert (app.health.mode, app.health.node_state) == ("BACKTEST", "NO NODE")
+            assert (app.health.mode, app.health.node_state) == ("SHADOW", "DOWN")

@@ -292,3 +292,70 @@ def test_status_loads_neither_nautilus_nor_textual_and_answers_fast(tmp_path: Pa
     # `heavy` above is the real guard (Nautilus alone takes ~1 s to import warm, seconds cold);
     # the bound only catches a slow path, with room for a loaded CI machine.
     assert elapsed < 3.0, f"status took {elapsed:.2f} s"
+
+
+def test_a_node_that_stopped_beating_exits_3_and_raises_one_critical_alert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    # The node beat 30 s ago and never wrote its STOPPED heartbeat: it died (kill -9, a crash).
+    asyncio.run(_fill_database(database, heartbeat_ns=time.time_ns() - 30_000_000_000))
+    config = str(config_for(tmp_path, database))
+    for _ in range(2):  # a cron probe asking twice: one alert for one death
+        code, out, err = run_cli(capsys, "status", "--json", "--config", config)
+        assert (code, err) == (3, "")
+        report = json.loads(out)
+        assert (report["mode"], report["node_state"]) == ("SHADOW", "DOWN")
+        assert report["components"]["node"]["state"] == "DOWN"
+        assert report["equity"] is None  # a silent node's last figure is not shown as current
+        assert report["last_alerts"][0]["severity"] == "CRITICAL"
+        assert report["last_alerts"][0]["rule"] == "node_down"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT severity, message FROM risk_alerts WHERE rule = 'node_down'"
+        ).fetchall()
+    assert len(rows) == 1 and rows[0][0] == "CRITICAL"
+    assert rows[0][1].startswith("NODE DOWN: SHADOW node silent for 30 s")
+
+
+def test_a_late_heartbeat_is_stale_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=time.time_ns() - 5_000_000_000))
+    code, out, _ = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert code == 0
+    assert "node           STALE" in out.splitlines()
+    with sqlite3.connect(database) as connection:
+        (alerts,) = connection.execute(
+            "SELECT count(*) FROM risk_alerts WHERE rule = 'node_down'"
+        ).fetchone()
+    assert alerts == 0
+
+
+def test_a_dead_part_of_a_running_node_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=None))
+
+    async def beat_with_a_dead_watcher() -> None:
+        async with await OmsStore.open(database) as store:
+            store.submit(
+                NodeStatus(
+                    ts_event=time.time_ns(),
+                    mode="SHADOW",
+                    venues=("BINANCE",),
+                    node_state="RUNNING",
+                    trading_state="ACTIVE",
+                    data_feed="OK",
+                    venue_connection="OK",
+                    equity=100_000.0,
+                    parts=(("target watcher", "DOWN", "ended: RecursionError: too deep"),),
+                )
+            )
+
+    asyncio.run(beat_with_a_dead_watcher())
+    code, out, _ = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert code == 3
+    assert "  target watcher DOWN  ended: RecursionError: too deep" in out.splitlines()

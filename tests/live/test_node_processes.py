@@ -3,6 +3,7 @@ terminal (a pseudo-terminal), where nothing but Textual may draw."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -232,3 +233,83 @@ def test_sighup_detaches_the_console_and_the_node_keeps_trading_and_obeys_kill(
             os.close(main)
     assert process.returncode == 0
     assert node_state(database) == "STOPPED"
+
+
+def test_a_node_killed_with_sigkill_is_node_down_with_a_critical_alert_in_time(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    down_after = 3.0
+    extra = (
+        "\n[node]\nreplay_speed = 300.0\nheartbeat_secs = 0.2\n"
+        f"\n[console]\nstale_after_secs = 1.0\ndown_after_secs = {down_after}\n"
+        f'\n[watcher]\npath = "{tmp_path / "orders" / "target_weights.json"}"\n'
+        f'\n[drift]\nlog = "{tmp_path / "drift.log"}"\n'
+    )
+    config = config_writer(
+        tmp_path / "config.toml", data_root=demo_root, results_root=str(tmp_path), extra=extra
+    )
+    database = tmp_path / "oms.sqlite"
+    node = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+    console = None
+    screen = bytearray()
+
+    def read_until(marker: bytes, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        start = len(screen)
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.05)
+            if ready:
+                with contextlib.suppress(OSError):
+                    screen.extend(os.read(main, 65536))
+            if marker in screen[start:]:
+                return True
+        return False
+
+    try:
+        wait_until(lambda: node_state(database) == "RUNNING", 30, "the node RUNNING")
+        console = subprocess.Popen(
+            [sys.executable, "-m", "console.cli", "--config", str(config)],
+            cwd=ROOT,
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env=env,
+            close_fds=True,
+        )
+        os.close(child)
+        child = -1
+        assert read_until(b"RUNNING", 30), screen[-2000:].decode(errors="replace")
+        killed_ns = time.time_ns()
+        node.kill()  # SIGKILL: no STOPPED heartbeat, no goodbye
+        node.wait(timeout=10)
+
+        def death() -> tuple[int, str] | None:
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+                return connection.execute(
+                    "SELECT ts_event, severity FROM risk_alerts WHERE rule = 'node_down'"
+                ).fetchone()
+
+        wait_until(lambda: death() is not None, down_after + 10, "the node_down alert")
+        noticed_ns, severity = death()
+        print(f"kill -9 -> node_down alert: {(noticed_ns - killed_ns) / 1e9:.2f} s")
+        assert severity == "CRITICAL"
+        assert (noticed_ns - killed_ns) / 1e9 <= down_after + 1.0
+        assert read_until(b"NODE DOWN", 10), screen[-3000:].decode(errors="replace")
+        os.write(main, b"q")
+        console.wait(timeout=20)
+    finally:
+        for process in (node, console):
+            if process is not None and process.poll() is None:
+                process.kill()
+        if child >= 0:
+            os.close(child)
+        os.close(main)
+    assert console.returncode == 0

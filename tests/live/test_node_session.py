@@ -7,6 +7,7 @@ the real watcher; the replay paces the demo data at a high speed so a test takes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -262,3 +263,45 @@ async def test_a_venue_that_cannot_connect_is_reported_degraded_not_running(
             assert await store.orders() == []
         finally:
             await session.stop()
+
+
+async def test_a_part_of_the_node_that_dies_is_down_with_its_error_in_every_reading(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with await OmsStore.open(config.oms.database) as store:
+        session = NodeSession(config, store)
+        await session.start()
+        try:
+
+            async def healthy() -> bool:
+                health = await collect_health(store, now_ns=time.time_ns())
+                return ("target watcher", "OK") in {(c.name, c.state) for c in health.components}
+
+            await until_async(healthy, "the watcher OK in the heartbeat")
+
+            def broken(outcome: object) -> None:
+                raise RuntimeError("boom in the handler")
+
+            session.watcher._on_outcome = broken  # the next file ends the watcher's task
+            write_targets(config, {BTC: 0.4, ETH: 0.3})
+
+            async def watcher_down() -> bool:
+                health = await collect_health(store, now_ns=time.time_ns())
+                part = health.component("target watcher")
+                return part.state == "DOWN" and "RuntimeError: boom in the handler" in part.detail
+
+            await until_async(watcher_down, "the dead watcher DOWN in the heartbeat")
+            health = await collect_health(store, now_ns=time.time_ns())
+            assert health.node_state == "RUNNING" and health.anything_down
+            assert health.component("state watch").state == "OK"
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await session.stop()
+
+
+async def until_async(condition, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)

@@ -5,10 +5,19 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from core.oms import NodeStatus, OmsError, OmsStore, TradingStateRecord, UploadState
-from core.oms.health import NO_NODE, UNKNOWN, collect_health, format_bytes
+from core.oms.health import (
+    NO_NODE,
+    NODE_DOWN,
+    NODE_STALE,
+    UNKNOWN,
+    collect_health,
+    format_bytes,
+    node_down_alert,
+)
 from core.oms.schema import SCHEMA_VERSION
 
 T0 = 1_767_571_200_000_000_000  # 2026-01-05 00:00 UTC in ns
@@ -79,15 +88,69 @@ async def test_a_fresh_heartbeat_shows_the_running_node(store: OmsStore) -> None
     assert health.component("node").detail == "RUNNING, heartbeat 2s ago"
 
 
-async def test_a_stale_heartbeat_means_no_node(store: OmsStore) -> None:
+async def test_a_silent_node_is_stale_then_down_never_no_node(store: OmsStore) -> None:
+    store.submit(TradingStateRecord(ts_event=T0 - 1, state="REDUCING", actor="ops", reason="x"))
     store.submit(heartbeat(T0))
     await store.flush()
-    health = await collect_health(store, now_ns=T0 + 12 * SECOND, stale_after_s=5.0)
+    fresh = await collect_health(store, now_ns=T0 + 3 * SECOND)
+    assert fresh.node_state == "RUNNING" and not fresh.node_silent
+    stale = await collect_health(store, now_ns=T0 + 4 * SECOND)
+    assert (stale.mode, stale.node_state, stale.equity) == ("LIVE", NODE_STALE, None)
+    assert stale.node_silent and not stale.anything_down
+    assert stale.component("node").state == "WARN"
+    assert stale.component("node").detail == "STALE: no heartbeat for 4s (last RUNNING): late"
+    assert stale.component("venue").state == "NONE"  # unknown, not the last beat's OK
+    assert node_down_alert(stale) is None
+    down = await collect_health(store, now_ns=T0 + 11 * SECOND)
+    assert (down.mode, down.node_state, down.trading_state) == ("LIVE", NODE_DOWN, "REDUCING")
+    assert down.anything_down and down.component("node").state == "DOWN"
+    assert down.last_beat_ns == T0
+    later = await collect_health(store, now_ns=T0 + 3600 * SECOND, stale_after_s=5.0)
+    assert later.node_state == NODE_DOWN  # a death stays a death until a node starts or stops
+    slow = await collect_health(store, now_ns=T0 + 12 * SECOND, stale_after_s=15.0, down_after_s=20)
+    assert slow.node_state == "RUNNING"
+
+
+async def test_a_node_down_is_one_critical_alert_however_many_notice(store: OmsStore) -> None:
+    store.submit(heartbeat(T0))
+    await store.flush()
+    for seconds in (11, 12, 30):  # a console each second, a status, another console...
+        health = await collect_health(store, now_ns=T0 + seconds * SECOND)
+        alert = node_down_alert(health)
+        assert alert is not None and alert.severity == "CRITICAL" and alert.rule == "node_down"
+        store.submit(alert)
+        await store.flush()
+    [only] = [a for a in await store.alerts(limit=10) if a.rule == "node_down"]
+    assert "NODE DOWN: LIVE node silent for 11 s" in only.message
+    store.submit(heartbeat(T0 + 40 * SECOND))  # a node again, then it dies again: a new alert
+    await store.flush()
+    again = node_down_alert(await collect_health(store, now_ns=T0 + 60 * SECOND))
+    assert again is not None and again.alert_id != only.alert_id
+
+
+async def test_a_node_that_stopped_cleanly_means_no_node(store: OmsStore) -> None:
+    store.submit(heartbeat(T0, node_state="STOPPED"))
+    await store.flush()
+    health = await collect_health(store, now_ns=T0 + 12 * SECOND)
     assert (health.mode, health.node_state, health.equity) == ("BACKTEST", NO_NODE, None)
     assert health.component("node").state == "NONE"
-    assert health.component("venue").detail == "last heartbeat 12s ago"
-    fresh = await collect_health(store, now_ns=T0 + 12 * SECOND, stale_after_s=15.0)
-    assert fresh.node_state == "RUNNING"
+    assert health.component("venue").detail == "no node running (the last stopped cleanly 12s ago)"
+    assert not health.anything_down and node_down_alert(health) is None
+
+
+async def test_a_dead_part_of_a_beating_node_is_down_with_its_error(store: OmsStore) -> None:
+    parts = (
+        ("target watcher", "DOWN", "ended: RecursionError: maximum recursion depth exceeded"),
+        ("OMS writer", "OK", "0 pending"),
+    )
+    store.submit(msgspec.structs.replace(heartbeat(T0), parts=parts))
+    await store.flush()
+    health = await collect_health(store, now_ns=T0 + SECOND)
+    assert health.node_state == "RUNNING"
+    watcher = health.component("target watcher")
+    assert (watcher.state, watcher.detail) == parts[0][1:]
+    assert health.component("OMS writer").state == "OK"
+    assert health.anything_down
 
 
 async def test_a_degraded_node_warns_and_a_lost_venue_is_down(store: OmsStore) -> None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.errors import one_line
+from core.errors import one_line, task_part
 from core.execution.external.adapter import ExternalPosition, ExternalVenueAdapter
 from core.execution.external.errors import VenueError
 from core.execution.external.records import (
@@ -148,6 +148,18 @@ class ExternalVenuePoller:
             loop.create_task(self._poll_forever(name), name=f"external-poll {name}")
             for name in self.adapters
         ]
+
+    def parts(self) -> tuple[tuple[str, str, str], ...]:
+        """Each venue's poller as a part of the node: DOWN when its task ended, WARN with the
+        last poll's error, else OK."""
+        found = []
+        for task, name in zip(self._tasks, self.adapters, strict=False):
+            part = task_part(f"poller {name}", task)
+            error = self.books[name].error if name in self.books else None
+            if part[1] == "OK" and error is not None:
+                part = (part[0], "WARN", error)
+            found.append(part)
+        return tuple(found)
 
     async def stop(self) -> None:
         for task in self._tasks:
