@@ -113,9 +113,10 @@ class RebalancePreviewScreen(ViewScreen):
             else "the targets in force"
         )
         edited = f", {len(self.edits)} edited here" if self.edits else ""
+        orders = sum(1 for p in self.lines if p.line.side)
         self.query_one("#source", Static).update(
             f"{source}{edited} · trading {node.trading_state} · "
-            f"{sum(1 for p in self.lines if p.line.side)} orders"
+            f"{orders} order{'' if orders == 1 else 's'}"
         )
         variables = self.app.theme_variables
         table = self.query_one(DataTable)
@@ -213,16 +214,20 @@ class RebalancePreviewScreen(ViewScreen):
         if not lines:
             ask.update("Nothing to send.")
             return
+        if self.node.trading_state == "HALTED":
+            ask.update("Nothing will be sent: trading is HALTED (re-arm first).")
+            return
         allowed = [p for p in lines if p.allowed]
         denied = [p for p in lines if not p.allowed]
-        refused = (
-            f"Nothing will be sent for {denied_text(denied)}: denied by the risk checks. "
-            if denied
-            else ""
-        )
         if not allowed:
-            ask.update(f"{refused}Nothing to send.")
+            ask.update(f"Nothing will be sent, denied by the risk checks: {denied_text(denied)}.")
             return
+        # The denials' words are on the line above; here, plainly, what will not go.
+        named = ", ".join(
+            f"{p.line.instrument_id} ({p.verdict.removeprefix('DENY ').split(':', 1)[0]})"
+            for p in denied
+        )
+        refused = f"Nothing will be sent for {named}: denied by the risk checks. " if denied else ""
         self.asked = allowed
         notional = sum(p.line.notional for p in allowed)
         large = self.node.confirmation_needed(allowed)

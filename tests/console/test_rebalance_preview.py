@@ -330,7 +330,9 @@ async def test_a_denied_line_says_so_in_words_before_y_and_is_not_sent(
         assert "[" not in denied and "'" not in denied
         await pilot.press("a")
         ask = text_of(screen, "#ask")
-        assert ask.startswith(f"Nothing will be sent for {BTC} (position_notional: ")
+        assert ask.startswith(
+            f"Nothing will be sent for {BTC} (position_notional): denied by the risk checks."
+        )
         assert "Send 1 order, " in ask and "[" not in ask
         await pilot.press("y")
         await wait_for(pilot, lambda: app.screen is app.dashboard)
