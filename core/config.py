@@ -297,6 +297,13 @@ class RiskConfig(msgspec.Struct, **_STRUCT):
     """What a tripped drawdown or daily loss limit does to the trading state."""
     require_preview: Literal["auto", "always", "never"] = "auto"
     """Show the rebalance preview before a new target file is traded: ``auto`` = in LIVE only."""
+    confirm_above_pct_equity: float = 20.0
+    """A rebalance sent from the preview with an order above this percentage of equity (20 =
+    20%) needs a second confirmation: the operator types the order's base currency (``BTC``)
+    in a dialog that states its notional and share of equity (0 = off)."""
+    confirm_turnover_pct_equity: float = 50.0
+    """A rebalance sent from the preview whose orders add up to more than this percentage of
+    equity needs the same second confirmation, for its largest order (0 = off)."""
 
 
 class ExecutionConfig(msgspec.Struct, **_STRUCT):
@@ -680,6 +687,8 @@ def _validate_risk(risk: RiskConfig, fail: Callable[[str, str], ConfigError]) ->
         "price_tolerance_bps",
         "drawdown_limit",
         "daily_loss_limit",
+        "confirm_above_pct_equity",
+        "confirm_turnover_pct_equity",
     ):
         value = getattr(risk, name)
         if not math.isfinite(value) or value < 0:

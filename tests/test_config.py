@@ -261,6 +261,18 @@ def test_times_are_read_as_utc() -> None:
             '[risk.max_order_quantity]\n"BTCUSDT.BINANCE" = 0\n',
             "risk.max_order_quantity.BTCUSDT.BINANCE: must be positive, got 0.0",
         ),
+        (
+            "[risk]\nconfirm_above_pct_equity = -5\n",
+            "risk.confirm_above_pct_equity: must be a number >= 0 (0 = off), got -5.0",
+        ),
+        (
+            "[risk]\nconfirm_turnover_pct_equity = nan\n",
+            "risk.confirm_turnover_pct_equity: must be a number >= 0 (0 = off), got nan",
+        ),
+        (
+            '[risk]\nconfirm_above_pct_equity = "20%"\n',
+            "risk.confirm_above_pct_equity",
+        ),
         ('[risk]\nauto_action = "panic"\n', "risk.auto_action"),
         ("[risk]\nmax_leverage = 3\n", "risk.max_leverage"),
     ],
@@ -270,6 +282,16 @@ def test_risk_limits_that_cannot_hold_together_are_refused_naming_the_field(
 ) -> None:
     message = refusal(tmp_path, text)
     assert expected in message and "\n" not in message
+
+
+def test_the_fat_finger_guard_is_on_by_default_and_zero_switches_it_off(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("")
+    risk = load_config(path).risk
+    assert (risk.confirm_above_pct_equity, risk.confirm_turnover_pct_equity) == (20.0, 50.0)
+    path.write_text("[risk]\nconfirm_above_pct_equity = 0\nconfirm_turnover_pct_equity = 0\n")
+    risk = load_config(path).risk
+    assert (risk.confirm_above_pct_equity, risk.confirm_turnover_pct_equity) == (0.0, 0.0)
 
 
 def test_a_limit_of_zero_switches_its_check_off_and_passes_validation(tmp_path: Path) -> None:

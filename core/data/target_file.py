@@ -10,7 +10,9 @@ Schema (JSON object)::
     }
 
 A backtest given such a file applies its weights at ``as_of`` (or at the window's start when
-``as_of`` is earlier). The live node's watcher validates the same schema before it trades.
+``as_of`` is earlier). The live node's watcher validates the same schema before it trades, and
+``check_weights`` holds the desk's rules on the weights themselves (``[watcher]``): the watcher
+judges every file by it, and the rebalance preview every weight the operator types.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import datetime as dt
 import math
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import msgspec
 
+from core.config import WatcherConfig
 from core.errors import DataError
 from core.storage.roots import resolve
 
@@ -85,6 +88,81 @@ def parse_target_weights(raw: bytes, source: str) -> TargetWeightsFile:
         if not math.isfinite(weight):
             raise DataError(f"weights[{instrument_id}]: {weight} is not a finite number", source)
     return parsed
+
+
+GROSS_TOLERANCE = 1e-9
+"""Weights written as decimals (0.1 + 0.2 + 0.7) may sum a rounding error above ``max_gross``."""
+
+
+def check_weights(
+    weights: Mapping[str, float],
+    limits: WatcherConfig,
+    known_instruments: Collection[str],
+    *,
+    source: str | None = None,
+    as_percent: bool = False,
+) -> None:
+    """Check target weights against the desk's rules for them, the same for a target file and
+    for a weight typed in the rebalance preview.
+
+    The rules, in order, each naming the limit it enforces: every instrument is one the node
+    knows; every weight is a finite number, not negative when ``watcher.long_only``, within
+    ``[watcher.min_weight, watcher.max_weight]``; the gross exposure (sum of absolute weights)
+    is at most ``watcher.max_gross``.
+
+    Parameters
+    ----------
+    weights : Mapping[str, float]
+        Fraction of equity per instrument id.
+    limits : WatcherConfig
+        The ``[watcher]`` limits.
+    known_instruments : Collection[str]
+        The instrument ids the node trades.
+    source : str | None
+        The file, prefixed to the message (None: no prefix).
+    as_percent : bool
+        Say it as the operator typed it: weights in percent (``2500%``), fields named by
+        instrument id and ``targets``; otherwise as the file writes it (``25.0``,
+        ``weights[ID]``, ``weights``).
+
+    Raises
+    ------
+    DataError
+        One line: the field, the value and the limit, e.g. ``weights[BTCUSDT.BINANCE]: 25.0 is
+        outside [-1.0, 1.0] (watcher.min_weight, watcher.max_weight)``.
+    """
+
+    def show(value: float) -> str:
+        return f"{value * 100:.6g}%" if as_percent else f"{value}"
+
+    def fail(instrument_id: str | None, problem: str) -> DataError:
+        if instrument_id is None:
+            field = "targets" if as_percent else "weights"
+        else:
+            field = instrument_id if as_percent else f"weights[{instrument_id}]"
+        return DataError(f"{field}: {problem}", source)
+
+    gross = 0.0
+    for instrument_id, weight in weights.items():
+        if instrument_id not in known_instruments:
+            known = ", ".join(sorted(known_instruments)) or "none"
+            raise fail(instrument_id, f"unknown instrument (the node knows: {known})")
+        if not math.isfinite(weight):
+            raise fail(instrument_id, f"{show(weight)} is not a finite number")
+        if limits.long_only and weight < 0:
+            raise fail(instrument_id, f"{show(weight)} is negative and watcher.long_only is set")
+        if not limits.min_weight <= weight <= limits.max_weight:
+            raise fail(
+                instrument_id,
+                f"{show(weight)} is outside [{show(limits.min_weight)}, "
+                f"{show(limits.max_weight)}] (watcher.min_weight, watcher.max_weight)",
+            )
+        gross += abs(weight)
+    if gross > limits.max_gross + GROSS_TOLERANCE:
+        shown = show(gross) if as_percent else f"{gross:.6g}"
+        raise fail(
+            None, f"gross exposure {shown} is above watcher.max_gross {show(limits.max_gross)}"
+        )
 
 
 def _describe(error: msgspec.ValidationError, raw: bytes) -> str:

@@ -25,7 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 from nautilus_trader.model.enums import TradingState
@@ -33,8 +33,9 @@ from nautilus_trader.model.identifiers import Venue
 
 from core.config import AppConfig, drift_log_path
 from core.data.instrument_specs import load_instrument_specs
+from core.data.target_file import check_weights
 from core.data.ticks import one_line
-from core.errors import TradeConsoleError, task_part
+from core.errors import DataError, TradeConsoleError, task_part
 from core.execution.algorithms.profile import load_profiles
 from core.execution.algorithms.vwap import VwapExecAlgorithm
 from core.execution.external.routes import ExternalRoutes
@@ -48,12 +49,14 @@ from core.live.strategy import (
     LiveRebalanceStrategy,
     LiveRebalanceStrategyConfig,
     PreviewLine,
+    denied_text,
 )
 from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
 from core.oms import OmsStore
 from core.oms.events import AuditEntry, NodeStarted, RiskAlert
 from core.risk.drift import DriftTracker
 from core.risk.equity_limits import EquityLimits
+from core.risk.fat_finger import Confirmation, SizedOrder, confirmation_needed
 from core.risk.trading_state import change_trading_state
 
 _log = logging.getLogger(__name__)
@@ -364,22 +367,82 @@ class NodeSession:
         """The trading state the node applies now."""
         return self._trading_state
 
-    def preview(self, weights: dict[str, float] | None = None) -> list[PreviewLine]:
+    def preview(self, weights: Mapping[str, float] | None = None) -> list[PreviewLine]:
         """The rebalance to the pending targets (else those in force), changed by ``weights``."""
-        base = dict(self.pending.targets) if self.pending is not None else {}
-        return self.strategy.preview({**base, **(weights or {})})
+        return self.strategy.preview(self._with_pending(weights))
 
-    def send_preview(self, lines: list[PreviewLine], actor: str, reason: str) -> int:
-        """Send the operator's selection of a preview, exactly; audited. Refused (one line)
-        while HALTED, while the node does not trade, or for a line the risk checks deny."""
+    def check_targets(self, weights: Mapping[str, float]) -> None:
+        """Check the targets the preview would head to with ``weights`` (fractions) by the
+        target file's rules (``check_weights``, ``[watcher]``), said in percent.
+
+        Raises
+        ------
+        DataError
+            One line, e.g. ``BTCUSDT.BINANCE: 2500% is outside [-100%, 100%]
+            (watcher.min_weight, watcher.max_weight)``.
+        """
+        targets = self.strategy.preview_targets(self._with_pending(weights))
+        check_weights(targets, self.config.watcher, self.engine.instrument_ids, as_percent=True)
+
+    def confirmation_needed(self, lines: Sequence[PreviewLine]) -> Confirmation | None:
+        """What sending ``lines`` must be confirmed with, typed (``[risk]
+        confirm_above_pct_equity``, ``confirm_turnover_pct_equity``), or None."""
+        strategy = self.strategy
+        orders = [
+            SizedOrder(
+                line.instrument_id,
+                line.side,
+                line.quantity,
+                line.notional,
+                strategy.base_currency(line.instrument_id),
+            )
+            for line in (p.line for p in lines)
+            if line.side is not None
+        ]
+        return confirmation_needed(
+            orders, strategy.equity(), self.config.risk, self.config.strategy.valuation_currency
+        )
+
+    def send_preview(
+        self,
+        lines: Sequence[PreviewLine],
+        actor: str,
+        reason: str,
+        *,
+        confirmation: str | None = None,
+    ) -> int:
+        """Send the operator's selection of a preview, exactly; audited; its targets become the
+        targets in force. ``confirmation`` is what the operator typed for the fat-finger guard.
+
+        Raises
+        ------
+        TradeConsoleError
+            One line, nothing sent: trading HALTED, the node not trading, a line the risk
+            checks deny, a target the target file's rules refuse, or a large send without its
+            confirmation (see ``confirmation_needed``).
+        """
         if self._trading_state == "HALTED":
             raise TradeConsoleError("rebalance refused: trading is HALTED (re-arm first)")
         state = self.engine.state()
         if state.node_state != "RUNNING" or not self.strategy.is_running:
             raise TradeConsoleError(f"rebalance refused: the node is {state.node_state}")
-        denied = [p.line.instrument_id for p in lines if p.line.side and not p.allowed]
+        denied = [p for p in lines if p.line.side and not p.allowed]
         if denied:
-            raise TradeConsoleError(f"rebalance refused: denied by the risk checks: {denied}")
+            raise TradeConsoleError(
+                f"rebalance refused: denied by the risk checks: {denied_text(denied)}"
+            )
+        sent_targets = {p.line.instrument_id: p.line.target_weight for p in lines}
+        try:
+            self.check_targets(sent_targets)
+        except DataError as error:
+            raise TradeConsoleError(f"rebalance refused: {error}") from None
+        asked = self.confirmation_needed(lines)
+        if asked is not None and not asked.confirmed_by(confirmation):
+            typed = "nothing" if not confirmation else f"'{confirmation.strip()}'"
+            raise TradeConsoleError(
+                f"rebalance refused: {asked.order_text} needs {asked.word} typed to send "
+                f"({typed} was typed)"
+            )
         now = self._now_ns()
         sent = self.strategy.send_preview(lines, f"manual-{now}")
         orders = [
@@ -391,9 +454,16 @@ class NodeSession:
             for p in lines
             if p.line.side is not None
         ]
-        self.store.submit(AuditEntry.now(actor, "rebalance", reason, {"orders": orders}))
+        details: dict[str, object] = {"orders": orders}
+        if asked is not None:
+            details["confirmed"] = {"rule": asked.rule, "order": asked.order_text}
+        self.store.submit(AuditEntry.now(actor, "rebalance", reason, details))
         self.pending = None
         return sent
+
+    def _with_pending(self, weights: Mapping[str, float] | None) -> dict[str, float]:
+        base = dict(self.pending.targets) if self.pending is not None else {}
+        return {**base, **(weights or {})}
 
     # -- start-up checks ----------------------------------------------------------------------
 

@@ -163,8 +163,9 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
             )
         )
 
-    def preview(self, weights: Mapping[str, float] | None = None) -> list[PreviewLine]:
-        """What rebalancing to the targets in force (changed by ``weights``) would send now."""
+    def preview_targets(self, weights: Mapping[str, float] | None = None) -> dict[str, float]:
+        """The target of every traded instrument in a preview: ``weights``, else the target in
+        force, else (no target: the rebalance keeps the position) the current weight."""
         instruments, prices, holdings = self._market()
         equity, _ = self._equity_and_free_cash(instruments, prices, holdings)
         # Every traded instrument gets a row: one without a target keeps its position (as the
@@ -173,8 +174,11 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
             key: holdings[key] * price / equity if price and equity > 0 else 0.0
             for key, price in prices.items()
         }
-        targets = {**held, **self.targets, **(weights or {})}
-        lines = self.plan(targets)
+        return {**held, **self.targets, **(weights or {})}
+
+    def preview(self, weights: Mapping[str, float] | None = None) -> list[PreviewLine]:
+        """What rebalancing to the targets in force (changed by ``weights``) would send now."""
+        lines = self.plan(self.preview_targets(weights))
         # Judged as a batch in the order they would be sent (sells free room for buys).
         verdicts = self.check_lines(lines)
         previews = [self._preview_line(ln, v) for ln, v in zip(lines, verdicts, strict=True)]
@@ -197,6 +201,13 @@ class LiveRebalanceStrategy(NautilusRebalanceStrategy):
         slippage = max(0.0, beyond) * instrument.price_increment.as_double()
         return PreviewLine(line, fee, slippage, verdict_text(verdict), verdict.allowed)
 
+    def base_currency(self, instrument_id: str) -> str:
+        """What one unit of the instrument is (``BTC`` for ``BTCUSDT.BINANCE``): the word the
+        fat-finger guard asks for; the symbol for an instrument without a base currency."""
+        instrument = self.cache.instrument(InstrumentId.from_str(instrument_id))
+        base = None if instrument is None else instrument.get_base_currency()
+        return InstrumentId.from_str(instrument_id).symbol.value if base is None else base.code
+
     def flatten(self, operation_id: str) -> list[RebalanceLine]:
         """Close every position: targets of zero for every instrument, through the usual
         rebalance (lot flooring, the risk checks); what cannot be sold (dust) stays."""
@@ -216,3 +227,9 @@ def verdict_text(verdict: RiskVerdict) -> str:
     if verdict.warnings:
         return f"WARN {verdict.warnings[0].reason}"
     return "PASS"
+
+
+def denied_text(lines: Sequence[PreviewLine]) -> str:
+    """The denied lines in words: ``BTCUSDT.BINANCE (position_notional: position in ...)``,
+    joined by ``; ``."""
+    return "; ".join(f"{p.line.instrument_id} ({p.verdict.removeprefix('DENY ')})" for p in lines)

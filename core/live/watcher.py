@@ -46,7 +46,7 @@ import msgspec
 from watchfiles import Change, awatch
 
 from core.config import WatcherConfig
-from core.data.target_file import TargetWeightsFile, parse_target_weights
+from core.data.target_file import TargetWeightsFile, check_weights, parse_target_weights
 from core.errors import ConfigError, DataError, task_part
 from core.storage.roots import is_remote, resolve
 
@@ -56,8 +56,6 @@ detection delay (one to two steps) and how long ``stop()`` waits for the thread.
 _MAX_SETTLE_S = 1.0
 """A writer rewriting the file faster than the debounce could postpone reading forever: after
 this long since the first change of a burst, the file is read anyway."""
-_GROSS_TOLERANCE = 1e-9
-"""Weights written as decimals (0.1 + 0.2 + 0.7) may sum a rounding error above ``max_gross``."""
 
 
 class TargetsAccepted(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,7 +104,9 @@ def validate_targets(
     last_as_of: dt.datetime | None,
     now_ns: int,
 ) -> None:
-    """Check parsed targets against the desk's limits before anything trades on them.
+    """Check parsed targets against the desk's limits before anything trades on them: the
+    weights by ``check_weights`` (the rules the rebalance preview applies to a typed weight
+    too), then the file's ``as_of``.
 
     ``last_as_of`` is the ``as_of`` of the targets in force (None when there are none): a file
     no newer is an old decision replayed, and trading on it would undo a newer one.
@@ -121,25 +121,7 @@ def validate_targets(
     def fail(field: str, problem: str) -> DataError:
         return DataError(f"{field}: {problem}", source)
 
-    gross = 0.0
-    for instrument_id, weight in targets.weights.items():
-        field = f"weights[{instrument_id}]"
-        if instrument_id not in known_instruments:
-            known = ", ".join(sorted(known_instruments)) or "none"
-            raise fail(field, f"unknown instrument (the node knows: {known})")
-        if config.long_only and weight < 0:
-            raise fail(field, f"{weight} is negative and watcher.long_only is set")
-        if not config.min_weight <= weight <= config.max_weight:
-            raise fail(
-                field,
-                f"{weight} is outside [{config.min_weight}, {config.max_weight}] "
-                "(watcher.min_weight, watcher.max_weight)",
-            )
-        gross += abs(weight)
-    if gross > config.max_gross + _GROSS_TOLERANCE:
-        raise fail(
-            "weights", f"gross exposure {gross:.6g} is above watcher.max_gross {config.max_gross}"
-        )
+    check_weights(targets.weights, config, known_instruments, source=source)
     as_of = targets.as_of.astimezone(dt.UTC)
     if config.max_age_secs > 0:
         age_secs = (now_ns - _to_ns(as_of)) / 1e9

@@ -6,8 +6,9 @@
 ``core.risk.velocity``.
 
 Also owns the trading state and the kill switch's operator side (``trading_state``), the
-automatic kill triggers (``equity_limits``), fill-price drift (``drift``) and the Nautilus side
-of the pre-trade gate (``pre_trade``).
+automatic kill triggers (``equity_limits``), the fat-finger guard of a manual rebalance
+(``fat_finger``), fill-price drift (``drift``) and the Nautilus side of the pre-trade gate
+(``pre_trade``).
 
 May import: ``core.oms``, ``core.portfolio``, ``core.storage``.
 """
