@@ -18,7 +18,10 @@ there to judge: no node, no uploads yet).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import one_line
 from core.oms import NodeStatus, OmsError, OmsStore, RiskAlert, TradingStateRecord
@@ -123,6 +126,23 @@ def node_is_running(
     return age_s is not None and age_s <= stale_after_s
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, dead but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS): kill(0) is all we know
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 async def collect_health(
     store: OmsStore,
     *,
@@ -143,14 +163,18 @@ async def collect_health(
         persisted = await store.trading_state()
         counts = await store.upload_counts()
         version = await store.schema_version()
+        holder = await store.node_holder()
     except OmsError as error:
         return _unreadable(one_line(error), now_ns)
     oms = (_gcs_component(counts), _oms_component(store, version))
     age_s = node_age_s(status, now_ns)
     if status is None or age_s is None or status.node_state == "STOPPED":
         return _without_node(_no_node_components(status, age_s), oms, persisted, now_ns)
-    if age_s > stale_after_s:
-        return _silent(status, age_s, age_s > down_after_s, oms, persisted, now_ns)
+    # The node's process on this host is gone (kill -9, a crash): DOWN now, not in 10 s.
+    dead = holder is not None and _process_gone(holder.host, holder.pid)
+    if age_s > stale_after_s or dead:
+        gone = f"process {holder.pid} is gone" if dead and holder is not None else None
+        return _silent(status, age_s, dead or age_s > down_after_s, oms, persisted, now_ns, gone)
     return Health(
         mode=status.mode,
         venues=status.venues,
@@ -172,6 +196,8 @@ def node_down_alert(health: Health) -> RiskAlert | None:
     if health.node_state != NODE_DOWN or health.last_beat_ns is None:
         return None
     silent_s = max(health.as_of_ns - health.last_beat_ns, 0) / 1e9
+    node = health.component("node").detail
+    why = node.rpartition("): ")[2] if "is gone" in node else "it died or hangs"
     last = dt.datetime.fromtimestamp(health.last_beat_ns / 1e9, dt.UTC).strftime("%H:%M:%S UTC")
     return RiskAlert(
         alert_id=f"node_down:{health.last_beat_ns}",
@@ -180,7 +206,7 @@ def node_down_alert(health: Health) -> RiskAlert | None:
         rule="node_down",
         message=(
             f"NODE DOWN: {health.mode} node silent for {silent_s:.0f} s (last heartbeat "
-            f"{last}) without a clean stop: it died or hangs; nothing manages its orders"
+            f"{last}) without a clean stop: {why}; nothing manages its orders"
         ),
     )
 
@@ -231,6 +257,12 @@ def _no_node_components(
     return tuple(ComponentHealth(name, "NONE", detail) for name in ("node", "data feed", "venue"))
 
 
+def _process_gone(host: str, pid: int) -> bool:
+    # Only judged on the holder's own host, and never for this process (a console whose node
+    # runs inside it reads its own holder row).
+    return host == socket.gethostname() and pid != os.getpid() and not pid_alive(pid)
+
+
 def _silent(
     status: NodeStatus,
     age_s: float,
@@ -238,10 +270,11 @@ def _silent(
     oms: tuple[ComponentHealth, ...],
     persisted: TradingStateRecord | None,
     now_ns: int,
+    gone: str | None = None,
 ) -> Health:
     # What the node last said is no longer known to hold: the node line says how long it has
     # been silent; the rest is unknown (NONE), not the last heartbeat's OK.
-    verdict = "died or hangs" if down else "late"
+    verdict = gone or ("died or hangs" if down else "late")
     node = ComponentHealth(
         "node",
         "DOWN" if down else "WARN",

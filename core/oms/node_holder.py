@@ -9,12 +9,10 @@ another host can judge it too; on the holder's own host its process is asked as 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 from core.oms.events import NodeHolder, NodeStatus
-from core.oms.health import NODE_DOWN_AFTER_S
+from core.oms.health import NODE_DOWN_AFTER_S, pid_alive
 
 
 def describe_holder(holder: NodeHolder) -> str:
@@ -24,23 +22,6 @@ def describe_holder(holder: NodeHolder) -> str:
         f"node pid {holder.pid} on {holder.host} since "
         f"{since.strftime('%Y-%m-%d %H:%M:%S UTC')} (user {holder.os_user})"
     )
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (a zombie, dead but not yet reaped, does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc (macOS): kill(0) is all we know
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def holder_gone(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from core.oms import NodeStatus, OmsError, OmsStore, TradingStateRecord, UploadState
+from core.oms import NodeHolder, NodeStatus, OmsError, OmsStore, TradingStateRecord, UploadState
 from core.oms.health import (
     NO_NODE,
     NODE_DOWN,
@@ -227,3 +231,32 @@ def test_sizes_read_in_the_largest_fitting_unit() -> None:
         "1.2 MB",
         "5120.0 GB",
     ]
+
+
+async def test_a_node_whose_process_is_gone_is_down_at_once(store: OmsStore) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: its pid names no process on this host any more
+    store.submit(
+        NodeHolder(
+            token="t", pid=child.pid, host=socket.gethostname(), os_user="ops", started_at=T0
+        )
+    )
+    store.submit(heartbeat(T0))
+    await store.flush()
+    health = await collect_health(store, now_ns=T0 + SECOND)  # a fresh heartbeat, yet DOWN
+    assert health.node_state == NODE_DOWN and health.anything_down
+    assert health.component("node").detail.endswith(f"process {child.pid} is gone")
+    alert = node_down_alert(health)
+    assert alert is not None and f"process {child.pid} is gone" in alert.message
+    mine = NodeHolder(
+        token="u",
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        os_user="ops",
+        started_at=T0,
+        replaces="t",
+    )
+    store.submit(mine)  # this process holds it (a console with its node inside): not gone
+    await store.flush()
+    assert await store.node_holder() == mine
+    assert (await collect_health(store, now_ns=T0 + SECOND)).node_state == "RUNNING"
