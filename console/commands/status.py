@@ -39,7 +39,8 @@ key                 value
 ``node_holder``     the node that holds the OMS (one node per OMS), or null: ``text``
                     (``node pid N on HOST since T (user U)``), ``pid``, ``host``, ``user``,
                     ``since`` (ISO UTC), ``since_ns``, and ``gone``: null while it may run, else
-                    why it is gone (a node that died; the next node takes over)
+                    why it is gone (a node that died; the next node takes over); ``detached``:
+                    null, or ``{"at", "reason"}`` when its console left it running headless
 ``trading_state``   ACTIVE, REDUCING or HALTED (the persisted one when no node runs)
 ``equity``          the node's equity (number), or null
 ``components``      ``{name: {"state": OK|WARN|DOWN|NONE, "detail": str}}`` for ``node``,
@@ -67,7 +68,7 @@ import time
 from dataclasses import dataclass
 
 from core.config import load_config
-from core.oms import NodeHolder, OmsError, OmsStore, RiskAlert
+from core.oms import AuditEntry, NodeHolder, OmsError, OmsStore, RiskAlert
 from core.oms.health import (
     DOWN_AFTER_S,
     STALE_AFTER_S,
@@ -80,6 +81,8 @@ from core.oms.node_holder import describe_holder, holder_gone
 _log = logging.getLogger(__name__)
 
 LAST_ALERTS = 5
+DETACH_SEARCH = 200
+"""How many recent audit entries are searched for the holder's detach."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class StatusReport:
     """The node holding the OMS, as its row says."""
     holder_gone: str | None = None
     """Why that holder is gone (it died); None while it may run."""
+    detached: AuditEntry | None = None
+    """The holder's console left it running headless (the ``detach`` audit entry); None when
+    it runs in a console, headless from the start, or there is no holder."""
 
 
 EXIT_DOWN = 3
@@ -141,7 +147,7 @@ async def read_status(
         table_counts = await store.counts()
         alerts = await store.alerts(limit=LAST_ALERTS)
         holder = await store.node_holder()
-        gone = None
+        gone = detached = None
         if holder is not None:
             gone = holder_gone(
                 holder,
@@ -150,6 +156,7 @@ async def read_status(
                 host=socket.gethostname(),
                 pid=os.getpid(),
             )
+            detached = _detach_of(holder, await store.audit(limit=DETACH_SEARCH))
         health = await collect_health(
             store, now_ns=now_ns, stale_after_s=stale_after_s, down_after_s=down_after_s
         )
@@ -161,7 +168,24 @@ async def read_status(
     if death is not None and death.alert_id not in {alert.alert_id for alert in alerts}:
         await _raise_alert(path, death)
         alerts = [death, *alerts][:LAST_ALERTS]
-    return StatusReport(path, schema_version, health, _counts(table_counts), alerts, holder, gone)
+    return StatusReport(
+        path, schema_version, health, _counts(table_counts), alerts, holder, gone, detached
+    )
+
+
+def _detach_of(holder: NodeHolder, audit: list[AuditEntry]) -> AuditEntry | None:
+    # The holder's own detach: same process, after it took the OMS (a pid is reused only by a
+    # later holding, which started after any earlier detach).
+    for entry in audit:
+        details = entry.details or {}
+        if (
+            entry.action == "detach"
+            and details.get("pid") == holder.pid
+            and details.get("host") == holder.host
+            and entry.ts >= holder.started_at
+        ):
+            return entry
+    return None
 
 
 async def _raise_alert(database: str, alert: RiskAlert) -> None:
@@ -232,6 +256,9 @@ def _holder_json(report: StatusReport) -> dict | None:
         "since": _iso(holder.started_at),
         "since_ns": holder.started_at,
         "gone": report.holder_gone,
+        "detached": None
+        if report.detached is None
+        else {"at": _iso(report.detached.ts), "reason": report.detached.reason},
     }
 
 
@@ -239,6 +266,9 @@ def _holder_text(report: StatusReport) -> str:
     if report.holder is None:
         return "none"
     text = describe_holder(report.holder)
+    if report.detached is not None:
+        at = _iso(report.detached.ts, readable=True)
+        text = f"detached {text}, headless since {at} ({report.detached.reason})"
     if report.holder_gone is not None:
         text = f"{text}, gone ({report.holder_gone}): the next node takes over"
     return text

@@ -198,6 +198,7 @@ def test_status_names_the_node_holding_the_oms_and_says_when_it_is_gone(
         "since": "2026-01-05T09:30:00.000Z",
         "since_ns": running.started_at,
         "gone": None,
+        "detached": None,
     }
 
     # A node that died without letting go: named, and said to be gone.

@@ -224,6 +224,16 @@ def test_sighup_detaches_the_console_and_the_node_keeps_trading_and_obeys_kill(
         with sqlite3.connect(database) as connection:
             actions = [row[0] for row in connection.execute("SELECT action FROM audit_log")]
         assert "detach" in actions and "kill" in actions
+        status = subprocess.run(
+            [sys.executable, "-m", "console.cli", "status", "--config", str(config)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        held = next(line for line in status.stdout.splitlines() if line.startswith("held by"))
+        assert f"detached node pid {process.pid} on " in held, status.stdout
+        assert "(SIGHUP: the terminal hung up)" in held
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     finally:
