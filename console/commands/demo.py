@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
@@ -83,15 +83,17 @@ def _headless(args: argparse.Namespace, config: AppConfig) -> int:
     log_to_file(config)
 
     async def print_status(terminal: TextIO) -> None:
-        from console.commands.status import read_status, render_text
-
-        report = await read_status(
-            config.oms.database,
-            now_ns=time.time_ns(),
-            stale_after_s=config.console.stale_after_secs,
-            down_after_s=config.console.down_after_secs,
+        # ``trade-console status`` itself, in a process of its own: read from this process,
+        # which holds the OMS, the node would look like an earlier node of the same process
+        # that did not let go ("gone"). Waited for in a thread: asyncio's own subprocesses
+        # need a child watcher, which the event-loop policy Nautilus installs does not have.
+        command = [sys.executable, "-m", "console.cli", "status"]
+        if getattr(args, "config", None) is not None:
+            command += ["--config", args.config]
+        done = await asyncio.to_thread(
+            subprocess.run, command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60
         )
-        print(render_text(report), file=terminal)
+        terminal.write(done.stdout.decode(errors="replace"))
 
     return asyncio.run(
         serve_node(config, "shadow", False, False, seconds=seconds, before_stop=print_status)

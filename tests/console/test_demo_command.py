@@ -48,6 +48,9 @@ def test_headless_demo_prints_the_running_nodes_status_then_stops_it(
     assert re.search(r"^  venue +OK +BINANCE OK$", report, re.M), report
     assert re.search(r"^equity +[0-9][0-9,]*\.[0-9]{2}$", report, re.M), report
     assert "STOPPED" not in report
+    # Read by a status process of its own: the demo's node holds the OMS and is not "gone".
+    assert re.search(r"^held by +node pid [0-9]+ on ", report, re.M), report
+    assert "gone" not in report and "takes over" not in report
     with sqlite3.connect(tmp_path / "oms.sqlite") as connection:
         (state,) = connection.execute("SELECT node_state FROM node_status").fetchone()
     assert state == "STOPPED"
