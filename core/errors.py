@@ -52,5 +52,9 @@ class DataError(TradeConsoleError):
         super().__init__(f"{source}: {problem}" if source else problem)
 
 
+class RunCancelled(TradeConsoleError):
+    """Raised inside a backtest the operator cancelled: it ends CANCELLED, not FAILED."""
+
+
 class EmptyWindowError(DataError):
     """The window holds no ticks: a result from it would look complete yet mean nothing."""

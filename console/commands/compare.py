@@ -7,8 +7,10 @@ order pair, the per-instrument totals. A run id resolves under ``[results] root`
 ``upload_root``; anything else is a folder URL (local or ``gs://``). ``--json`` prints one
 object (``RunComparison.to_json`` / ``SessionComparison.to_json``).
 
-Exit codes: 0 printed; 2 with one line on stderr for an unknown run, a missing or unreadable
-file, an OMS that cannot be read.
+Exit codes: 0 printed; 1 for ``--session`` when no shadow session covers the backtest (it
+says so, and how to make one, instead of a difference: ``covered`` false in ``--json``); 2
+with one line on stderr for an unknown run, a missing or unreadable file, an OMS that cannot
+be read.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from core.runs.session_compare import (
     compare_session,
 )
 
+EXIT_NO_SESSION = 1
+"""``compare --session``: no shadow session covers the backtest, nothing was compared."""
+
 
 def run_compare_command(args: argparse.Namespace) -> int:
     """Print the comparison asked for (see the module docstring)."""
@@ -40,7 +45,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
             raise DataError(f"compare --session takes one run, got {len(runs)}")
         report = asyncio.run(compare_session(runs[0], config.oms.database))
         print(json.dumps(report.to_json()) if args.json else render_session(report))
-        return 0
+        return 0 if report.covered else EXIT_NO_SESSION
     comparison = compare_runs(runs)
     if args.json:
         print(json.dumps(comparison.to_json()))
@@ -131,7 +136,10 @@ def total_cells(backtest: InstrumentTotals | None, shadow: InstrumentTotals | No
 
 
 def render_session(report: SessionComparison) -> str:
-    """The session report as text: the lines, then the two tables."""
+    """The session report as text: the lines, then the two tables (without a session, the
+    two lines that say so and how to make one)."""
+    if not report.covered:
+        return f"{report.summary_line()}\n{report.session_line()}"
     a = report.attribution
     return "\n".join(
         [

@@ -7,7 +7,8 @@ the live clock, at ``node.replay_speed``), sandbox fills, everything into the OM
 read. Writing a new target file (docs/operator/trying-the-node.md) rebalances within a heartbeat.
 
 Without a terminal (a pipe, CI), there is no screen to draw: the same node runs headless for
-``--seconds`` and the demo prints ``trade-console status``.
+``--seconds``, the demo prints ``trade-console status`` while the node still runs (a status
+read after the stop would only say STOPPED), then stops the node and says so in one line.
 
 When a node already holds the OMS (a demo running in another shell in the same folder), the
 demo refuses with one line naming it and exits 2 before it writes anything, targets included.
@@ -18,8 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import subprocess
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
@@ -70,16 +73,28 @@ def write_first_targets(config: AppConfig) -> Path:
 def _headless(args: argparse.Namespace, config: AppConfig) -> int:
     from console.commands.dashboard import log_to_file
     from console.commands.run import serve_node
-    from console.commands.status import run_status
 
     seconds = getattr(args, "seconds", 30.0)
     print(
         f"trade-console demo: no terminal, so no dashboard; the shadow node runs headless for "
-        f"{seconds:g} s",
+        f"{seconds:g} s, then its status is printed and it stops",
         file=sys.stderr,
     )
     log_to_file(config)
-    code = asyncio.run(serve_node(config, "shadow", False, False, seconds=seconds))
-    status = argparse.Namespace(config=getattr(args, "config", None), json=False)
-    run_status(status)
-    return code
+
+    async def print_status(terminal: TextIO) -> None:
+        # ``trade-console status`` itself, in a process of its own: read from this process,
+        # which holds the OMS, the node would look like an earlier node of the same process
+        # that did not let go ("gone"). Waited for in a thread: asyncio's own subprocesses
+        # need a child watcher, which the event-loop policy Nautilus installs does not have.
+        command = [sys.executable, "-m", "console.cli", "status"]
+        if getattr(args, "config", None) is not None:
+            command += ["--config", args.config]
+        done = await asyncio.to_thread(
+            subprocess.run, command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60
+        )
+        terminal.write(done.stdout.decode(errors="replace"))
+
+    return asyncio.run(
+        serve_node(config, "shadow", False, False, seconds=seconds, before_stop=print_status)
+    )

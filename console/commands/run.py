@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TextIO
 
 import msgspec
 
@@ -61,9 +63,13 @@ async def serve_node(
     confirm_live: bool,
     exit_when_done: bool,
     seconds: float | None = None,
+    before_stop: Callable[[TextIO], Awaitable[None]] | None = None,
 ) -> int:
     """Run the node on this loop until SIGTERM/SIGINT, the replay's end (``exit_when_done``)
     or ``seconds``; 0 after a clean stop, 1 if it never connected.
+
+    ``before_stop`` is awaited with the terminal's stream once the wait is over, while the node
+    still runs (the demo prints ``status`` there: after the stop it would say STOPPED).
 
     Raises
     ------
@@ -91,6 +97,8 @@ async def serve_node(
                     print(f"trade-console: {state.detail}", file=terminal)
                 try:
                     await run_until_stopped(session, stop, seconds, exit_when_done)
+                    if before_stop is not None:
+                        await before_stop(terminal)
                 finally:
                     await session.stop()
             print("trade-console: node stopped", file=terminal)

@@ -189,6 +189,12 @@ class SessionCompareScreen(CompareScreen):
         report = self.report = message.report
         a = report.attribution
         self.query_one("#status", Static).update(report.summary_line())
+        # Without a session there is nothing to compare: no tables, no curves, no PnL.
+        for part in self.query("#orders, #totals, #curves, #curve-note"):
+            part.display = report.covered
+        if not report.covered:
+            self.query_one("#session", Static).update(report.session_line())
+            return
         self.query_one("#session", Static).update(
             f"{report.session_line()}\nPnL: backtest {format_value(a.backtest_pnl, 'money')}, "
             f"shadow {format_value(a.shadow_pnl, 'money')} (at the backtest's closing marks)"

@@ -97,8 +97,9 @@ class LaunchedRun(Horizontal, can_focus=True):
         self.query_one("#figures", Static).update(figures)
 
     def ended(self, event: LaunchEnded) -> None:
-        """Show how the run ended."""
-        self.state = "CANCELLED" if event.cancelled else event.status
+        """Show how the run ended: the state its summary and ``runs`` row hold (a run that
+        completed before a cancel reached it is COMPLETED, here as in the run list)."""
+        self.state = event.status
         self.run_id, self.folder, self.error = event.run_id, event.folder, event.error
         if self.state == "COMPLETED":
             self.fraction = 1.0

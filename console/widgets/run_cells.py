@@ -16,6 +16,7 @@ STATE_VARIABLES = {
     "RUNNING": "status-open",
     "COMPLETED": "status-done",
     "FAILED": "status-bad",
+    "CANCELLED": "status-closed",
     BROKEN: "status-bad",
 }
 MARK = "✓ "

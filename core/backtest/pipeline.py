@@ -6,7 +6,8 @@ groups that overlap it) and write them vectorised into a scratch Nautilus catalo
 streams the catalog through the engine's data iterator in ``chunk_size`` chunks with
 ``NautilusRebalanceStrategy`` following the targets, then writes orders, fills, positions,
 equity curve and summary. Whatever goes wrong, the run's folder ends with a summary.json:
-COMPLETED with its results, or FAILED with the error and no parquet file.
+COMPLETED with its results, or FAILED with the error and no parquet file (CANCELLED, the same
+way, when the progress callback raised ``RunCancelled``: the operator cancelled the run).
 
 With ``[backtest] mode = "signals"`` the engine gets only the ``window_secs`` after each target
 set (``core.data.signal_windows``, ``WindowFeed``), read in this process: same strategy, fill model
@@ -46,10 +47,15 @@ from core.backtest.results_builder import build_results
 from core.config import AppConfig, parse_balance, to_builtins
 from core.data.instrument_specs import InstrumentSpec
 from core.data.nautilus_instruments import to_nautilus_instrument
-from core.data.results import write_failed_summary, write_results
+from core.data.results import (
+    STATUS_CANCELLED,
+    STATUS_FAILED,
+    write_failed_summary,
+    write_results,
+)
 from core.data.run_id import allocate_run_id
 from core.data.signal_windows import signal_windows
-from core.errors import EmptyWindowError, TradeConsoleError
+from core.errors import EmptyWindowError, RunCancelled, TradeConsoleError
 from core.execution.algorithms.choice import register_exec_algorithms
 from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import (
@@ -95,6 +101,8 @@ def run_backtest(
     Never raises for bad input: a problem with the config or the data ends as a FAILED summary
     whose error is one line naming the file or field. Unexpected errors end the same way (with
     the exception type), and the log under ``config.logging.directory`` holds the details.
+    ``RunCancelled`` raised by ``progress`` (the operator cancelled the run) ends it CANCELLED,
+    with the same summary and ``runs`` row.
     """
     created_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     results_root = config.results.root
@@ -105,12 +113,13 @@ def run_backtest(
     outcome = None
     try:
         outcome = _run(config, run_id, created_at, scratch, report, recorder)
-    except Exception as error:  # every failure must end in a FAILED summary
+    except Exception as error:  # every failure must end in a FAILED (or CANCELLED) summary
         message = str(error) if isinstance(error, TradeConsoleError) else _describe(error)
+        status = STATUS_CANCELLED if isinstance(error, RunCancelled) else STATUS_FAILED
         folder = write_failed_summary(
-            results_root, run_id, message, to_builtins(config), created_at
+            results_root, run_id, message, to_builtins(config), created_at, status
         )
-        outcome = BacktestOutcome(run_id, "FAILED", folder, message, {"status": "FAILED"})
+        outcome = BacktestOutcome(run_id, status, folder, message, {"status": status})
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         if outcome is None:  # interrupted (KeyboardInterrupt): the run will not come back

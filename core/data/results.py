@@ -5,7 +5,8 @@ A run's folder ``{results_root}/backtest_results/{run_id}/`` holds::
     orders.parquet  fills.parquet  positions.parquet  equity_curve.parquet  summary.json
 
 **summary.json is written last.** A folder without it is an incomplete run (still running, or
-killed); a summary with status ``FAILED`` is a failed run and no parquet file is left beside it.
+killed); a summary with status ``FAILED`` is a failed run, one with ``CANCELLED`` a run the
+operator cancelled, and no parquet file is left beside either.
 Each file is first written under a temporary hidden name in the folder and then moved to its
 final name, so a reader never opens a half-written file under a real name (on object stores
 the move is a copy and a delete, which is still all-or-nothing for the final name).
@@ -116,6 +117,9 @@ PARQUET_FILES: dict[str, pa.Schema] = {
 
 STATUS_COMPLETED = "COMPLETED"
 STATUS_FAILED = "FAILED"
+STATUS_CANCELLED = "CANCELLED"
+ENDED_WITHOUT_RESULTS = (STATUS_FAILED, STATUS_CANCELLED)
+"""The statuses of a summary that carries an error and no result."""
 # Order statuses counted as "rejected" in execution_stats: DENIED is the risk engine refusing
 # before the venue saw the order, which is a rejection from the desk's point of view.
 REJECTED_STATUSES = ("REJECTED", "DENIED")
@@ -208,7 +212,8 @@ class Metrics(msgspec.Struct, frozen=True):
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
-    """summary.json. A ``FAILED`` summary carries only the id, the error, the time and config."""
+    """summary.json. A ``FAILED`` or ``CANCELLED`` summary carries only the id, the error, the
+    time and config."""
 
     run_id: str
     status: str
@@ -228,12 +233,14 @@ class Summary(msgspec.Struct, frozen=True, kw_only=True):
         if RUN_ID_PATTERN.match(self.run_id) is None:
             raise ValueError(f"summary.run_id: {self.run_id!r} is not BT-YYYYMMDD-NNN")
         msgspec.structs.force_setattr(self, "created_at", _utc(self.created_at, "created_at"))
-        if self.status == STATUS_FAILED:
+        if self.status in ENDED_WITHOUT_RESULTS:
             if self.error is None or not self.error.strip():
-                raise ValueError("summary.error: a FAILED summary needs the error")
+                raise ValueError(f"summary.error: a {self.status} summary needs the error")
             return
         if self.status != STATUS_COMPLETED:
-            raise ValueError(f"summary.status: {self.status!r} is not COMPLETED or FAILED")
+            raise ValueError(
+                f"summary.status: {self.status!r} is not COMPLETED, FAILED or CANCELLED"
+            )
         if self.error is not None:
             raise ValueError("summary.error: a COMPLETED summary has no error")
         for name in ("period", "pnl", "metrics", "execution_stats"):
@@ -351,9 +358,16 @@ def write_results(results_root: str, run_id: str, tables: ResultTables, summary:
 
 
 def write_failed_summary(
-    results_root: str, run_id: str, error: str, config: dict[str, Any], created_at: dt.datetime
+    results_root: str,
+    run_id: str,
+    error: str,
+    config: dict[str, Any],
+    created_at: dt.datetime,
+    status: str = STATUS_FAILED,
 ) -> str:
     """Mark a run as failed: remove its parquet files, write a FAILED summary, return the URL.
+
+    ``status`` CANCELLED marks a run the operator cancelled the same way.
 
     Parquet files already written (or left under temporary names) are removed first, so
     nothing half-written in a failed run's folder looks like a result. ``error`` is reduced to
@@ -364,7 +378,7 @@ def write_failed_summary(
     joined = " | ".join(line.strip() for line in error.splitlines() if line.strip())
     summary = Summary(
         run_id=run_id,
-        status=STATUS_FAILED,
+        status=status,
         error=joined or "unknown error",
         created_at=created_at,
         config=config,

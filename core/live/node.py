@@ -24,6 +24,11 @@ What that takes, from what we measured (``nautilus-notes.md``):
   once per process (a later engine's logging config is ignored). The engine does not touch
   fds 1/2 itself (they are the process's, and Textual draws on fd 2): run it under
   ``core.fd_capture.redirect_std_fds``, or point fd 2 elsewhere, wherever a terminal matters.
+  The logger's thread writes the file through an 8 KB buffer that it empties only when full or
+  when asked: nothing else asks on a live node, so the file lagged up to 8 KB behind (a quiet
+  node's fills stayed out of it for good) and the stop lines were lost with the process, which
+  leaves with ``os._exit``. The engine asks every ``LOG_FLUSH_SECS`` while it runs and waits
+  for the file once the node is stopped (``sync_logger_to_disk``).
 - **Fills** in SHADOW come from the desk's sandbox (``core.live.venues``), which fills a market
   order larger than the last trade completely, as the backtest does: the last trade's size at
   its price and the rest one tick worse. Its latency is the venue's ``latency_ms`` in recorded
@@ -41,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.component import flush_logger, sync_logger_to_disk
 from nautilus_trader.config import (
     LiveDataEngineConfig,
     LiveExecEngineConfig,
@@ -81,6 +87,8 @@ from core.oms.events import NodeStatus
 LOG_FILE_NAME = "trade-console-node"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGABRT)
 _POLL_S = 0.02
+LOG_FLUSH_SECS = 1.0
+"""How often a running node's log file is brought up to date (the logger buffers 8 KB)."""
 # Residual events (cancel acks) are awaited this long after the trader stops: the sandbox
 # answers at once; a venue needs longer.
 _POST_STOP_S = {"shadow": 0.2, "live": 2.0}
@@ -278,6 +286,7 @@ class NautilusLiveEngine:
             replay if isinstance(replay, ReplayDataClient) else None
         )
         self._task: asyncio.Task | None = None
+        self._log_flusher: asyncio.Task | None = None
         self._phase = "STOPPED"
         self._error: str | None = None
         self._disposed = False
@@ -311,6 +320,7 @@ class NautilusLiveEngine:
             raise RuntimeError("start: the node has already been started")
         self._phase = "STARTING"
         self._task = self._loop.create_task(self.node.run_async(), name="nautilus-node")
+        self._log_flusher = self._loop.create_task(_flush_log_every(LOG_FLUSH_SECS))
         deadline = self._loop.time() + self.config.node.start_timeout_secs
         while self._loop.time() < deadline:
             if self._task.done() or (self.replay is not None and self.replay.error is not None):
@@ -356,6 +366,13 @@ class NautilusLiveEngine:
                     await asyncio.gather(task, return_exceptions=True)
             if self._own_executor and kernel.executor is not None:
                 kernel.executor.shutdown(wait=False, cancel_futures=True)
+            if self._log_flusher is not None:
+                self._log_flusher.cancel()
+                await asyncio.gather(self._log_flusher, return_exceptions=True)
+                self._log_flusher = None
+            # Every line up to the kernel's DISPOSED, in the file before the caller goes on
+            # (the process may end with os._exit, which no logger thread survives).
+            sync_logger_to_disk()
             self._task = None
             self._phase = "STOPPED"
 
@@ -419,6 +436,13 @@ class NautilusLiveEngine:
                 f"NOT CONNECTED: {', '.join(down)} after {self.config.node.start_timeout_secs:g} s"
             )
         return "NOT CONNECTED: clients connected but the trader did not start"
+
+
+async def _flush_log_every(seconds: float) -> None:
+    """Ask Nautilus's logger thread to write out its buffer every ``seconds`` (never blocks)."""
+    while True:
+        await asyncio.sleep(seconds)
+        flush_logger()
 
 
 class _LoopSettings:

@@ -47,7 +47,8 @@ import msgspec
 _RECORD = {"frozen": True, "kw_only": True}
 
 UPLOAD_STATES = ("queued", "uploading", "done", "failed")
-RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED")  # COMPLETED/FAILED as in summary.json
+# The last three as in summary.json; CANCELLED: the operator cancelled the run.
+RUN_STATES = ("QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 AUDIT_ACTIONS = (
     "kill",
@@ -278,7 +279,7 @@ class RunState(msgspec.Struct, **_RECORD):
 
     run_id: str
     state: str
-    """QUEUED, RUNNING, COMPLETED or FAILED."""
+    """QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED."""
     updated_at: int
     progress: float = 0.0
     """Fraction done, 0 to 1."""

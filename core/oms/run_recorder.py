@@ -1,4 +1,5 @@
-"""``RunRecorder``: one backtest's life in the OMS ``runs`` table, QUEUED to COMPLETED or FAILED.
+"""``RunRecorder``: one backtest's life in the OMS ``runs`` table, QUEUED to COMPLETED, FAILED
+or CANCELLED.
 
 A backtest must never fail because of its bookkeeping: an OMS that cannot be opened or written
 only costs the dashboard its view of the run. So the recorder never raises; the first problem it
@@ -130,7 +131,7 @@ class RunRecorder:
             self._note(f"OMS not fully recorded: {one_line(error)}")
 
     def finish(self, state: str, folder: str | None, error: str | None) -> None:
-        """Record the run as ``state`` (COMPLETED or FAILED) and close the OMS."""
+        """Record the run as ``state`` (COMPLETED, FAILED or CANCELLED) and close the OMS."""
         store, self._store = self._store, None
         if store is None:
             return

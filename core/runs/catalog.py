@@ -105,7 +105,8 @@ class RunEntry:
 
     run_id: str
     status: str
-    """QUEUED/RUNNING (the OMS), COMPLETED/FAILED (the summary), BROKEN or INCOMPLETE."""
+    """QUEUED/RUNNING (the OMS), COMPLETED/FAILED/CANCELLED (the summary), BROKEN or
+    INCOMPLETE."""
     figures: SummaryFigures
     """The summary's figures (the preferred copy's); empty while the run has no summary."""
     progress: float | None = None

@@ -135,9 +135,10 @@ def read_result_table(folder: str, name: str, columns: Sequence[str] | None = No
     Raises
     ------
     DataError
-        One line naming the file: missing (the run is incomplete or failed) or unreadable.
+        One line naming the file: missing (the run is incomplete, failed or cancelled) or
+        unreadable.
     """
-    data, source = read_run_file(folder, name, "the run is incomplete or failed")
+    data, source = read_run_file(folder, name, "the run is incomplete, failed or cancelled")
     try:
         # Read by polars: a threaded pyarrow read can leave Arrow's pools to abort the
         # interpreter's teardown (exit 134; see console.cli.entry, which exits past it).
@@ -154,12 +155,14 @@ def load_run(folder: str) -> LoadedRun:
     Raises
     ------
     DataError
-        The folder holds no summary, a FAILED run (which has no curve to compare), or no
-        equity curve.
+        The folder holds no summary, a FAILED or CANCELLED run (which has no curve to
+        compare), or no equity curve.
     """
     summary = read_summary(folder)
     if summary.status != STATUS_COMPLETED:
-        raise DataError(f"run {summary.run_id} FAILED, nothing to compare: {summary.error}", folder)
+        raise DataError(
+            f"run {summary.run_id} {summary.status}, nothing to compare: {summary.error}", folder
+        )
     table = read_result_table(folder, EQUITY_FILE, ("ts_event", "portfolio_value", "drawdown_pct"))
     ns = table.column("ts_event").cast(pa.int64()).to_numpy()
     return LoadedRun(

@@ -12,10 +12,11 @@ backtest`` and every Dask task of the batch make: same folder, summary and OMS `
   thread that hands each event to ``on_event`` (at most every ``PROGRESS_INTERVAL_S`` per run,
   plus every change of phase).
 - **Cancel** sends SIGTERM; the child only notes it, and its next progress report raises
-  ``RunCancelled`` inside the run, so ``run_backtest`` ends it the way it ends any failure: a
-  FAILED summary and a FAILED ``runs`` row whose error is ``cancelled by the operator`` (the
-  OMS and ``summary.json`` know COMPLETED and FAILED only). A child still alive
-  ``CANCEL_GRACE_S`` later is killed outright (its folder then keeps no summary).
+  ``RunCancelled`` inside the run, so ``run_backtest`` ends it the way it ends a failure, as
+  CANCELLED: a CANCELLED summary (no parquet file) and ``runs`` row whose error is ``cancelled
+  by the operator``, the one state the launch line, the run list, the detail view and
+  ``compare`` show. A child still alive ``CANCEL_GRACE_S`` later is killed outright (its
+  folder then keeps no summary).
 - **Below the console in CPU priority**: a child lowers its own priority by ``LAUNCH_NICE``
   before it imports anything heavy. On the trading box the console and its node share the
   cores with the runs; a run taking a little longer costs nothing, a console (or node) starved
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.config import AppConfig
-from core.errors import TradeConsoleError
+from core.errors import RunCancelled
 from core.fd_capture import point_std_fds
 from core.runs.progress import ProgressThrottle
 
@@ -57,14 +58,10 @@ PROGRESS_INTERVAL_S = 0.2
 """A run's progress events, at most this often (phase changes always): the screen redraws
 its bar at this pace whatever the engine's."""
 CANCEL_GRACE_S = 10.0
-"""How long a cancelled run has to write its FAILED summary before it is killed."""
+"""How long a cancelled run has to write its CANCELLED summary before it is killed."""
 LAUNCH_NICE = 10
 """How much lower a launched run's CPU priority is than the console's (``os.nice``)."""
 _POLL_S = 0.1
-
-
-class RunCancelled(TradeConsoleError):
-    """Raised inside a launched run once the operator cancelled it."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +183,8 @@ class RunLauncher:
             for key in dead & dead_seen:
                 cancelled = self._reap(key)
                 error = CANCELLED if cancelled else "the run's process ended without a result"
-                self._on_event(LaunchEnded(key, "FAILED", None, None, error, cancelled))
+                status = "CANCELLED" if cancelled else "FAILED"
+                self._on_event(LaunchEnded(key, status, None, None, error, cancelled))
             dead_seen = dead
 
     def _reap(self, key: int) -> bool:
@@ -233,7 +231,7 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
     cancelled = threading.Event()
     # The handler only notes the request: an exception raised at an arbitrary point (inside a
     # write, inside Nautilus) could leave the folder or the OMS half-written. The run raises
-    # it itself, at its next progress report, where run_backtest turns it into FAILED.
+    # it itself, at its next progress report, where run_backtest turns it into CANCELLED.
     signal.signal(signal.SIGTERM, lambda signum, frame: cancelled.set())
     started = time.monotonic()
     throttle = ProgressThrottle(PROGRESS_INTERVAL_S)
@@ -255,7 +253,7 @@ def _child(config: AppConfig, key: int, events: multiprocessing.Queue, log_path:
     from core.backtest.pipeline import run_backtest  # Nautilus: only once fds 1 and 2 are the log's
 
     if cancelled.is_set():  # cancelled while importing: no run was started
-        events.put(LaunchEnded(key, "FAILED", None, None, CANCELLED, True))
+        events.put(LaunchEnded(key, "CANCELLED", None, None, CANCELLED, True))
         return
     outcome = run_backtest(config, progress=report)
     ended = LaunchEnded(

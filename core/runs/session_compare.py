@@ -17,6 +17,13 @@ the session is:
 An explicit ``window`` (epoch ns) replaces both. Several sessions over the same period (a node
 restarted) count as one.
 
+**No session.** When no node order is found either way, no session covers the backtest and
+there is nothing to compare: ``covered`` is False, ``summary_line`` says so and
+``session_line`` how to make a session, instead of a PnL "difference" that would be the
+backtest's own PnL with its sign turned (``to_json`` then has no ``pnl``). A node on REPLAY
+(the demo's) is stamped with the live clock and trades its own target files, whose operation
+ids are not a backtest's, so it covers no backtest.
+
 **Matching.** Orders are keyed by (operation id, instrument), the rebalance that asked for them
 and what was traded; several orders under one key on one side (an algorithm's children, a
 retry) are taken together: their fills summed, their VWAP over all of them. An order with no
@@ -50,6 +57,7 @@ operation. A session without fills in the OMS gets no curve: the backtest's own 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -185,6 +193,8 @@ class SessionInfo:
     node_mode: str | None
     orders: int
     fills: int
+    node_orders: int = 0
+    """The strategy's node orders in the OMS, session or not."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,27 @@ class SessionComparison:
     attribution: PnlAttribution
     curves: tuple[Curve, ...]
     curve_note: str
+
+    @property
+    def covered(self) -> bool:
+        """Whether a node session covers the backtest: without one, nothing is compared."""
+        return self.session.orders > 0
+
+    @property
+    def period_text(self) -> str:
+        """The backtest's period (or the window given): ``2026-01-05..2026-01-08``, with times
+        when one is not midnight."""
+        s = self.session
+        if s.how == "window" and s.start_ns is not None and s.end_ns is not None:
+            start = dt.datetime.fromtimestamp(s.start_ns / 1e9, dt.UTC)
+            end = dt.datetime.fromtimestamp(s.end_ns / 1e9, dt.UTC)
+        else:
+            period = self.run.summary.period
+            assert period is not None  # a completed run's
+            start, end = period.start, period.end
+        midnight = dt.time(0, 0)
+        form = "%Y-%m-%d" if start.time() == end.time() == midnight else "%Y-%m-%d %H:%M"
+        return f"{start:{form}}..{end:{form}}"
 
     @property
     def matched(self) -> int:
@@ -216,6 +247,8 @@ class SessionComparison:
 
     def summary_line(self) -> str:
         """The one line the desk reads first."""
+        if not self.covered:
+            return f"No shadow session covers {self.period_text}: nothing to compare."
         a = self.attribution
         quantity = f" + quantity {a.quantity:,.2f}" if abs(a.quantity) >= 0.005 else ""
         return (
@@ -227,10 +260,18 @@ class SessionComparison:
     def session_line(self) -> str:
         """Where the session came from, in words."""
         s = self.session
-        if s.how == "none":
+        if not self.covered:
+            where = (
+                "in the window given"
+                if s.how == "window"
+                else "in that period or from this backtest's operations"
+            )
             return (
-                f"no {s.strategy_id} node orders in {s.database} for this backtest's period or "
-                "operations: every order is only in the backtest"
+                f"{s.node_orders} {s.strategy_id} node orders in {s.database}, none {where}. "
+                "Make one: run the shadow node on the venue's data during those days "
+                '(trade-console run --mode shadow, [node] source = "venue"). A REPLAY session, '
+                "as the demo's, runs on today's clock and trades its own target files: it "
+                "covers no backtest (docs/operator/compare.md)."
             )
         how = {
             "period": "node orders in the backtest's period",
@@ -241,11 +282,19 @@ class SessionComparison:
         return f"{mode}session: {s.orders} orders, {s.fills} fills; {how} ({s.database})"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (``trade-console compare --session --json``); keys are stable."""
+        """A JSON-ready dict (``trade-console compare --session --json``); keys are stable.
+
+        Without a session (``covered`` false) the comparison's keys are null or empty: no
+        ``pnl``, no ``orders``; ``message`` and ``session_line`` say why.
+        """
+        covered = self.covered
         a = self.attribution
         return {
             "run_id": self.run.summary.run_id,
             "folder": self.run.folder,
+            "covered": covered,
+            "message": self.summary_line(),
+            "session_line": self.session_line(),
             "session": {
                 "database": self.session.database,
                 "strategy_id": self.session.strategy_id,
@@ -255,11 +304,14 @@ class SessionComparison:
                 "node_mode": self.session.node_mode,
                 "orders": self.session.orders,
                 "fills": self.session.fills,
+                "node_orders": self.session.node_orders,
             },
-            "matched": self.matched,
-            "only_backtest": self.only_backtest,
-            "only_shadow": self.only_shadow,
-            "pnl": {
+            "matched": self.matched if covered else None,
+            "only_backtest": self.only_backtest if covered else None,
+            "only_shadow": self.only_shadow if covered else None,
+            "pnl": None
+            if not covered
+            else {
                 "backtest": a.backtest_pnl,
                 "shadow": a.shadow_pnl,
                 "difference": a.difference,
@@ -269,7 +321,7 @@ class SessionComparison:
                 "missing": a.missing,
                 "marks": a.marks,
             },
-            "orders": [_pair_json(p) for p in self.pairs],
+            "orders": [_pair_json(p) for p in self.pairs] if covered else [],
             "instruments": [
                 {
                     "instrument": (b or s).instrument,  # type: ignore[union-attr]
@@ -277,8 +329,10 @@ class SessionComparison:
                     "shadow": _totals_json(s),
                 }
                 for b, s in self.totals
-            ],
-            "curve_note": self.curve_note,
+            ]
+            if covered
+            else [],
+            "curve_note": self.curve_note if covered else "",
         }
 
 
@@ -334,6 +388,7 @@ async def compare_session(
         node_mode=status.mode if status is not None else None,
         orders=len(chosen),
         fills=len(session_fills),
+        node_orders=len(node_orders),
     )
     return build_session_comparison(run, info, backtest, shadow, _closing_marks(folder))
 

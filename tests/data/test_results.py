@@ -323,10 +323,23 @@ def test_a_completed_summary_needs_its_results_and_a_failed_one_its_error() -> N
         summary(pnl=None)
     with pytest.raises(ValueError, match=r"summary.error: a FAILED summary needs the error"):
         Summary(run_id=RUN_ID, status="FAILED", created_at=NOW, config={})
+    with pytest.raises(ValueError, match=r"summary.error: a CANCELLED summary needs the error"):
+        Summary(run_id=RUN_ID, status="CANCELLED", created_at=NOW, config={})
     with pytest.raises(ValueError, match=r"is not BT-YYYYMMDD-NNN"):
         summary(run_id="run-1")
     with pytest.raises(ValueError, match=r"created_at: must be time zone-aware"):
         summary(created_at=NOW.replace(tzinfo=None))
+
+
+def test_a_cancelled_run_leaves_a_cancelled_summary_and_no_parquet_file(tmp_path) -> None:
+    folder = write_results(str(tmp_path), RUN_ID, tables(), summary())
+    written = write_failed_summary(
+        str(tmp_path), RUN_ID, "cancelled by the operator", {}, NOW, status="CANCELLED"
+    )
+    assert written == folder
+    cancelled = read_summary(folder)
+    assert (cancelled.status, cancelled.error) == ("CANCELLED", "cancelled by the operator")
+    assert [p.name for p in (tmp_path / "backtest_results" / RUN_ID).iterdir()] == ["summary.json"]
 
 
 def test_write_results_refuses_a_summary_of_another_run(tmp_path) -> None:

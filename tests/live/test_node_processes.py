@@ -1,5 +1,6 @@
 """The node in real processes: headless under SIGTERM, and inside the dashboard on a real
-terminal (a pseudo-terminal), where nothing but Textual may draw."""
+terminal (a pseudo-terminal), where nothing but Textual may draw. In each, Nautilus's own log
+file holds every line to the node's stop."""
 
 from __future__ import annotations
 
@@ -18,24 +19,54 @@ import termios
 import time
 from pathlib import Path
 
+from conftest import write_config
 from node_helpers import BTC, ETH
 
 from core.data.target_file import write_target_file
+from core.live.node import LOG_FILE_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 REASON = "test: halt after detach"
 NAUTILUS_MARKS = ("[INFO]", "[WARN]", "[ERROR]", "TradingNode", "Traceback")
 
 
-def config_file(config_writer, tmp_path: Path, demo_root: str) -> Path:
+def config_file(tmp_path: Path, demo_root: str) -> Path:
+    """The test's config, logging to ``tmp_path / "logs"``: one node's log per test."""
     extra = (
         "\n[node]\nreplay_speed = 300.0\nheartbeat_secs = 0.2\n"
         f'\n[watcher]\npath = "{tmp_path / "orders" / "target_weights.json"}"\n'
         f'\n[drift]\nlog = "{tmp_path / "drift.log"}"\n'
     )
-    return config_writer(
-        tmp_path / "config.toml", data_root=demo_root, results_root=str(tmp_path), extra=extra
+    return write_config(
+        tmp_path / "config.toml",
+        log_dir=tmp_path / "logs",
+        data_root=demo_root,
+        results_root=str(tmp_path),
+        extra=extra,
     )
+
+
+def node_log(tmp_path: Path) -> str:
+    path = tmp_path / "logs" / f"{LOG_FILE_NAME}.log"
+    return path.read_text() if path.exists() else ""
+
+
+def fill_trade_ids(database: Path) -> list[str]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        return [row[0] for row in connection.execute("SELECT trade_id FROM fills")]
+
+
+def assert_node_log_complete(tmp_path: Path) -> None:
+    """Nautilus's log of a stopped node: every fill the OMS holds, then the stop sequence to
+    the kernel's last line (the logger buffers 8 KB, which used to die with the process)."""
+    log = node_log(tmp_path)
+    trade_ids = fill_trade_ids(tmp_path / "oms.sqlite")
+    assert trade_ids, "no fills: the test traded nothing"
+    missing = [trade_id for trade_id in trade_ids if f"trade_id={trade_id}," not in log]
+    assert not missing, f"fills in the OMS but not in the node's log: {missing}"
+    last_fill = log.rindex("OrderFilled(")
+    for line in ("TradingNode: STOPPING", "TradingNode: STOPPED", "MessageBus: Closed"):
+        assert log.find(line, last_fill) > 0, f"no '{line}' after the last fill in the log"
 
 
 def node_state(database: Path) -> str | None:
@@ -57,11 +88,13 @@ def wait_until(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_headless_node_runs_until_sigterm_and_stops_cleanly(
-    config_writer, tmp_path: Path, demo_root: str
+def test_headless_node_runs_until_sigterm_stops_cleanly_and_logs_every_line(
+    tmp_path: Path, demo_root: str
 ) -> None:
-    config = config_file(config_writer, tmp_path, demo_root)
+    config = config_file(tmp_path, demo_root)
     database = tmp_path / "oms.sqlite"
+    targets = tmp_path / "orders" / "target_weights.json"
+    targets.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "console.cli", "run", "--config", str(config)],
         cwd=ROOT,
@@ -71,6 +104,18 @@ def test_headless_node_runs_until_sigterm_and_stops_cleanly(
     )
     try:
         wait_until(lambda: node_state(database) == "RUNNING", 30, "the node RUNNING")
+        write_target_file(str(targets), {BTC: 0.4, ETH: 0.3}, dt.datetime.now(dt.UTC), "research")
+        wait_until(lambda: len(fill_trade_ids(database)) >= 2, 30, "fills in the OMS")
+        # While the node runs, its log keeps up with what it did (within a flush interval),
+        # though a quiet node writes far less than the logger's 8 KB buffer.
+        wait_until(
+            lambda: all(
+                f"trade_id={trade_id}," in node_log(tmp_path)
+                for trade_id in fill_trade_ids(database)
+            ),
+            5,
+            "the OMS's fills in the node's log while it runs",
+        )
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)
     finally:
@@ -81,12 +126,13 @@ def test_headless_node_runs_until_sigterm_and_stops_cleanly(
     assert out.strip().endswith("trade-console: node stopped")
     assert not any(mark in out + err for mark in NAUTILUS_MARKS), out + err
     assert node_state(database) == "STOPPED"
+    assert_node_log_complete(tmp_path)
 
 
 def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q_then_stop(
-    config_writer, tmp_path: Path, demo_root: str
+    tmp_path: Path, demo_root: str
 ) -> None:
-    config = config_file(config_writer, tmp_path, demo_root)
+    config = config_file(tmp_path, demo_root)
     targets = tmp_path / "orders" / "target_weights.json"
     targets.parent.mkdir(parents=True, exist_ok=True)
     main, child = pty.openpty()
@@ -142,6 +188,7 @@ def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q_then_stop(
     with sqlite3.connect(tmp_path / "oms.sqlite") as connection:
         (orders,) = connection.execute("SELECT count(*) FROM orders").fetchone()
     assert orders >= 2
+    assert_node_log_complete(tmp_path)
 
 
 def heartbeat(database: Path) -> tuple[str, str, int] | None:
@@ -159,9 +206,9 @@ def order_count(database: Path) -> int:
 
 
 def test_sighup_detaches_the_console_and_the_node_keeps_trading_and_obeys_kill(
-    config_writer, tmp_path: Path, demo_root: str
+    tmp_path: Path, demo_root: str
 ) -> None:
-    config = config_file(config_writer, tmp_path, demo_root)
+    config = config_file(tmp_path, demo_root)
     database = tmp_path / "oms.sqlite"
     targets = tmp_path / "orders" / "target_weights.json"
     targets.parent.mkdir(parents=True, exist_ok=True)
@@ -243,6 +290,7 @@ def test_sighup_detaches_the_console_and_the_node_keeps_trading_and_obeys_kill(
             os.close(main)
     assert process.returncode == 0
     assert node_state(database) == "STOPPED"
+    assert_node_log_complete(tmp_path)  # the detached node's, to its stop on SIGTERM
 
 
 def test_a_node_killed_with_sigkill_is_node_down_with_a_critical_alert_in_time(

@@ -21,6 +21,7 @@ from textual.widgets import Collapsible, Input, ProgressBar, Static
 from console.app import TradeConsoleApp
 from console.cli import EXIT_BAD_INPUT, main
 from console.screens.backtests import BacktestsScreen
+from console.screens.run_detail import RunDetailScreen
 from console.widgets.launch_form import FIELDS, MAIN_FIELDS, MORE_FIELDS, LaunchForm
 from console.widgets.launched_run import LaunchedRun
 from console.widgets.runs_pane import RunsPane
@@ -218,8 +219,12 @@ async def test_a_bad_field_shows_its_message_and_launches_nothing(
         assert str(problems.render()).strip() == ""
 
 
-async def test_cancel_stops_a_running_backtest_shown_cancelled_with_a_failed_summary(
-    store: OmsStore, tmp_path: Path, long_root: str, log_dir: Path
+async def test_a_cancelled_backtest_is_cancelled_on_its_line_in_the_list_detail_and_compare(
+    store: OmsStore,
+    tmp_path: Path,
+    long_root: str,
+    log_dir: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     app = TradeConsoleApp(desk_config(tmp_path, long_root, log_dir), store=store)
     async with app.run_test(size=LARGE) as pilot:
@@ -238,15 +243,32 @@ async def test_cancel_stops_a_running_backtest_shown_cancelled_with_a_failed_sum
         assert run.query_one(ProgressBar).percentage < 1.0
         assert "CANCELLED" in str(figures.render())
         written = summary(run.folder or "")
-        assert (written["status"], written["error"]) == ("FAILED", CANCELLED)
+        assert (written["status"], written["error"]) == ("CANCELLED", CANCELLED)
         assert not list(Path(run.folder or "").glob("*.parquet"))
+        [row] = [r for r in await store.runs() if r.run_id == run.run_id]
+        assert (row.state, row.error) == ("CANCELLED", CANCELLED)
         runs = screen.query_one(RunsPane)
         await wait_for(
             pilot,
-            lambda: [run.run_id, "FAILED"] in [r[:2] for r in table_rows(runs.table)],
+            lambda: [run.run_id, "CANCELLED"] in [r[:2] for r in table_rows(runs.table)],
         )
         assert screen.launcher.running == []
         await wait_for(pilot, no_children_left)
+        # The detail view says the same.
+        runs.table.focus()
+        runs.table.move_cursor(row=runs.table.keys.index(run.run_id))
+        await pilot.press("enter")
+        detail = pilot.app.screen
+        assert isinstance(detail, RunDetailScreen)
+        await wait_for(pilot, lambda: detail.files is not None)
+        await pilot.pause()
+        assert " · CANCELLED · " in str(detail.query_one("#title", Static).render())
+        shown = str(detail.query_one("#figures", Static).render())
+        assert f"CANCELLED: {CANCELLED}" in shown
+    # And compare, which has nothing to compare in it.
+    assert main(["compare", run.folder or "", run.folder or ""]) == EXIT_BAD_INPUT
+    refused = capsys.readouterr().err
+    assert f"run {run.run_id} CANCELLED, nothing to compare: {CANCELLED}" in refused
 
 
 async def test_quitting_the_console_cancels_its_launched_runs_and_leaves_no_process(
@@ -267,7 +289,7 @@ async def test_quitting_the_console_cancels_its_launched_runs_and_leaves_no_proc
     assert no_children_left()
     [folder] = (tmp_path / "results" / "backtest_results").iterdir()
     written = summary(str(folder))
-    assert (written["status"], written["error"]) == ("FAILED", CANCELLED)
+    assert (written["status"], written["error"]) == ("CANCELLED", CANCELLED)
 
 
 async def test_the_launcher_fits_an_80_by_24_terminal(

@@ -104,7 +104,7 @@ def test_a_broken_summary_is_an_entry_with_its_problem_and_the_others_still_list
     assert "truncated" in truncated.note and "\n" not in truncated.note
     assert entries["BT-20260105-003"].status == BROKEN
     assert entries["BT-20260105-003"].note == (
-        "summary.json: summary.status: 'DONE' is not COMPLETED or FAILED"
+        "summary.json: summary.status: 'DONE' is not COMPLETED, FAILED or CANCELLED"
     )
     assert entries["BT-20260105-004"].status == INCOMPLETE
     assert entries["BT-20260105-004"].note == "no summary.json"

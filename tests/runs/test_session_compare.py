@@ -18,7 +18,7 @@ from run_helpers import console_80x24, parity_config, shadow_orders
 from textual.widgets import DataTable, Static
 
 from console.cli import main
-from console.commands.compare import order_cells
+from console.commands.compare import EXIT_NO_SESSION, order_cells
 from console.screens.run_compare import SessionCompareScreen
 from console.widgets.line_plot import LinePlot
 from core.backtest.pipeline import run_backtest
@@ -113,18 +113,61 @@ async def test_a_backtest_with_latency_and_a_dust_threshold_is_explained_order_b
     assert f"{report.only_shadow} only in shadow" in line and "price" in line
 
 
-async def test_an_oms_without_the_session_lists_every_order_as_only_in_the_backtest(
+NO_SESSION = "No shadow session covers 2026-01-05 00:00..2026-01-05 12:00: nothing to compare."
+"""What the session compare says of the parity backtest (``WINDOW``) when nothing covers it."""
+
+
+async def replay_session_elsewhere(tmp_path: Path) -> str:
+    """An OMS as the demo leaves it: a REPLAY session's node order of the same strategy, stamped
+    with today's clock and the operation id of its own target file. It covers no backtest."""
+    now = dt.datetime.now(dt.UTC)
+    order = OrderEvent(
+        client_order_id="O-20261207-185020-001-001-1",
+        event_id="demo-filled",
+        event_type="OrderFilled",
+        sequence=3,
+        ts_event=_ns(now),
+        status="FILLED",
+        instrument_id="BTCUSDT.BINANCE",
+        strategy_id="REBAL-001",
+        side="BUY",
+        order_type="MARKET",
+        quantity=0.42565,
+        filled_qty=0.42565,
+        operation_id="targets-0123456789ab",
+        created_at=_ns(now),
+    )
+    database = tmp_path / "demo.sqlite"
+    async with await OmsStore.open(database) as store:
+        store.submit(order)
+    return str(database)
+
+
+async def test_without_a_session_it_says_so_instead_of_a_pnl_difference(
     session: tuple[AppConfig, str, str], tmp_path: Path
 ) -> None:
     _, folder, _ = session
     empty = tmp_path / "empty.sqlite"
     await (await OmsStore.open(empty)).close()
-    report = await compare_session(folder, str(empty))
-    assert report.session.how == "none"
-    assert report.matched == 0 and report.only_backtest == len(report.pairs) > 0
-    assert "no REBAL-001 node orders" in report.session_line()
-    assert [c.name for c in report.curves] == ["backtest"]
-    assert "no fills of this session" in report.curve_note
+    for database, node_orders in ((str(empty), 0), (await replay_session_elsewhere(tmp_path), 1)):
+        report = await compare_session(folder, database)
+        assert report.session.how == "none" and not report.covered
+        assert report.summary_line() == NO_SESSION
+        line = report.session_line()
+        assert line.startswith(f"{node_orders} REBAL-001 node orders in "), line
+        assert (
+            "none in that period or from this backtest's operations. Make one: run the shadow node"
+            in line
+        )
+        data = report.to_json()
+        assert (data["covered"], data["message"], data["session_line"]) == (False, NO_SESSION, line)
+        assert data["pnl"] is None and data["matched"] is None and data["orders"] == []
+        assert data["session"]["node_orders"] == node_orders
+    # A session found is covered, and says so.
+    _, _, shadow = session
+    found = await compare_session(folder, shadow)
+    assert found.covered and found.to_json()["covered"] is True
+    assert found.summary_line().startswith(f"{found.matched} orders matched")
 
 
 async def test_a_folder_without_a_run_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -171,6 +214,31 @@ def test_compare_session_prints_the_summary_line_and_every_order(
     assert err.count("\n") == 1 and "none/oms.sqlite" in err and "no OMS database" in err
 
 
+def test_compare_session_without_a_session_says_so_and_exits_1(
+    session: tuple[AppConfig, str, str],
+    config_writer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    config, folder, _ = session
+    path = config_writer(
+        tmp_path / "config.toml",
+        data_root=config.data.root,
+        results_root=config.results.root,
+        oms={"database": asyncio.run(replay_session_elsewhere(tmp_path))},
+    )
+    assert main(["compare", "--config", str(path), "--session", folder]) == EXIT_NO_SESSION == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == NO_SESSION
+    assert lines[1].startswith("1 REBAL-001 node orders in ") and "Make one:" in lines[1]
+    assert len(lines) == 2  # no difference, no order table
+    assert main(["compare", "--config", str(path), "--session", "--json", folder]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert (data["covered"], data["message"], data["pnl"]) == (False, NO_SESSION, None)
+
+
 async def test_the_session_screen_shows_the_summary_orders_and_braille_curves_at_80x24(
     session: tuple[AppConfig, str, str],
 ) -> None:
@@ -191,6 +259,22 @@ async def test_the_session_screen_shows_the_summary_orders_and_braille_curves_at
         assert "backtest" in drawn and "shadow" in drawn
         await pilot.press("escape")
         assert app.screen is not screen
+
+
+async def test_the_session_screen_without_a_session_says_so_and_shows_no_difference(
+    session: tuple[AppConfig, str, str], tmp_path: Path
+) -> None:
+    _, folder, _ = session
+    async with console_80x24(await replay_session_elsewhere(tmp_path)) as (app, pilot):
+        screen = SessionCompareScreen(folder)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.report is not None, timeout=10)
+        await pilot.pause()
+        assert str(screen.query_one("#status", Static).render()) == NO_SESSION
+        said = str(screen.query_one("#session", Static).render())
+        assert "Make one: run the shadow node" in said and "PnL" not in said
+        for part in ("#orders", "#totals", "#curves", "#curve-note"):
+            assert not screen.query_one(part).display, part
 
 
 async def test_a_node_session_over_the_backtests_period_is_found_by_time_with_no_lag(
