@@ -197,17 +197,23 @@ def node_down_alert(health: Health) -> RiskAlert | None:
         return None
     silent_s = max(health.as_of_ns - health.last_beat_ns, 0) / 1e9
     node = health.component("node").detail
-    why = node.rpartition("): ")[2] if "is gone" in node else "it died or hangs"
     last = dt.datetime.fromtimestamp(health.last_beat_ns / 1e9, dt.UTC).strftime("%H:%M:%S UTC")
+    if "is gone" in node:  # seen at once, by its pid: how long it was silent says nothing
+        message = (
+            f"NODE DOWN: the {health.mode} node's {node.rpartition('): ')[2]} (last heartbeat "
+            f"{last}, no clean stop); nothing manages its orders"
+        )
+    else:
+        message = (
+            f"NODE DOWN: {health.mode} node silent for {silent_s:.0f} s (last heartbeat "
+            f"{last}) without a clean stop: it died or hangs; nothing manages its orders"
+        )
     return RiskAlert(
         alert_id=f"node_down:{health.last_beat_ns}",
         ts_event=health.as_of_ns,
         severity="CRITICAL",
         rule="node_down",
-        message=(
-            f"NODE DOWN: {health.mode} node silent for {silent_s:.0f} s (last heartbeat "
-            f"{last}) without a clean stop: {why}; nothing manages its orders"
-        ),
+        message=message,
     )
 
 
