@@ -59,7 +59,11 @@ AUDIT_ACTIONS = (
     "backtest_launch",
     "detach",
     "node_takeover",
+    "restore_targets",
 )
+TARGET_SOURCES = ("file", "preview", "flatten", "restore")
+"""How targets came into force: a research file, the operator's preview, a flatten (every
+target 0), the operator restoring the targets a flatten replaced."""
 NODE_MODES = ("LIVE", "SHADOW")
 NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # Nautilus's TradingState names
@@ -303,8 +307,8 @@ class AuditEntry(msgspec.Struct, **_RECORD):
     actor: str
     action: str
     """One of ``AUDIT_ACTIONS``: kill, reduce, flatten, rearm, rebalance, backtest_launch,
-    detach (a console left its node running headless) or node_takeover (a node took the OMS
-    over from one that died)."""
+    detach (a console left its node running headless), node_takeover (a node took the OMS
+    over from one that died) or restore_targets."""
     reason: str
     details: dict[str, Any] | None = None
 
@@ -417,6 +421,32 @@ class TradingStateRecord(msgspec.Struct, **_RECORD):
         _check(self.state, TRADING_STATES, "TradingStateRecord.state")
 
 
+class TargetsRecord(msgspec.Struct, **_RECORD):
+    """The node's targets in force changed: from ``ts_event`` on it trades to ``weights``.
+
+    Written when the node trades a research file, an operator's preview, a flatten (every
+    target 0) or a restore; a file kept untraded (the node halted, a preview pending) is not
+    in force and writes none. So after a flatten the record before it says which targets the
+    flatten replaced, for a re-arm to offer them back.
+    """
+
+    ts_event: int
+    source: str
+    """file, preview, flatten or restore (``TARGET_SOURCES``)."""
+    weights: dict[str, float]
+    """Every target in force after the change (instrument id -> fraction of equity)."""
+    operation_id: str
+    """The operation its orders are tagged with (``targets-<sha>``, ``flatten-<ns>``...)."""
+    actor: str
+    """Who put them in force: the research file's strategy id, an operator, a flatten's actor."""
+    as_of: int | None = None
+    """When research decided them (a file's ``as_of``, ns; kept by a restore); None for a
+    preview or a flatten."""
+
+    def __post_init__(self) -> None:
+        _check(self.source, TARGET_SOURCES, "TargetsRecord.source")
+
+
 class RoutedOrder(msgspec.Struct, **_RECORD):
     """Where the smart order router sent one order, and why (``core.execution.routing``).
 
@@ -498,4 +528,5 @@ Record = (
     | RoutedOrder
     | NodeHolder
     | NodeReleased
+    | TargetsRecord
 )

@@ -34,13 +34,14 @@ from core.oms.events import (
     RiskAlert,
     RoutedOrder,
     RunState,
+    TargetsRecord,
     TradingStateRecord,
     UploadState,
 )
 from core.oms.schema import BACKTEST_FED
 
-_JSON_FIELDS = frozenset({"details", "venues", "candidates", "parts"})  # dicts and tuples, as JSON
-_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder)
+_JSON_FIELDS = frozenset({"details", "venues", "candidates", "parts", "weights"})  # as JSON
+_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder, TargetsRecord)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
         ),
     ),
     TradingStateRecord: (_history("trading_state", _fields(TradingStateRecord)),),
+    TargetsRecord: (_history("targets", _fields(TargetsRecord)),),
     RoutedOrder: (
         # The latest decision for an order id wins: a backtest run again numbers its orders
         # as before, and its routes must replace the earlier run's, not hide behind them.

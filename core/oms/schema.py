@@ -363,6 +363,23 @@ _V8_NODE_PARTS = (
     "ALTER TABLE node_status ADD COLUMN parts TEXT NOT NULL DEFAULT '[]'",
 )
 
+_V9_TARGETS = (
+    # The node's targets in force, each change kept: after a flatten (every target 0) the row
+    # before it says which targets a re-arm may restore. Keyed by time first, as trading_state.
+    """
+    CREATE TABLE targets (
+        ts_event INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        weights TEXT NOT NULL,
+        operation_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        as_of INTEGER,
+        PRIMARY KEY (ts_event, operation_id)
+    ) STRICT, WITHOUT ROWID
+    """,
+    "INSERT INTO table_versions (name) VALUES ('targets')",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
@@ -372,6 +389,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V6_PARENT,
     _V7_HOLDER,
     _V8_NODE_PARTS,
+    _V9_TARGETS,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
@@ -396,5 +414,6 @@ TABLES = (
     "trading_state",
     "route_decisions",
     "node_holder",
+    "targets",
 )
 """Every data table of the current schema (``table_versions`` has a row for each)."""

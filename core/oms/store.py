@@ -42,6 +42,7 @@ from core.oms.events import (
     RiskAlert,
     RoutedOrder,
     RunState,
+    TargetsRecord,
     TradingStateRecord,
     UploadState,
 )
@@ -417,6 +418,14 @@ class OmsStore:
         """The latest ``limit`` changes of the trading state, newest first."""
         return await self._select(
             TradingStateRecord, "FROM trading_state ORDER BY ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def targets_history(self, limit: int = 50) -> list[TargetsRecord]:
+        """The latest ``limit`` changes of the node's targets in force, newest first."""
+        return await self._select(
+            TargetsRecord,
+            "FROM targets ORDER BY ts_event DESC, operation_id DESC LIMIT ?",
+            (limit,),
         )
 
     async def schema_version(self) -> int:
