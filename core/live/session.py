@@ -8,7 +8,9 @@ thing:
 - ``OmsFeed`` with a ``DriftTracker``: every order, fill, position and balance into the OMS,
   every fill measured against its decision price and the market (``drift.log`` + OMS + alert);
 - ``TargetWeightWatcher``: a valid target file is handed to the strategy at once; an invalid
-  one becomes a risk alert and changes nothing;
+  one becomes a risk alert and changes nothing. Each change of the targets in force (a file, a
+  preview, a flatten's zeros, a restore) is a ``TargetsRecord`` in the OMS, so a re-arm after a
+  flatten can offer back the targets it replaced (``restore_targets``, the file's path again);
 - spec reconciliation at start: the desk's instruments file against the venue's instruments;
 - a heartbeat (``NodeStatus``) every ``node.heartbeat_secs``, and the kill switch's persisted
   state: a node started after a kill comes up HALTED, and a kill written to the OMS by a
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -53,7 +56,7 @@ from core.live.strategy import (
 )
 from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
 from core.oms import OmsStore
-from core.oms.events import AuditEntry, NodeStarted, RiskAlert
+from core.oms.events import AuditEntry, NodeStarted, RiskAlert, TargetsRecord
 from core.risk.drift import DriftTracker
 from core.risk.equity_limits import EquityLimits
 from core.risk.fat_finger import Confirmation, SizedOrder, confirmation_needed
@@ -322,36 +325,80 @@ class NodeSession:
             self._alert("WARNING", "target_file", outcome.reason)
             return
         assert isinstance(outcome, TargetsAccepted)
-        state = self.engine.state()
-        as_of = outcome.as_of.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        if state.node_state != "RUNNING":
-            self._alert(
-                "WARNING",
-                "target_file",
-                f"targets as of {as_of} kept, not traded: node {state.node_state} "
-                f"({state.detail or 'not running'})",
-            )
-            return
-        if self._trading_state == "HALTED":
-            self._alert("WARNING", "target_file", f"targets as of {as_of} kept, not traded: HALTED")
-            return
-        if self.preview_required:
-            self.pending = outcome
-            self._alert(
-                "INFO",
-                "targets_pending",
-                f"targets as of {as_of} wait for the operator's preview (r in the console)",
-            )
-            return
-        applied = self.strategy.apply_file(
-            outcome.targets, f"targets-{outcome.sha256[:12]}", outcome.detected_ns
+        self._trade_targets(
+            outcome,
+            "file",
+            f"targets-{outcome.sha256[:12]}",
+            outcome.strategy_id or "research",
         )
+
+    def _trade_targets(
+        self, targets: TargetsAccepted, source: str, operation_id: str, actor: str
+    ) -> str:
+        # The one path accepted targets take, a research file's or an operator's restore: kept
+        # untraded while the node cannot trade or is HALTED, held for the preview when one is
+        # required, else traded and recorded in force. Returns what happened, in one line.
+        state = self.engine.state()
+        as_of = targets.as_of.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        what = "restored targets" if source == "restore" else "targets"
+        if state.node_state != "RUNNING":
+            message = (
+                f"{what} as of {as_of} kept, not traded: node {state.node_state} "
+                f"({state.detail or 'not running'})"
+            )
+            self._alert("WARNING", "target_file", message)
+            return message
+        if self._trading_state == "HALTED":
+            message = f"{what} as of {as_of} kept, not traded: HALTED"
+            self._alert("WARNING", "target_file", message)
+            return message
+        if self.preview_required:
+            self.pending = targets
+            message = f"{what} as of {as_of} wait for the operator's preview (r in the console)"
+            self._alert("INFO", "targets_pending", message)
+            return message
+        applied = self.strategy.apply_file(targets.targets, operation_id, targets.detected_ns)
+        self._record_targets(source, operation_id, actor, targets.as_of_ns)
         skipped = [line for line in applied.lines if line.side is None and line.skip]
         note = f", {len(skipped)} skipped" if skipped else ""
-        self._alert(
-            "INFO",
-            "targets_applied",
-            f"targets as of {as_of}: {applied.orders} orders{note}",
+        message = f"{what} as of {as_of}: {applied.orders} orders{note}"
+        self._alert("INFO", "targets_applied", message)
+        return message
+
+    def restore_targets(self, record: TargetsRecord, actor: str, reason: str) -> str:
+        """Put ``record``'s targets back in force (those a flatten replaced), as a research file
+        is applied: not while HALTED or the node does not trade, held for the preview when one
+        is required. Audited as ``restore_targets``; returns what happened, in one line."""
+        now = self._now_ns()
+        as_of_ns = record.ts_event if record.as_of is None else record.as_of
+        digest = hashlib.sha256(msgspec.json.encode(sorted(record.weights.items()))).hexdigest()
+        targets = TargetsAccepted(
+            targets=dict(record.weights),
+            as_of=dt.datetime.fromtimestamp(as_of_ns / 1e9, dt.UTC),
+            strategy_id=None,
+            sha256=digest,
+            detected_ns=now,
+            read_ns=now,
+        )
+        message = self._trade_targets(targets, "restore", f"restore-{now}", actor)
+        details = {"weights": record.weights, "restored_from": record.ts_event, "outcome": message}
+        self.store.submit(AuditEntry.now(actor, "restore_targets", reason, details))
+        return message
+
+    def _record_targets(
+        self, source: str, operation_id: str, actor: str, as_of: int | None = None
+    ) -> None:
+        # The targets in force after the change, all of them: a flatten's record says 0 for
+        # every instrument, and the record before it what a re-arm may restore.
+        self.store.submit(
+            TargetsRecord(
+                ts_event=self._now_ns(),
+                source=source,
+                weights=dict(self.strategy.targets),
+                operation_id=operation_id,
+                actor=actor,
+                as_of=as_of,
+            )
         )
 
     # -- manual rebalance ----------------------------------------------------------------------
@@ -445,6 +492,7 @@ class NodeSession:
             )
         now = self._now_ns()
         sent = self.strategy.send_preview(lines, f"manual-{now}")
+        self._record_targets("preview", f"manual-{now}", actor)
         orders = [
             {
                 "instrument_id": p.line.instrument_id,
@@ -536,7 +584,7 @@ class NodeSession:
             self._set_state("REDUCING")
             self.strategy.cancel_all_orders_everywhere()
             self._flattening = asyncio.get_running_loop().create_task(
-                self._flatten_then_halt(record.ts_event), name="node-flatten"
+                self._flatten_then_halt(record.ts_event, record.actor), name="node-flatten"
             )
             return
         if flatten and self._flattening is not None and not self._flattening.done():
@@ -561,10 +609,11 @@ class NodeSession:
             )
         self.state_applied_ns = time.time_ns()
 
-    async def _flatten_then_halt(self, requested_ns: int) -> None:
+    async def _flatten_then_halt(self, requested_ns: int, actor: str) -> None:
         strategy = self.strategy
         try:
             lines = strategy.flatten(f"flatten-{requested_ns}")
+            self._record_targets("flatten", f"flatten-{requested_ns}", actor)
             deadline = asyncio.get_running_loop().time() + FLATTEN_TIMEOUT_SECS
             while asyncio.get_running_loop().time() < deadline:
                 if not strategy.cache.orders_open() and all(

@@ -117,6 +117,9 @@ async def test_previewed_orders_are_exactly_the_orders_sent(
         (entry,) = [entry for entry in audit if entry.action == "rebalance"]
         assert entry.details["confirmed"]["rule"] == "risk.confirm_above_pct_equity"
         assert node.pending is None
+        # The file waited: what went in force is the preview's, recorded as such.
+        [in_force] = await store.targets_history()
+        assert (in_force.source, in_force.weights) == ("preview", {BTC: 0.4, ETH: 0.3})
 
 
 async def test_a_selection_sends_only_its_rows_and_an_edit_changes_the_target(

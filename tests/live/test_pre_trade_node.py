@@ -17,6 +17,7 @@ from node_helpers import BTC, ETH, alerts_of, node_config, running, until, write
 from core.errors import TradeConsoleError
 from core.live.session import NodeSession
 from core.oms import OmsStore
+from core.risk.restore import read_restore_offer
 from core.risk.trading_state import change_trading_state
 
 pytestmark = pytest.mark.filterwarnings("ignore:Timestamp.utcnow is deprecated")
@@ -125,6 +126,57 @@ async def test_flatten_closes_every_position_through_the_checks_then_halts(
         assert all(line.side is None for line in strategy.plan({BTC: 0.0, ETH: 0.0}))
         (alert,) = await alerts_of(store, "flatten")
         assert alert.message.endswith(", flat")
+        # The targets in force went to 0, recorded after the research file's they replaced.
+        flattened, research = await store.targets_history()
+        assert (flattened.source, flattened.actor, flattened.weights) == (
+            "flatten",
+            "op",
+            {BTC: 0.0, ETH: 0.0},
+        )
+        assert (research.source, research.weights) == ("file", {BTC: 0.3, ETH: 0.3})
+        assert research.operation_id.startswith("targets-") and research.as_of is not None
+
+
+async def test_a_restore_after_flatten_and_rearm_trades_the_targets_back_and_is_audited(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with running(config) as (session, store):
+        write_targets(config, {BTC: 0.3, ETH: 0.3})
+        await until(lambda: _settled(session, 2), what="the rebalance filled")
+        await change_trading_state(store, "HALTED", "op", "flatten test", flatten=True)
+        await until(lambda: session.trading_state == "HALTED", timeout=15, what="HALTED")
+        await until(lambda: _settled(session, 4), what="the closing orders filled")
+        await store.flush()
+        offer = await read_restore_offer(store)
+        assert offer is not None and offer.previous is not None
+        # Still HALTED: kept, as a research file would be, and nothing goes in force.
+        kept = session.restore_targets(offer.previous, "alice", "too early")
+        assert kept.endswith("kept, not traded: HALTED")
+        await store.flush()
+        assert (await store.targets_history())[0].source == "flatten"
+
+        await change_trading_state(store, "ACTIVE", "alice", "all clear")
+        await session.apply_state_now()
+        done = session.restore_targets(offer.previous, "alice", "all clear")
+        assert done.startswith("restored targets as of ") and done.endswith(": 2 orders")
+        await until(lambda: _settled(session, 6), what="the restoring orders filled")
+        buys = [o for o in session.strategy.cache.orders() if o.side_string() == "BUY"]
+        assert len(buys) == 4 and all(o.status_string() == "FILLED" for o in buys)
+        await store.flush()
+        restored = (await store.targets_history())[0]
+        assert (restored.source, restored.actor, restored.weights) == (
+            "restore",
+            "alice",
+            {BTC: 0.3, ETH: 0.3},
+        )
+        assert restored.as_of == offer.previous.as_of
+        assert await read_restore_offer(store) is None
+        audit = [e for e in await store.audit() if e.action == "restore_targets"]
+        assert [(e.actor, e.reason, (e.details or {})["restored_from"]) for e in audit] == [
+            ("alice", "all clear", offer.previous.ts_event),
+            ("alice", "too early", offer.previous.ts_event),
+        ]
 
 
 async def test_a_drawdown_limit_trips_the_configured_state_with_an_alert(
