@@ -35,15 +35,17 @@ from console.preferences import remember_theme, remembered_theme
 from console.screens.backtests import BacktestsScreen
 from console.screens.dashboard import DashboardScreen
 from console.screens.help import HelpScreen, KeyRow
-from console.screens.kill_switch import KillSwitchScreen
+from console.screens.kill_details import KillContext
+from console.screens.kill_switch import KillDecision, KillSwitchScreen
 from console.screens.quit import QuitChoice, QuitScreen
 from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
 from core.errors import TradeConsoleError, one_line
-from core.oms import OmsError, OmsStore
+from core.oms import OmsError, OmsStore, TargetsRecord
 from core.oms.health import Health, collect_health, node_down_alert
+from core.risk.restore import read_restore_offer
 from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
@@ -98,7 +100,7 @@ class TradeConsoleApp(App[None]):
             "kill_switch",
             "Kill",
             id="risk.kill",
-            tooltip="Kill switch: halt, reduce only, flatten or re-arm (reason, choice, then y)",
+            tooltip="Kill switch: halt, reduce only, flatten or re-arm (a choice, then y)",
         ),
         Binding(
             "r",
@@ -156,6 +158,13 @@ class TradeConsoleApp(App[None]):
         """A fresh health reading."""
 
         health: Health
+
+    @dataclass
+    class KillContextRead(Message):
+        """What the OMS says for an open kill switch: positions, the targets a flatten replaced."""
+
+        screen: KillSwitchScreen
+        context: KillContext
 
     def __init__(
         self,
@@ -497,7 +506,9 @@ class TradeConsoleApp(App[None]):
         return not (covered and action in _VIEW_ACTIONS)
 
     def action_kill_switch(self) -> None:
-        self.push_screen(KillSwitchScreen(self.health), callback=self._halt)
+        screen = KillSwitchScreen(self.health, can_restore=self.node is not None)
+        self.push_screen(screen, callback=self._halt)
+        self._read_kill_context(screen)
 
     def action_rebalance(self) -> None:
         if self.node is not None:
@@ -542,16 +553,35 @@ class TradeConsoleApp(App[None]):
 
     # -- the kill switch ----------------------------------------------------------------------
 
-    def _halt(self, request: StateRequest | None) -> None:
-        if request is None:
+    @work(group="kill-switch", exit_on_error=False)
+    async def _read_kill_context(self, screen: KillSwitchScreen) -> None:
+        # Read as the dialog opens, so that the flatten's list of positions and the re-arm's
+        # targets are there by the time a grade is chosen; the dialog works without them.
+        assert self.store is not None
+        try:
+            positions = tuple(await self.store.positions())
+            context = KillContext(positions, await read_restore_offer(self.store))
+        except OmsError as error:
+            context = KillContext(error=one_line(error))
+        self.post_message(self.KillContextRead(screen, context))
+
+    @on(KillContextRead)
+    def _kill_context_read(self, message: KillContextRead) -> None:
+        if message.screen.is_mounted:
+            message.screen.show_context(message.context)
+
+    def _halt(self, decision: KillDecision | None) -> None:
+        if decision is None:
             self.notify("Kill switch closed: nothing was changed.", timeout=4)
             return
-        self._record_halt(request)
+        self._record_halt(decision.request, decision.restore)
 
     # Not exclusive: a later change (a re-arm right after a kill) must not cancel this one
     # half-written; the OMS orders them by their stamps.
     @work(group="kill-switch", exit_on_error=False)
-    async def _record_halt(self, request: StateRequest) -> None:
+    async def _record_halt(
+        self, request: StateRequest, restore: TargetsRecord | None = None
+    ) -> None:
         assert self.store is not None
         if self.node is not None and not request.flatten:
             self.node.hold(request.state)  # this console's node stops now, not after the write
@@ -581,6 +611,12 @@ class TradeConsoleApp(App[None]):
         severity = "information" if in_force.state == "ACTIVE" else "warning"
         message = outcome_message(request, in_force, view.node_listening)
         self.notify(message, title="Kill switch", severity=severity, timeout=15)
+        if restore is not None and self.node is not None:
+            if in_force.state == "ACTIVE":
+                restored = self.node.restore_targets(restore, operator_name(), request.reason)
+            else:
+                restored = f"targets not restored: trading is {in_force.state}"
+            self.notify(restored, title="Targets", timeout=15)
 
     # -- the command palette ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ it would show with what it shows and rebuilds only on a difference.
 
 from __future__ import annotations
 
+from textual import events
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -24,11 +25,20 @@ def shown_keys(screen: Screen) -> ShownKeys:
     )
 
 
+def key_name(event: events.Key) -> str:
+    """The key as a sentence names it: its character (``y``, ``?``), else its name (``space``,
+    ``enter``, ``ctrl+x``)."""
+    character = event.character
+    if event.is_printable and character and not character.isspace():
+        return character
+    return event.key
+
+
 class KeyFooter(Footer):
     """A ``Footer`` that skips rebuilds which would show the same keys."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, compact: bool = False) -> None:
+        super().__init__(id=id, compact=compact)
         self._shown: ShownKeys | None = None
 
     def bindings_changed(self, screen: Screen) -> None:

@@ -247,7 +247,7 @@ async def test_a_shadow_node_shows_in_the_header_with_its_equity(desk: OmsStore)
 # -- keys ---------------------------------------------------------------------------------------
 
 
-async def test_kill_switch_needs_a_reason_a_choice_then_y_and_records_the_halt(
+async def test_kill_switch_takes_a_grade_a_reason_then_y_and_records_the_halt(
     desk: OmsStore,
 ) -> None:
     app = console(desk)
@@ -255,14 +255,11 @@ async def test_kill_switch_needs_a_reason_a_choice_then_y_and_records_the_halt(
         await loaded(pilot)
         await pilot.press("k")
         assert isinstance(app.screen, KillSwitchScreen)
-        await pilot.press("h")  # goes into the reason: nothing is armed yet
-        assert app.screen.query_one(Input).value == "h"
-        await pilot.press("backspace", "enter")  # an empty reason does not arm
-        assert not app.screen.armed
-        await pilot.press(*"fat finger", "enter")
-        assert app.screen.armed
-        await pilot.press("h")  # chosen, not yet done
-        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("h")  # the grade, never a letter of the reason
+        assert app.screen.choice == "halt"
+        assert app.screen.query_one(Input).value == ""
+        await pilot.press("tab", *"fat finger", "enter")
+        assert isinstance(app.screen, KillSwitchScreen)  # chosen, not yet done
         await pilot.press("y")
         await wait_for(pilot, lambda: label(app, "#trading") == "trading HALTED")
         assert not isinstance(app.screen, KillSwitchScreen)
@@ -293,7 +290,7 @@ async def test_with_a_node_running_the_kill_switch_says_the_node_applies_it(
         await pilot.press("k")
         note = str(app.screen.query_one("#note", Static).render())
         assert "the node applies it within ~50 ms" in note
-        await pilot.press(*"venue outage", "enter", "h", "y")
+        await pilot.press("h", "tab", *"venue outage", "enter", "y")
         await wait_for(pilot, lambda: bool(notices(app)))
         assert notices(app) == ["HALTED in force: the node applies it within ~50 ms"]
     [entry] = await desk.audit()
@@ -304,8 +301,8 @@ async def test_escape_closes_the_kill_switch_without_writing(desk: OmsStore) -> 
     app = console(desk)
     async with app.run_test(size=SMALL) as pilot:
         await loaded(pilot)
-        await pilot.press("k", *"oops", "enter")
-        assert app.screen.armed
+        await pilot.press("k", "h", "tab", *"oops", "enter")
+        assert app.screen.choice == "halt"
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.dashboard
@@ -435,8 +432,11 @@ async def test_view_keys_wait_while_the_kill_switch_is_open(desk: OmsStore) -> N
     app = console(desk)
     async with app.run_test(size=SMALL) as pilot:
         await loaded(pilot)
-        await pilot.press("k", *"why", "enter")
-        await pilot.press("b", "r", "question_mark")
+        await pilot.press("k")
+        await pilot.press("b", "question_mark")
+        assert isinstance(app.screen, KillSwitchScreen)
+        assert "? does nothing here" in str(app.screen.query_one("#message", Static).render())
+        await pilot.press("r")
         assert isinstance(app.screen, KillSwitchScreen)
     assert await desk.trading_state() is None  # r chose reduce only; nothing confirmed it
 
@@ -509,8 +509,8 @@ async def test_a_terminal_below_80x24_shows_a_message_until_it_grows(desk: OmsSt
         message = app.screen.query_one("#message", Static)
         assert "Terminal too small: 70x20" in str(message.render())
         assert "at least 80x24" in str(message.render())
-        await pilot.press("k")
-        assert app.screen.query("#message")  # the keys wait too
+        await pilot.press("r")
+        assert app.screen.query("#message")  # the view keys wait
         await pilot.resize_terminal(79, 30)
         await pilot.pause()
         assert "79x30" in str(app.screen.query_one("#message", Static).render())

@@ -148,7 +148,7 @@ async def test_a_second_console_on_the_same_database_shows_the_same_state(tmp_pa
             assert column(orders_pane(first).table, "order") == column(
                 orders_pane(second).table, "order"
             )
-            await one.press("k", *"second shell test", "enter", "h", "y")
+            await one.press("k", "h", "tab", *"second shell test", "enter", "y")
             assert second.dashboard is not None
             trading = second.dashboard.query_one("#trading", Label)
             await wait_for(two, lambda: str(trading.render()) == "trading HALTED")

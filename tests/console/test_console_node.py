@@ -1,5 +1,6 @@
 """The dashboard with the node embedded: it starts on the app's loop, trades a target file into
-the panes, and stops cleanly when the operator quits (the loop keeps running)."""
+the panes, stops cleanly when the operator quits (the loop keeps running), and after a flatten
+restores the targets it replaced from the kill switch."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from textual.widgets import Static
 
 from console.app import TradeConsoleApp
 from console.cli import EXIT_BAD_INPUT
+from console.screens.kill_switch import KillSwitchScreen
 from console.screens.quit import QuitScreen
 from console.widgets.orders_pane import OrdersPane
 from core.live.lease import NodeLease
@@ -147,3 +149,58 @@ async def test_console_beside_a_node_holding_the_oms_says_so_and_stays_a_viewer(
             assert await store.node_status() == beat  # not a heartbeat of the refused node
         finally:
             await other.release()
+
+
+async def test_after_a_flatten_t_re_arms_and_restores_the_targets_in_force_before_it(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root, replay_speed=30.0)
+    async with await OmsStore.open(config.oms.database) as store:
+        app = TradeConsoleApp(config, store=store, node_mode="shadow")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(
+                pilot,
+                lambda: app.node is not None and app.node.engine.state().node_state == "RUNNING",
+                timeout=10,
+            )
+            node = app.node
+            assert node is not None
+            write_targets(config, {BTC: 0.4, ETH: 0.3})
+            await wait_for(pilot, lambda: settled(node, 2), timeout=10)
+
+            await pilot.press("k", "f", "y")  # flatten, with the default reason
+            await wait_for(pilot, lambda: node.trading_state == "HALTED", timeout=15)
+            await wait_for(pilot, lambda: settled(node, 4), timeout=10)
+            await store.flush()
+            [flattened, research] = await store.targets_history()
+            assert (flattened.source, flattened.weights) == ("flatten", {BTC: 0.0, ETH: 0.0})
+
+            await pilot.press("k", "a")
+            screen = app.screen
+            assert isinstance(screen, KillSwitchScreen)
+            await wait_for(pilot, lambda: screen.restorable == research)
+            details = str(screen.query_one("#details", Static).render())
+            assert "Targets in force are 0% since the flatten" in details
+            assert "BTCUSDT.BINANCE 40.0%, ETHUSDT.BINANCE 30.0%" in details
+            assert "t re-arms and restores them." in details
+            before = len(node.strategy.cache.orders())
+            await pilot.press("tab", "o", "k", "enter", "t")
+            await wait_for(pilot, lambda: node.trading_state == "ACTIVE", timeout=5)
+            await wait_for(pilot, lambda: settled(node, before + 2), timeout=10)
+            await store.flush()
+            restored = (await store.targets_history())[0]
+            assert (restored.source, restored.weights) == ("restore", {BTC: 0.4, ETH: 0.3})
+            bought = {
+                (str(o.instrument_id), o.side_string(), o.status_string())
+                for o in node.strategy.cache.orders()[before:]
+            }
+            assert bought == {(BTC, "BUY", "FILLED"), (ETH, "BUY", "FILLED")}
+            actions = [(e.action, e.reason) for e in await store.audit()]
+            assert actions[:2] == [("restore_targets", "ok"), ("rearm", "ok")]
+            await app.stop_node()
+
+
+def settled(node, count: int) -> bool:
+    """``count`` orders or more decided, and every one closed."""
+    orders = node.strategy.cache.orders()
+    return len(orders) >= count and all(order.is_closed for order in orders)

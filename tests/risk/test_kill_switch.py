@@ -16,7 +16,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from console_seed import NOW, SECOND, config_for, fixed_clock, heartbeat, wait_for
+from console_seed import (
+    BTC,
+    ETH,
+    NOW,
+    SECOND,
+    config_for,
+    fixed_clock,
+    heartbeat,
+    position,
+    wait_for,
+)
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -25,7 +35,7 @@ from console.app import TradeConsoleApp
 from console.cli import EXIT_BAD_INPUT, main
 from console.screens.kill_switch import KillSwitchScreen
 from core.errors import DataError
-from core.oms import NodeStatus, OmsStore, TradingStateRecord
+from core.oms import NodeStatus, OmsStore, TargetsRecord, TradingStateRecord
 from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
@@ -36,6 +46,18 @@ from core.risk.trading_state import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (80, 24)
+
+
+def targets_record(ts_event: int, source: str, weights: dict[str, float]) -> TargetsRecord:
+    """The node's record of targets put in force (a research file's, or a flatten's zeros)."""
+    return TargetsRecord(
+        ts_event=ts_event,
+        source=source,
+        weights=weights,
+        operation_id=f"{source}-{ts_event}",
+        actor="research-v1" if source == "file" else "bob",
+        as_of=ts_event - 10 * SECOND if source == "file" else None,
+    )
 
 
 @pytest.fixture
@@ -557,38 +579,47 @@ def shown(app: TradeConsoleApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
-async def opened(pilot: Pilot, reason: str | None = None) -> KillSwitchScreen:
-    """Press k (after the first health reading) and, given a reason, type it and Enter."""
+def said(screen: KillSwitchScreen) -> str:
+    """The dialog's one-line message at the reason box, "" when it shows none."""
+    message = screen.query_one("#message", Static)
+    return str(message.render()) if message.display else ""
+
+
+async def opened(pilot: Pilot) -> KillSwitchScreen:
+    """Press k (after the first health reading), with what the OMS says read."""
     app = pilot.app
     assert isinstance(app, TradeConsoleApp)
     await wait_for(pilot, lambda: app.health is not None)
     await pilot.press("k")
     screen = app.screen
     assert isinstance(screen, KillSwitchScreen)
-    if reason is not None:
-        await pilot.press(*reason, "enter")
-        assert screen.armed
+    await wait_for(pilot, lambda: screen._kill_context is not None)
     return screen
 
 
+async def give_reason(pilot: Pilot, reason: str) -> None:
+    """Tab to the reason box, type ``reason``, Enter (which leaves the box)."""
+    await pilot.press("tab", *reason, "enter")
+
+
 @pytest.mark.parametrize(
-    ("key", "state", "flatten", "action"),
+    ("key", "state", "flatten", "action", "default"),
     [
-        ("h", "HALTED", False, "kill"),
-        ("r", "REDUCING", False, "reduce"),
-        ("f", "HALTED", True, "flatten"),
+        ("h", "HALTED", False, "kill", "operator halt"),
+        ("r", "REDUCING", False, "reduce", "operator reduce only"),
+        ("f", "HALTED", True, "flatten", "operator flatten"),
     ],
 )
-async def test_each_action_takes_a_reason_its_key_then_y_and_is_recorded(
-    store: OmsStore, key: str, state: str, flatten: bool, action: str
+async def test_k_then_a_grade_then_y_changes_the_state_with_the_default_reason_and_name(
+    store: OmsStore, key: str, state: str, flatten: bool, action: str, default: str
 ) -> None:
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
-        screen = await opened(pilot, "fat finger")
+        screen = await opened(pilot)
         await pilot.press(key)
         assert screen.choice is not None and app.screen is screen
+        assert screen.query_one(Input).value == ""  # the grade's key, not a letter of a reason
         assert await store.trading_state() is None  # chosen, not yet confirmed
-        assert "Press y to" in shown(app, "#prompt")
         await pilot.press("y")
         await wait_for(pilot, lambda: bool(notices(app)))
         assert app.screen is not screen
@@ -598,46 +629,80 @@ async def test_each_action_takes_a_reason_its_key_then_y_and_is_recorded(
         ]
     record = await store.trading_state()
     assert record is not None
-    assert (record.state, record.flatten, record.reason, record.ts_event) == (
+    assert (record.state, record.flatten, record.reason, record.actor, record.ts_event) == (
         state,
         flatten,
-        "fat finger",
+        default,
+        operator_name(),
         NOW,
     )
     [entry] = await store.audit()
-    assert (entry.action, (entry.details or {})["source"]) == (action, "console")
+    assert (entry.action, entry.reason, entry.actor, (entry.details or {})["source"]) == (
+        action,
+        default,
+        operator_name(),
+        "console",
+    )
 
 
-async def test_no_key_but_y_after_a_choice_carries_it_out(store: OmsStore) -> None:
+async def test_a_reason_typed_after_tab_is_recorded_instead_of_the_default(
+    store: OmsStore,
+) -> None:
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
         screen = await opened(pilot)
-        await pilot.press("h", "y")  # typed into the reason: nothing is armed
-        assert screen.query_one(Input).value == "hy" and not screen.armed
-        await pilot.press("backspace", "backspace", "enter")  # an empty reason does not arm
-        assert not screen.armed
-        await pilot.press(*"why", "enter")
-        await pilot.press("y", "enter", "enter")  # no choice yet: y and Enter do nothing
-        assert (screen.choice, app.screen) == (None, screen)
-        await pilot.press("h", "enter", "space", "h", "1")  # chosen: still only y confirms
+        await pilot.press("tab")  # no grade yet: the box is closed, and the dialog says why
+        assert app.focused is None and "choose h, r or f" in said(screen)
+        await pilot.press("h", "tab", *"fat  finger", "enter")
+        assert (app.focused, screen.query_one(Input).value) == (None, "fat  finger")
+        assert "Press y to HALT now" in shown(app, "#prompt")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(notices(app)))
+    record = await store.trading_state()
+    assert record is not None and (record.state, record.reason) == ("HALTED", "fat finger")
+
+
+async def test_no_key_but_y_after_a_choice_carries_it_out_and_other_keys_are_answered(
+    store: OmsStore,
+) -> None:
+    app = console(store)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("y")  # no grade yet: nothing happens, in words
+        assert screen.choice is None and app.screen is screen
+        assert said(screen) == "y: choose first (h, r or f)."
+        await pilot.press("enter", "space")
+        assert said(screen) == "space does nothing here: choose h, r or f, or Esc to cancel."
+        await pilot.press("h", "enter", "space", "1")  # chosen: still only y confirms
         assert (screen.choice, app.screen) == ("halt", screen)
-        await pilot.press("f")  # another choice replaces it
-        assert screen.choice == "flatten"
+        assert said(screen).startswith("1 does nothing here: y confirms, Tab types a reason")
+        await pilot.press("f")  # another grade replaces it
+        assert screen.choice == "flatten" and said(screen) == ""
         assert "FLATTEN" in shown(app, "#prompt")
+        assert screen.query_one(Input).value == ""
         await pilot.press("y")
         await wait_for(pilot, lambda: bool(notices(app)))
     record = await store.trading_state()
     assert record is not None and (record.state, record.flatten) == ("HALTED", True)
 
 
-@pytest.mark.parametrize("keys", [(), tuple("oops"), (*"oops", "enter"), (*"oops", "enter", "h")])
-async def test_escape_at_any_step_closes_the_screen_and_changes_nothing(
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("escape",),
+        ("h", "escape"),
+        ("h", "tab", *"oops", "escape"),
+        ("f", "tab", *"oops", "enter", "escape"),
+        ("h", "n"),
+    ],
+)
+async def test_escape_or_n_at_any_step_closes_the_screen_and_changes_nothing(
     store: OmsStore, keys: tuple[str, ...]
 ) -> None:
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
         screen = await opened(pilot)
-        await pilot.press(*keys, "escape")
+        await pilot.press(*keys)
         await pilot.pause()
         assert app.screen is not screen
         assert app.screen is app.dashboard
@@ -653,22 +718,24 @@ async def test_re_arm_is_offered_only_when_trading_is_not_active_and_needs_y(
 ) -> None:
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
-        screen = await opened(pilot, "why")
+        screen = await opened(pilot)
         assert "trading now ACTIVE" in shown(app, "#state")
         assert not screen.query("#choice-rearm")
         await pilot.press("a")
         assert screen.choice is None
+        assert said(screen) == "a: trading is ACTIVE, there is nothing to re-arm."
         await pilot.press("escape")
 
     await change_trading_state(store, "HALTED", "bob", "outage", now_ns=NOW - SECOND)
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
-        screen = await opened(pilot, "all clear")
+        screen = await opened(pilot)
         assert "trading now HALTED" in shown(app, "#state")
         assert "RE-ARM" in shown(app, "#choice-rearm")
         await pilot.press("a")
         assert (screen.choice, app.screen) == ("rearm", screen)
         assert "Press y to RE-ARM" in shown(app, "#prompt")
+        await give_reason(pilot, "all clear")
         await pilot.press("y")
         await wait_for(pilot, lambda: bool(notices(app)))
         assert notices(app) == [
@@ -678,8 +745,37 @@ async def test_re_arm_is_offered_only_when_trading_is_not_active_and_needs_y(
             pilot, lambda: app.health is not None and app.health.trading_state == "ACTIVE"
         )
     record = await store.trading_state()
-    assert record is not None and (record.state, record.actor) == ("ACTIVE", operator_name())
+    assert record is not None
+    assert (record.state, record.actor, record.reason) == ("ACTIVE", operator_name(), "all clear")
     assert [e.action for e in await store.audit()] == ["rearm", "kill"]
+
+
+async def test_a_re_arm_with_an_empty_reason_is_refused_with_a_message_at_the_field(
+    store: OmsStore,
+) -> None:
+    await change_trading_state(store, "HALTED", "bob", "outage", now_ns=NOW - SECOND)
+    app = console(store)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("a", "y")  # k a y by habit: refused, in words
+        assert app.screen is screen
+        message = screen.query_one("#message", Static)
+        assert said(screen) == "A re-arm needs a reason: Tab, type it, Enter."
+        reason = screen.query_one(Input).region
+        dialog = screen.query_one("#dialog").region
+        assert message.region.height == 1 and dialog.contains_region(message.region)
+        assert message.region.y == reason.bottom  # right under the box
+        await pilot.press("tab", "space", "enter")  # blank is no reason either
+        assert app.focused is screen.query_one(Input)
+        assert said(screen) == "A re-arm needs a reason: type it here, then Enter."
+        await pilot.press(*"all clear", "enter")
+        assert said(screen) == ""
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(notices(app)))
+    assert [(e.action, e.reason) for e in await store.audit()] == [
+        ("rearm", "all clear"),
+        ("kill", "outage"),
+    ]
 
 
 async def test_with_a_node_running_the_screen_and_the_notice_say_it_applies_the_change(
@@ -690,7 +786,7 @@ async def test_with_a_node_running_the_screen_and_the_notice_say_it_applies_the_
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(pilot, lambda: app.health is not None and app.health.mode == "SHADOW")
-        await opened(pilot, "venue outage")
+        await opened(pilot)
         assert shown(app, "#note") == "Node RUNNING (SHADOW): the node applies it within ~50 ms."
         await pilot.press("h", "y")
         await wait_for(pilot, lambda: bool(notices(app)))
@@ -705,7 +801,7 @@ async def test_the_screen_fits_80_by_24_with_every_choice_and_the_prompt_visible
     await change_trading_state(store, "REDUCING", "bob", "drawdown", now_ns=NOW - SECOND)
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
-        screen = await opened(pilot, "why")
+        screen = await opened(pilot)
         await pilot.press("f")
         await pilot.pause()
         whole = Region(0, 0, *SMALL)
@@ -723,7 +819,7 @@ async def test_a_keymap_moves_a_choice_and_the_screen_shows_the_new_key(store: O
     app = console(store)
     async with app.run_test(size=SMALL) as pilot:
         app.set_keymap({"kill.halt": "x", "kill.confirm": "z"})
-        screen = await opened(pilot, "why")
+        screen = await opened(pilot)
         assert shown(app, "#choice-halt").split()[:2] == ["x", "HALT"]
         await pilot.press("h")
         assert screen.choice is None
@@ -736,3 +832,98 @@ async def test_a_keymap_moves_a_choice_and_the_screen_shows_the_new_key(store: O
         await wait_for(pilot, lambda: bool(notices(app)))
     record = await store.trading_state()
     assert record is not None and record.state == "HALTED"
+
+
+# -- what the dialog shows from the OMS ---------------------------------------------------------
+
+
+async def test_the_flatten_confirmation_lists_each_open_position_with_its_notional(
+    store: OmsStore,
+) -> None:
+    store.submit_many(
+        [
+            position(BTC, 0.75, 94_000.0, 123.4),
+            position(ETH, -4.0, 3_300.0, -45.2),
+            position("SOLUSDT.BINANCE", 0.0, 180.0, 0.0),  # flat: nothing to close
+        ]
+    )
+    await store.flush()
+    app = console(store)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        assert not screen.query_one("#details").display  # nothing to list before the grade
+        await pilot.press("f")
+        details = shown(app, "#details").splitlines()
+        assert details == [
+            "Closes 2 positions, 83,700.00 USDT at last fill prices:",
+            "  BTCUSDT.BINANCE  LONG 0.75      70,500.00 USDT",
+            "  ETHUSDT.BINANCE  SHORT 4        13,200.00 USDT",
+        ]
+        dialog = screen.query_one("#dialog").region
+        assert Region(0, 0, *SMALL).contains_region(dialog)
+        assert dialog.contains_region(screen.query_one("#details").region)
+        assert dialog.contains_region(screen.query_one("#prompt").region)
+        await pilot.press("h")  # another grade: the list goes
+        assert not screen.query_one("#details").display
+
+
+async def test_a_flatten_of_many_positions_says_how_many_are_not_listed(store: OmsStore) -> None:
+    store.submit_many([position(f"X{i:02d}USDT.BINANCE", 1.0, 100.0 + i, 0.0) for i in range(12)])
+    await store.flush()
+    app = console(store)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("f", "q")  # q: a message line too, and all of it still fits
+        details = shown(app, "#details").splitlines()
+        assert details[0] == "Closes 12 positions, 1,266.00 USDT at last fill prices:"
+        assert (
+            details[1].startswith("  X11USDT.BINANCE  LONG 1") and details[-1] == "  … and 5 more"
+        )
+        assert len(details) == 9
+        dialog = screen.query_one("#dialog").region
+        assert Region(0, 0, *SMALL).contains_region(dialog)
+        for part in ("#details", "#reason", "#message", "#prompt"):
+            assert dialog.contains_region(screen.query_one(part).region), part
+
+
+async def test_after_a_flatten_a_re_arm_says_the_targets_are_0_and_what_was_before(
+    store: OmsStore,
+) -> None:
+    store.submit_many(
+        [
+            targets_record(NOW - 60 * SECOND, "file", {BTC: 0.4, ETH: 0.3}),
+            targets_record(NOW - 30 * SECOND, "flatten", {BTC: 0.0, ETH: 0.0}),
+        ]
+    )
+    await store.flush()
+    await change_trading_state(store, "HALTED", "bob", "flat", flatten=True, now_ns=NOW - SECOND)
+    app = console(store)  # no node in this console: nothing can be restored from here
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("a")
+        assert shown(app, "#details").splitlines() == [
+            "Targets in force are 0% since the flatten at 11:59:41 UTC (bob).",
+            "Re-armed alone, the node buys nothing back.",
+            "Before it (research file as of 11:59:01 UTC, in force 11:59:11):",
+            "  BTCUSDT.BINANCE 40.0%, ETHUSDT.BINANCE 30.0%",
+            "Restoring them needs the node in this console (or a new targets file).",
+        ]
+        await pilot.press("t")
+        assert said(screen).startswith("t does nothing here:")
+        assert screen.restorable is None
+    record = await store.trading_state()
+    assert record is not None and record.state == "HALTED"
+
+
+async def test_targets_not_set_by_a_flatten_are_not_mentioned_by_a_re_arm(
+    store: OmsStore,
+) -> None:
+    store.submit(targets_record(NOW - 60 * SECOND, "file", {BTC: 0.4}))
+    await store.flush()
+    await change_trading_state(store, "HALTED", "bob", "outage", now_ns=NOW - SECOND)
+    app = console(store)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("a")
+        assert not screen.query_one("#details").display
+        assert shown(app, "#prompt") == "Press y to RE-ARM now.  Esc cancels."
