@@ -369,7 +369,9 @@ class TradeConsoleApp(App[None]):
         showing = isinstance(self.screen, TooSmallScreen)
         if small and showing:
             self.screen.show_size(width, height)
-        elif small:
+        elif small and not isinstance(self.screen, KillSwitchScreen):
+            # An open kill switch stays in front: it works down to 40x10, and its y must not
+            # go to the notice. The notice comes when it closes (``_halt``).
             self.push_screen(TooSmallScreen(width, height))
         elif showing:
             self.pop_screen()
@@ -501,7 +503,10 @@ class TradeConsoleApp(App[None]):
     # -- keys ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Over a dialog or the too-small notice, the screens' keys wait (q still quits).
+        # Over a dialog or the too-small notice, the screens' keys wait (q still quits); the
+        # kill switch opens over the notice, as it fits a small terminal.
+        if action == "kill_switch" and isinstance(self.screen, TooSmallScreen):
+            return True
         covered = isinstance(self.screen, ModalScreen | TooSmallScreen)
         return not (covered and action in _VIEW_ACTIONS)
 
@@ -571,6 +576,8 @@ class TradeConsoleApp(App[None]):
             message.screen.show_context(message.context)
 
     def _halt(self, decision: KillDecision | None) -> None:
+        # The terminal may have shrunk (or grown) while the dialog was in front.
+        self._check_size(self.size.width, self.size.height)
         if decision is None:
             self.notify("Kill switch closed: nothing was changed.", timeout=4)
             return
