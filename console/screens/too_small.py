@@ -16,7 +16,7 @@ from textual.widgets import Label, Static
 
 from console.widgets.key_footer import KeyFooter, key_name
 from console.widgets.label_text import set_label_text
-from core.oms.health import Health
+from core.oms.health import NODE_DOWN, NODE_STALE, Health
 
 MIN_WIDTH = 80
 MIN_HEIGHT = 24
@@ -123,7 +123,12 @@ class TooSmallScreen(Screen[None]):
         set_label_text(mode, health.mode)
         for name in _MODES:
             mode.set_class(health.mode == name, f"-{name.lower()}")
-        set_label_text(self.query_one("#node", Label), f"node {health.node_state}")
+        node = self.query_one("#node", Label)
+        # As the header says it: a silent node in words (NODE DOWN), reversed.
+        text = f"NODE {health.node_state}" if health.node_silent else f"node {health.node_state}"
+        set_label_text(node, text)
+        node.set_class(health.node_state == NODE_STALE, "-stale")
+        node.set_class(health.node_state == NODE_DOWN, "-down")
         trading = self.query_one("#trading", Label)
         set_label_text(trading, f"trading {health.trading_state}")
         for name in _TRADING_STATES:

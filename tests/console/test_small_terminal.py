@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from console_seed import (
     NOW,
+    SECOND,
     config_for,
     desk_records,
     fixed_clock,
@@ -81,7 +82,10 @@ def fits(screen: KillSwitchScreen, size: tuple[int, int]) -> None:
 async def test_the_small_screen_shows_mode_node_and_trading_state_in_one_line(
     desk: OmsStore,
 ) -> None:
-    app = console(desk)
+    now = [NOW]
+    app = TradeConsoleApp(
+        config_for(desk.path), store=desk, clock=lambda: now[0], health_interval=0.1
+    )
     async with app.run_test(size=SMALL) as pilot:
         screen = await small_screen(pilot)
         assert trading_line(app) == "SHADOW node RUNNING trading ACTIVE"
@@ -90,8 +94,11 @@ async def test_the_small_screen_shows_mode_node_and_trading_state_in_one_line(
         assert screen.query_one("#mode", Label).has_class("-shadow")
         assert "Terminal too small: 60x20" in text(app, "#message")
         assert text(app, "#keys") == "Keys here: k kill, q quit."
-        # The node applying a kill shows here as it does in the header.
-        desk.submit(msgspec.structs.replace(heartbeat(NOW), trading_state="HALTED"))
+        # A node gone silent, and one applying a kill, show here as in the header.
+        now[0] += 60 * SECOND
+        await wait_for(pilot, lambda: "NODE DOWN" in trading_line(app))
+        assert screen.query_one("#node", Label).has_class("-down")
+        desk.submit(msgspec.structs.replace(heartbeat(now[0]), trading_state="HALTED"))
         await desk.flush()
         await wait_for(pilot, lambda: "trading HALTED" in trading_line(app))
         assert screen.query_one("#trading", Label).has_class("-halted")
