@@ -510,8 +510,10 @@ class TradeConsoleApp(App[None]):
         covered = isinstance(self.screen, ModalScreen | TooSmallScreen)
         return not (covered and action in _VIEW_ACTIONS)
 
-    def action_kill_switch(self) -> None:
-        screen = KillSwitchScreen(self.health, can_restore=self.node is not None)
+    def action_kill_switch(self, grade: str | None = None) -> None:
+        """Open the kill switch; ``grade`` (halt, reduce, flatten, rearm) comes chosen, from
+        the palette: the operator still reads the dialog and presses ``y``."""
+        screen = KillSwitchScreen(self.health, can_restore=self.node is not None, grade=grade)
         self.push_screen(screen, callback=self._halt)
         self._read_kill_context(screen)
 
@@ -631,13 +633,23 @@ class TradeConsoleApp(App[None]):
         # Named "area: verb" with the words an operator types (flatten, rearm, compare...).
         # With nothing typed the palette lists these alphabetically and highlights the first:
         # quit is never listed that way (found only by typing), so ctrl+p then Enter is harmless.
-        kill = self.action_kill_switch
-        yield SystemCommand("risk: halt trading (kill switch)", "Cancel all orders, halt", kill)
-        yield SystemCommand("risk: reduce only (kill switch)", "Only reducing orders pass", kill)
+        def kill(grade: str) -> Callable[[], None]:
+            return partial(self.action_kill_switch, grade)
+
         yield SystemCommand(
-            "risk: flatten all positions (kill switch)", "Cancel all, close positions, halt", kill
+            "risk: halt trading (kill switch)", "Cancel all orders, halt; then y", kill("halt")
         )
-        yield SystemCommand("risk: re-arm trading (rearm)", "Back to ACTIVE, with a reason", kill)
+        yield SystemCommand(
+            "risk: reduce only (kill switch)", "Only reducing orders pass; then y", kill("reduce")
+        )
+        yield SystemCommand(
+            "risk: flatten all positions (kill switch)",
+            "Cancel all, close positions, halt; then y",
+            kill("flatten"),
+        )
+        yield SystemCommand(
+            "risk: re-arm trading (rearm)", "Back to ACTIVE, with a reason", kill("rearm")
+        )
         yield SystemCommand(
             "rebalance: preview and send",
             "The orders the targets need, to edit and send",

@@ -268,8 +268,12 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
     compact: reactive[bool] = reactive(False)
     """The terminal is below 80x24: one line of choices, no note, fewer position lines."""
 
-    def __init__(self, health: Health | None, *, can_restore: bool = False) -> None:
+    def __init__(
+        self, health: Health | None, *, can_restore: bool = False, grade: str | None = None
+    ) -> None:
         super().__init__()
+        self._grade = grade
+        """A grade already chosen (from the palette: "risk: flatten..."); ``y`` still decides."""
         self._health = health
         self._state = UNKNOWN if health is None else health.trading_state
         """The trading state when the screen opened (the node's, or the persisted one)."""
@@ -310,6 +314,8 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
 
     def on_mount(self) -> None:
         self.compact = self._is_small()
+        if self._grade in self.offered:
+            self.choice = self._grade
 
     def on_resize(self, event: events.Resize) -> None:
         self.compact = self._is_small()

@@ -564,18 +564,18 @@ async def test_palette_commands_are_named_area_then_verb(desk: OmsStore) -> None
 
 
 @pytest.mark.parametrize(
-    ("typed", "opens"),
+    ("typed", "opens", "grade"),
     [
-        ("flatten", KillSwitchScreen),
-        ("rearm", KillSwitchScreen),
-        ("halt", KillSwitchScreen),
-        ("reduce", KillSwitchScreen),
-        ("compare", BacktestsScreen),
-        ("backtest", BacktestsScreen),
+        ("flatten", KillSwitchScreen, "flatten"),
+        ("rearm", KillSwitchScreen, None),  # trading is ACTIVE: re-arm is not on offer
+        ("halt", KillSwitchScreen, "halt"),
+        ("reduce", KillSwitchScreen, "reduce"),
+        ("compare", BacktestsScreen, None),
+        ("backtest", BacktestsScreen, None),
     ],
 )
 async def test_the_palette_finds_the_desk_actions_by_the_words_an_operator_types(
-    desk: OmsStore, typed: str, opens: type
+    desk: OmsStore, typed: str, opens: type, grade: str | None
 ) -> None:
     app = console(desk)
     async with app.run_test(size=SMALL) as pilot:
@@ -588,6 +588,9 @@ async def test_the_palette_finds_the_desk_actions_by_the_words_an_operator_types
         await wait_for(pilot, lambda: isinstance(app.screen, opens))
         assert app.theme == theme  # "halt" once found "theme: trade-light" first
         assert app.is_running
+        await pilot.pause()
+        assert getattr(app.screen, "choice", None) == grade  # chosen, not done: y decides
+        assert (await desk.trading_state()) is None
 
 
 async def test_palette_then_enter_with_nothing_typed_never_quits(desk: OmsStore) -> None:
