@@ -80,6 +80,27 @@ def node_state(database: Path) -> str | None:
     return None if row is None else row[0]
 
 
+def console_in_pty(
+    config: Path, rows: int, cols: int, *options: str
+) -> tuple[subprocess.Popen, int]:
+    """``trade-console --config CONFIG OPTIONS`` on a fresh pseudo-terminal of rows x cols:
+    the process and the terminal's master side (to read the screen and type)."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), *options],
+        cwd=ROOT,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child)
+    return process, main
+
+
 def wait_until(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -135,19 +156,7 @@ def test_dashboard_with_the_node_owns_the_terminal_and_quits_on_q_then_stop(
     config = config_file(tmp_path, demo_root)
     targets = tmp_path / "orders" / "target_weights.json"
     targets.parent.mkdir(parents=True, exist_ok=True)
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "40"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(config), "--node", "shadow"],
-        cwd=ROOT,
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env=env,
-        close_fds=True,
-    )
-    os.close(child)
+    process, main = console_in_pty(config, 40, 140, "--node", "shadow")
     screen = bytearray()
 
     def read_for(seconds: float) -> None:
@@ -212,19 +221,7 @@ def test_sighup_detaches_the_console_and_the_node_keeps_trading_and_obeys_kill(
     database = tmp_path / "oms.sqlite"
     targets = tmp_path / "orders" / "target_weights.json"
     targets.parent.mkdir(parents=True, exist_ok=True)
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(config), "--node", "shadow"],
-        cwd=ROOT,
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env=env,
-        close_fds=True,
-    )
-    os.close(child)
+    process, main = console_in_pty(config, 30, 120, "--node", "shadow")
     screen = bytearray()
     try:
         deadline = time.monotonic() + 40
@@ -313,10 +310,8 @@ def test_a_node_killed_with_sigkill_is_node_down_with_a_critical_alert_in_time(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
     console = None
+    main = -1
     screen = bytearray()
 
     def read_until(marker: bytes, timeout: float) -> bool:
@@ -333,17 +328,7 @@ def test_a_node_killed_with_sigkill_is_node_down_with_a_critical_alert_in_time(
 
     try:
         wait_until(lambda: node_state(database) == "RUNNING", 30, "the node RUNNING")
-        console = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "--config", str(config)],
-            cwd=ROOT,
-            stdin=child,
-            stdout=child,
-            stderr=child,
-            env=env,
-            close_fds=True,
-        )
-        os.close(child)
-        child = -1
+        console, main = console_in_pty(config, 24, 80)
         assert read_until(b"RUNNING", 30), screen[-2000:].decode(errors="replace")
         killed_ns = time.time_ns()
         node.kill()  # SIGKILL: no STOPPED heartbeat, no goodbye
@@ -367,7 +352,6 @@ def test_a_node_killed_with_sigkill_is_node_down_with_a_critical_alert_in_time(
         for process in (node, console):
             if process is not None and process.poll() is None:
                 process.kill()
-        if child >= 0:
-            os.close(child)
-        os.close(main)
+        if main >= 0:
+            os.close(main)
     assert console.returncode == 0
