@@ -42,10 +42,16 @@ def away_from_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture(autouse=True)
-def console_state_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def console_state_of_its_own(tmp_path: Path) -> Iterator[None]:
     """Each test has its own console state (the theme kept across restarts), never the
-    operator's, and never another test's: a theme chosen in one test must not colour the next."""
-    monkeypatch.setenv("TRADE_CONSOLE_STATE_DIR", str(tmp_path / "console-state"))
+    operator's, and never another test's: a theme chosen in one test must not colour the next.
+
+    A MonkeyPatch of its own, not the test's ``monkeypatch``: an autouse fixture that took the
+    shared one would set it up before a module's own environment fixtures, so it would be torn
+    down after them and undo what they had put back (the GCS emulator's variable, once)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRADE_CONSOLE_STATE_DIR", str(tmp_path / "console-state"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -183,7 +183,14 @@ async def test_an_unanswered_external_order_is_never_resent_and_raises_an_alert(
         (order,) = orders
         assert (order.instrument_id, order.status) == (GEMINI_BTC, "SUBMITTED")
         about = order.client_order_id
-        alerts = [a for a in await store.alerts(limit=100) if about in a.message]
+        # The order path raises one alert, not two. The venue's poller may also have come round
+        # on a slow machine and flagged the order open in the OMS but unknown at the venue:
+        # true, and its own alert, not the order path's.
+        alerts = [
+            a
+            for a in await store.alerts(limit=100)
+            if about in a.message and a.rule != "external_reconciliation"
+        ]
         assert [a.rule for a in alerts] == ["external_order_unknown"]  # one alert, not two
         assert "not resent" in alerts[0].message and alerts[0].severity == "ERROR"
         assert strategy.cache.orders() == []  # not rerouted to Binance either
