@@ -279,6 +279,7 @@ def render_text(report: StatusReport) -> str:
     health = report.health
     counts = report.counts
     equity = "-" if health.equity is None else f"{health.equity:,.2f}"
+    width = max((len(c.name) for c in health.components), default=12)  # a node's parts too
     lines = [
         f"OMS {report.database} (schema v{report.schema_version}) at "
         f"{_iso(health.as_of_ns, readable=True)}",
@@ -290,7 +291,7 @@ def render_text(report: StatusReport) -> str:
         f"equity         {equity}",
         "",
         "health",
-        *(f"  {c.name:<12} {c.state:<5} {c.detail}" for c in health.components),
+        *(f"  {c.name:<{width}} {c.state:<5} {c.detail}" for c in health.components),
         "",
         "counts",
         f"  orders       {counts['orders']} ({counts['open_orders']} open)",
