@@ -470,6 +470,12 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
                 "No node is running: the change is recorded, and a node started later comes "
                 "up in it."
             )
+        if health.node_silent:
+            return (
+                f"NODE {health.node_state} ({health.mode}): it is silent and applies nothing "
+                "now. The change is recorded; a node that comes back, or starts, comes up in "
+                "it. Orders it left at a venue are not cancelled from here."
+            )
         return f"Node {health.node_state} ({health.mode}): {NODE_APPLY_NOTE}."
 
     def _choice_line(self, name: str) -> str:

@@ -297,6 +297,20 @@ async def test_with_a_node_running_the_kill_switch_says_the_node_applies_it(
     assert entry.details is not None and entry.details["node_running"] is True
 
 
+async def test_with_a_silent_node_the_kill_switch_never_says_it_applies_it(
+    desk: OmsStore,
+) -> None:
+    desk.submit(heartbeat(ts_event=NOW - 12 * SECOND))  # no clean stop: NODE DOWN
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("k")
+        note = str(app.screen.query_one("#note", Static).render())
+        assert "NODE DOWN (SHADOW): it is silent and applies nothing now" in note
+        assert "applies it within" not in note
+
+
 async def test_escape_closes_the_kill_switch_without_writing(desk: OmsStore) -> None:
     app = console(desk)
     async with app.run_test(size=SMALL) as pilot:
