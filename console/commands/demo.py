@@ -60,7 +60,7 @@ async def _refuse_a_held_oms(config: AppConfig) -> None:
     from core.live.lease import ensure_free
 
     async with await OmsStore.open(config.oms.database) as store:
-        await ensure_free(store)
+        await ensure_free(store, down_after_s=config.console.down_after_secs)
 
 
 def write_first_targets(config: AppConfig) -> Path:

@@ -17,7 +17,7 @@ builds anything, and holds it for its life:
 Taking the OMS: the lock first; held, the node is refused, naming the holder (and saying so
 when it has stopped beating: a hung node still holds the lock, and could wake). Then the row:
 none, the node claims it; a holder that is gone (``core.oms.node_holder.holder_gone``: its
-process no longer runs on this host, or nothing from it for ``NODE_DOWN_AFTER_S``) is taken
+process no longer runs on this host, or nothing from it for ``DOWN_AFTER_S``) is taken
 over, with an audit entry and an alert naming both; a holder that still runs (on another host,
 or on this one with its lock file deleted under it) refuses this node. The claim is a
 compare-and-set read back, so of two hosts claiming at once one wins and the other is refused
@@ -40,7 +40,7 @@ import msgspec
 
 from core.errors import TradeConsoleError
 from core.oms import AuditEntry, NodeHolder, NodeReleased, OmsError, OmsStore, RiskAlert
-from core.oms.health import NODE_DOWN_AFTER_S
+from core.oms.health import DOWN_AFTER_S
 from core.oms.node_holder import describe_holder, holder_gone, pid_alive
 from core.risk.trading_state import operator_name
 
@@ -79,7 +79,7 @@ class NodeLease:
         store: OmsStore,
         *,
         now_ns: Callable[[], int] = time.time_ns,
-        down_after_s: float = NODE_DOWN_AFTER_S,
+        down_after_s: float = DOWN_AFTER_S,
     ) -> NodeLease:
         """Take the OMS at ``store`` for this process's node (see the module docstring).
 
@@ -127,7 +127,7 @@ class NodeLease:
             os.close(fd)
 
 
-async def ensure_free(store: OmsStore, *, down_after_s: float = NODE_DOWN_AFTER_S) -> None:
+async def ensure_free(store: OmsStore, *, down_after_s: float = DOWN_AFTER_S) -> None:
     """Refuse, as ``NodeLease.acquire`` would, when a node holds the OMS; take nothing.
 
     For a command that must not touch a running node's files before its own node starts (the

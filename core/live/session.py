@@ -183,7 +183,9 @@ class NodeSession:
         ConfigError, DataError
             As the constructor; the OMS is let go again.
         """
-        lease = await NodeLease.acquire(store, now_ns=now_ns)
+        lease = await NodeLease.acquire(
+            store, now_ns=now_ns, down_after_s=config.console.down_after_secs
+        )
         try:
             return cls(
                 config, store, mode=mode, confirm_live=confirm_live, now_ns=now_ns, lease=lease
@@ -207,7 +209,11 @@ class NodeSession:
         """
         if self.lease is None:
             try:
-                self.lease = await NodeLease.acquire(self.store, now_ns=self._now_ns)
+                self.lease = await NodeLease.acquire(
+                    self.store,
+                    now_ns=self._now_ns,
+                    down_after_s=self.config.console.down_after_secs,
+                )
             except BaseException:
                 await self.engine.stop()
                 raise

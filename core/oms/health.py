@@ -36,7 +36,9 @@ NODE_DOWN = "DOWN"
 STALE_AFTER_S = 3.0
 """Default ``[console] stale_after_secs``."""
 DOWN_AFTER_S = 10.0
-"""Default ``[console] down_after_secs``."""
+"""Default ``[console] down_after_secs``: a node silent longer is DOWN, and another node may
+take over the OMS it held (``core.oms.node_holder``). Well above the stale limit: a node whose
+loop is merely busy for a few seconds must not lose its OMS."""
 UNKNOWN = "UNKNOWN"
 """``Health.trading_state`` when the OMS cannot be read: claiming ACTIVE could hide a kill."""
 BACKLOG_WARN = 10_000
@@ -45,10 +47,6 @@ BACKLOG_WARN = 10_000
 NODE_STALE_AFTER_S = 5.0
 """For a backtest deciding whether a node writes this OMS (``node_is_running``): a heartbeat
 older than this means no node does (a running node beats each second)."""
-NODE_DOWN_AFTER_S = DOWN_AFTER_S
-"""A node silent for longer than this (seconds) is gone for good: another node may take over
-the OMS it held (``core.oms.node_holder``). Longer than ``NODE_STALE_AFTER_S``: a node that
-merely looks stale to the screens, its loop busy for a few seconds, must not lose its OMS."""
 
 _NODE_STATE_HEALTH = {
     "RUNNING": "OK",

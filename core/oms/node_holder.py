@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from core.oms.events import NodeHolder, NodeStatus
-from core.oms.health import NODE_DOWN_AFTER_S, pid_alive
+from core.oms.health import DOWN_AFTER_S, pid_alive
 
 
 def describe_holder(holder: NodeHolder) -> str:
@@ -31,7 +31,7 @@ def holder_gone(
     now_ns: int,
     host: str,
     pid: int,
-    down_after_s: float = NODE_DOWN_AFTER_S,
+    down_after_s: float = DOWN_AFTER_S,
     alive: Callable[[int], bool] = pid_alive,
 ) -> str | None:
     """Why ``holder`` no longer runs, in a few words; None while it may still run.

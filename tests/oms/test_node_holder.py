@@ -21,7 +21,7 @@ from core.oms import (
     OmsMissingError,
     OmsStore,
 )
-from core.oms.health import NODE_DOWN_AFTER_S
+from core.oms.health import DOWN_AFTER_S
 from core.oms.node_holder import describe_holder, holder_gone, pid_alive
 from core.oms.schema import MIGRATIONS
 
@@ -116,13 +116,13 @@ def test_a_holder_reads_as_pid_host_since_and_user() -> None:
         # This very process: an earlier node of it that did not let go.
         ("desk-1", 4242, True, 3, 4, "an earlier node of this same process did not let go"),
         # Its process runs but has been silent beyond the limit (a hung node).
-        ("desk-1", 7, True, 3, 3 + NODE_DOWN_AFTER_S + 1, "no heartbeat for 11 s"),
+        ("desk-1", 7, True, 3, 3 + DOWN_AFTER_S + 1, "no heartbeat for 11 s"),
         # On another host only the heartbeat tells: fresh is there, silent is gone.
-        ("desk-2", 7, False, 3, 3 + NODE_DOWN_AFTER_S, None),
-        ("desk-2", 7, False, 3, 3 + NODE_DOWN_AFTER_S + 2, "no heartbeat for 12 s"),
+        ("desk-2", 7, False, 3, 3 + DOWN_AFTER_S, None),
+        ("desk-2", 7, False, 3, 3 + DOWN_AFTER_S + 2, "no heartbeat for 12 s"),
         # No heartbeat yet: its start counts as the last sign of life.
-        ("desk-2", 7, False, None, NODE_DOWN_AFTER_S - 1, None),
-        ("desk-2", 7, False, None, NODE_DOWN_AFTER_S + 1, "no heartbeat for 11 s"),
+        ("desk-2", 7, False, None, DOWN_AFTER_S - 1, None),
+        ("desk-2", 7, False, None, DOWN_AFTER_S + 1, "no heartbeat for 11 s"),
     ],
 )
 def test_a_holder_is_gone_when_its_process_is_or_it_fell_silent(
