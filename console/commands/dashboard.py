@@ -85,6 +85,13 @@ async def _run_detached(detached: Detached, store: OmsStore) -> None:
     OMS shows it. The detach is audited, with who and why.
     """
     session = detached.session
+    if session.engine.state().node_state == "STOPPED":
+        # The console left while its node was starting: Textual cancelled the start, which
+        # stops a half-started node (or never began it). Nothing to run headless; let go of
+        # the OMS if the start never came to.
+        _log.warning("console left (%s) before its node had started", detached.reason)
+        await session.stop()
+        return
     store.submit(
         AuditEntry.now(
             operator_name(),
