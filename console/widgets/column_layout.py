@@ -82,8 +82,8 @@ def fit(columns: Sequence[Column], widest: Sequence[int], room: int) -> Layout:
     """The columns to show in ``room`` cells, and their widths.
 
     The columns that do not fit at their least width go, highest ``priority`` number first (of
-    equals, the rightmost). The room left widens the cut texts back (left to right), then goes
-    to the ``grow`` columns.
+    equals, the rightmost). The room left widens the cut texts back (the most important first,
+    then left to right), then goes to the ``grow`` columns.
     """
     pad = 2 * CELL_PADDING
     needs = [needed_width(column, wide) for column, wide in zip(columns, widest, strict=True)]
@@ -98,7 +98,7 @@ def fit(columns: Sequence[Column], widest: Sequence[int], room: int) -> Layout:
         return ((0, room - pad),)  # too narrow for any column whole: a text, cut with "…"
     widths = {index: least[index] for index in kept}
     left = room - total
-    for index in kept:
+    for index in sorted(kept, key=lambda index: (columns[index].priority, index)):
         more = min(left, needs[index] - least[index])
         widths[index] += more
         left -= more
