@@ -126,7 +126,7 @@ class OrdersPane(OmsPane):
         Column("filled", 6, numeric=True, priority=2),
         Column("avg px", 6, numeric=True),
         Column("route", 26, priority=5),
-        Column("order", 22, priority=4, keep_end=True),
+        Column("order", 36, priority=4, keep_end=True),
     )
     TABLES = frozenset({"orders", "route_decisions"})
 
