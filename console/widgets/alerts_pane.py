@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from console.widgets.cells import themed, utc_time
+from console.widgets.column_layout import Column
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
 from core.oms import OmsStore, RiskAlert
@@ -18,11 +24,35 @@ SEVERITY_VARIABLES = {
 
 
 class AlertsPane(OmsPane):
-    """The latest risk alerts: time, severity, rule, message."""
+    """The latest risk alerts: time, severity, rule, message.
+
+    The message takes the row's room left (40 characters at 80 columns); a longer one ends in
+    ``…``, and Enter opens the alert in full (``AlertDetailScreen``).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Full alert", id="alerts.open", tooltip="The whole alert"),
+    ]
 
     TITLE = "Risk alerts"
-    COLUMNS = (("time", 8), ("severity", 8), ("rule", 18), ("message", 60))
+    COLUMNS = (
+        Column("time", 8),
+        Column("severity", 8),
+        Column("rule", 18, priority=2),
+        Column("message", 20, grow=True),
+    )
     TABLES = frozenset({"risk_alerts"})
+
+    @dataclass
+    class Open(Message):
+        """The operator asked to read an alert in full."""
+
+        pane: AlertsPane
+        alert: RiskAlert
+
+        @property
+        def control(self) -> AlertsPane:
+            return self.pane
 
     async def fetch(self, store: OmsStore) -> list[RiskAlert]:
         return await store.alerts(limit=self.limit)
@@ -37,7 +67,7 @@ class AlertsPane(OmsPane):
             utc_time(record.ts_event),
             themed(record.severity, severity, self.variables, bold=critical),
             record.rule,
-            record.message,
+            " ".join(record.message.split()),  # one line: the full text opens with Enter
         )
 
     def summary(self, data: Sequence[RiskAlert]) -> str:
@@ -46,3 +76,17 @@ class AlertsPane(OmsPane):
         counts = [f"{critical} critical"] if critical else []
         counts += [f"{errors} error{'s' if errors > 1 else ''}"] if errors else []
         return " · ".join([*counts, f"{len(data)} shown"])
+
+    @property
+    def current(self) -> RiskAlert | None:
+        """The alert under the cursor (None when there is none)."""
+        table = self.table
+        if not table.row_count or not self.data:
+            return None
+        key = table.keys[table.cursor_row]
+        return next((alert for alert in self.data if alert.alert_id == key), None)
+
+    def action_open(self) -> None:
+        alert = self.current
+        if alert is not None:
+            self.post_message(self.Open(self, alert))
