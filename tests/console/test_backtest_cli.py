@@ -317,6 +317,50 @@ def test_missing_config_file_is_refused_naming_it(
     )
 
 
+def test_config_that_is_not_utf8_is_refused_in_one_line(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "desk.toml"
+    path.write_bytes(b"\xff\xfe[oms]\n")
+    code, out, err = run_cli(capfd, "backtest", "--config", str(path))
+    assert_one_line_failure(
+        code, out, err, tmp_path / "results", EXIT_BAD_INPUT, str(path), "not UTF-8", "0xff"
+    )
+
+
+def test_unwritable_log_folder_is_refused_in_one_line_before_the_run(
+    capfd: pytest.CaptureFixture[str], config: Path, results_root: Path
+) -> None:
+    lines = config.read_text().splitlines()
+    config.write_text(
+        "\n".join(
+            'directory = "/proc/nope/logs"' if line.startswith("directory") else line
+            for line in lines
+        )
+    )
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config))
+    assert_one_line_failure(
+        code, out, err, results_root, EXIT_BAD_INPUT, "logging.directory", "/proc/nope/logs"
+    )
+
+
+def test_targets_file_nested_too_deeply_fails_the_run_in_one_line(
+    capfd: pytest.CaptureFixture[str], config: Path, tmp_path: Path, results_root: Path
+) -> None:
+    targets = tmp_path / "targets.json"
+    targets.write_bytes(
+        b'{"as_of": "2026-01-05T00:00:00Z", "weights": {"BTCUSDT.BINANCE": '
+        + b"[" * 10_000
+        + b"]" * 10_000
+        + b"}}"
+    )
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config), "--targets", str(targets))
+    line = assert_one_line_failure(
+        code, out, err, results_root, EXIT_FAILED_RUN, str(targets), "nested too deeply"
+    )
+    assert "RecursionError" not in line
+
+
 def run_executable(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     assert EXECUTABLE.exists(), f"{EXECUTABLE} missing: is the project installed in the venv?"
     return subprocess.run(
