@@ -659,7 +659,38 @@ def _validate_external_venues(config: AppConfig, fail: Callable[[str, str], Conf
             )
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
+"""A Cloud Storage bucket name: 3 to 63 lowercase letters, digits, ``-``, ``_`` and ``.``,
+starting and ending with a letter or digit."""
+
+
+def _check_root(field: str, url: str, fail: Callable[[str, str], ConfigError]) -> None:
+    # A root is a local path or gs://bucket/prefix: another protocol (or a typo of one) would
+    # otherwise fail deep inside a run as a library's error, after the run had started.
+    if "://" not in url or url.startswith("file://"):
+        return
+    protocol, _, rest = url.partition("://")
+    if protocol not in ("gs", "gcs"):
+        raise fail(field, f"unknown protocol {protocol!r} in {url!r} (a local path or gs://)")
+    bucket = rest.split("/", 1)[0]
+    if not bucket:
+        raise fail(field, f"{url!r} names no bucket")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise fail(
+            field,
+            f"{bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, '-', '_', "
+            "'.')",
+        )
+
+
 def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    for field, url in (
+        ("data.root", config.data.root),
+        ("data.instruments_root", config.data.instruments_root),
+        ("results.root", config.results.root),
+        ("results.upload_root", config.results.upload_root),
+    ):
+        _check_root(field, url, fail)
     upload_root = config.results.upload_root
     if upload_root and not upload_root.startswith("gs://"):
         raise fail("results.upload_root", f"must be a gs://bucket/prefix URL, got {upload_root!r}")

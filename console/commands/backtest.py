@@ -46,11 +46,7 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
         # --mode/--window-secs: getattr, so a parser without them (an older cli.py) still works
         "mode": getattr(args, "mode", None),
         "window_secs": getattr(args, "window_secs", None),
-        "instruments": (
-            tuple(i.strip() for i in args.instruments.split(",") if i.strip())
-            if args.instruments
-            else None
-        ),
+        "instruments": _instruments(args.instruments),
     }
     backtest = msgspec.structs.replace(
         backtest, **{k: v for k, v in changes.items() if v is not None}
@@ -67,6 +63,17 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
     )
     merged = _execution(merged, args)
     return validate(merged, SOURCE)
+
+
+def _instruments(option: str | None) -> tuple[str, ...] | None:
+    # None or "": the config's instruments. A list of nothing (",") is a typo, not "every
+    # instrument", which is what an empty tuple means.
+    if option is None or not option.strip():
+        return None
+    instruments = tuple(i.strip() for i in option.split(",") if i.strip())
+    if not instruments:
+        raise ConfigError(f"{SOURCE}: backtest.instruments: {option!r} names no instrument")
+    return instruments
 
 
 def _strategy(strategy: StrategyConfig, args: argparse.Namespace) -> StrategyConfig:

@@ -328,6 +328,25 @@ def test_config_that_is_not_utf8_is_refused_in_one_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "names"),
+    [
+        (["--data-root", "foo://x/y"], ["data.root", "unknown protocol 'foo'"]),
+        (["--instruments", ","], ["backtest.instruments", "names no instrument"]),
+    ],
+    ids=["unknown-protocol", "no-instrument"],
+)
+def test_bad_option_is_refused_in_one_line_before_the_run(
+    capfd: pytest.CaptureFixture[str],
+    config: Path,
+    results_root: Path,
+    option: list[str],
+    names: list[str],
+) -> None:
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config), *option)
+    assert_one_line_failure(code, out, err, results_root, EXIT_BAD_INPUT, *names)
+
+
 def test_unwritable_log_folder_is_refused_in_one_line_before_the_run(
     capfd: pytest.CaptureFixture[str], config: Path, results_root: Path
 ) -> None:
