@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from console.logs import log_to_file
 from core.config import AppConfig, StrategyConfig, VenueConfig, load_config, validate
 from core.errors import ConfigError
 from core.fd_capture import redirect_std_fds
@@ -142,6 +143,7 @@ def _choice(struct: msgspec.Struct, name: str, section: str, value: str) -> str:
 def run_backtest_command(args: argparse.Namespace) -> int:
     """Run the backtest; exit 0 when COMPLETED, 1 when FAILED (the folder says why)."""
     config = apply_overrides(load_config(getattr(args, "config", None)), args)
+    log_to_file(config)  # gcsfs's retry tracebacks go to the log, never to the terminal
     log_path = Path(config.logging.directory) / "trade-console-backtest.log"
     # Nautilus writes to fds 1/2 directly: send them to the log and draw on the saved terminal.
     with redirect_std_fds(log_path) as terminal, warnings.catch_warnings():
@@ -168,7 +170,8 @@ def _upload(config: AppConfig, outcome: BacktestOutcome, console: Console) -> No
     errors = Console(stderr=True, soft_wrap=True)
     errors.print(
         f"warning: uploads to {where} not finished: {summary.done} done, {summary.pending} "
-        f"queued, {summary.failed} failed; `trade-console uploads` shows them and retries",
+        f"queued, {summary.failed} failed ({summary.last_error or 'not tried yet'}); "
+        "`trade-console uploads` shows them and retries",
         markup=False,
     )
 
