@@ -199,6 +199,36 @@ def test_trades_repeated_on_the_next_day_fail_the_run(
     assert_one_line_failure(code, out, err, results_root, EXIT_FAILED_RUN, path)
 
 
+@pytest.mark.parametrize("mode", ["full", "signals"])
+def test_trades_stamped_outside_their_day_file_fail_the_run_with_their_count(
+    capfd: pytest.CaptureFixture[str],
+    config: Path,
+    demo_copy: Path,
+    results_root: Path,
+    mode: str,
+) -> None:
+    # The last 1,000 trades of day 1's file stamped three days later: still sorted and unique,
+    # but no window of day 1 or day 4 reads them from that file.
+    path = trades_path(str(demo_copy), DAY1, BTC)
+    table = pq.read_table(path)
+    keep = table.num_rows - 1_000
+    field = table.schema.get_field_index("ts_event")
+    ts = table["ts_event"].to_numpy().copy()
+    ts[keep:] += 3 * 86_400 * 10**9
+    moved = table.set_column(field, table.schema.field(field), pa.array(ts, table["ts_event"].type))
+    pq.write_table(moved, path, row_group_size=10_000)
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config), "--mode", mode)
+    assert_one_line_failure(
+        code,
+        out,
+        err,
+        results_root,
+        EXIT_FAILED_RUN,
+        path,
+        f"1,000 trades stamped outside {DAY1.isoformat()} (UTC)",
+    )
+
+
 def test_signal_for_an_instrument_the_instruments_file_lacks_fails_the_run(
     capfd: pytest.CaptureFixture[str], config: Path, demo_copy: Path, results_root: Path
 ) -> None:
