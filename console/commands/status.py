@@ -68,6 +68,7 @@ import time
 from dataclasses import dataclass
 
 from core.config import load_config
+from core.errors import bounded
 from core.oms import AuditEntry, NodeHolder, OmsError, OmsStore, RiskAlert
 from core.oms.health import (
     DOWN_AFTER_S,
@@ -318,4 +319,5 @@ def _iso(ns: int, readable: bool = False) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # Bounded and escaped again here: an OMS written before alerts were may hold raw text.
+    return bounded(" ".join(text.split()))

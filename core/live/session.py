@@ -131,7 +131,11 @@ class NodeSession:
             self.engine.add_actor(OmsFeed(feed_config, store.submit, drift=self.drift))
         self.engine.add_strategy(self.strategy)
         self.watcher = TargetWeightWatcher(
-            config.watcher, self.engine.instrument_ids, self._on_targets, now_ns=now_ns
+            config.watcher,
+            self.engine.instrument_ids,
+            self._on_targets,
+            now_ns=now_ns,
+            reading=config.targets,
         )
         self.pending: TargetsAccepted | None = None
         """A valid target file waiting for the operator's preview (``[risk] require_preview``)."""

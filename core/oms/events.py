@@ -44,6 +44,8 @@ from typing import Any
 
 import msgspec
 
+from core.errors import one_line_text
+
 _RECORD = {"frozen": True, "kw_only": True}
 
 UPLOAD_STATES = ("queued", "uploading", "done", "failed")
@@ -259,6 +261,13 @@ class RiskAlert(msgspec.Struct, **_RECORD):
 
     def __post_init__(self) -> None:
         _check(self.severity, SEVERITIES, "RiskAlert.severity")
+        # An alert often quotes outside text (a target file's key, a venue's reason): bounded
+        # and escaped here, the one place every writer's alert passes, so no file can bloat the
+        # OMS or put a terminal escape on the screens and in ``status``.
+        for name in ("message", "instrument_id"):
+            value = getattr(self, name)
+            if value is not None:
+                msgspec.structs.force_setattr(self, name, one_line_text(value))
 
 
 class UploadState(msgspec.Struct, **_RECORD):

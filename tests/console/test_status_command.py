@@ -135,8 +135,8 @@ def test_json_shows_health_counts_and_the_last_five_alerts(
     }
     assert [a["rule"] for a in report["last_alerts"]] == ["order_denied"] * 5
     assert [a["message"] for a in report["last_alerts"]][:2] == [
-        "O-6 denied:\nNOTIONAL",
-        "O-5 denied:\nNOTIONAL",
+        "O-6 denied: NOTIONAL",  # an alert is one line, as stored
+        "O-5 denied: NOTIONAL",
     ]
     assert report["last_alerts"][0]["ts"] == "2026-01-05T00:00:06.000Z"
 
@@ -360,3 +360,21 @@ def test_a_dead_part_of_a_running_node_exits_3(
     code, out, _ = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
     assert code == 3
     assert "  target watcher DOWN  ended: RecursionError: too deep" in out.splitlines()
+
+
+def test_an_alert_stored_raw_by_an_older_version_is_printed_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=time.time_ns()))
+    with sqlite3.connect(database) as connection:  # as written before alerts were bounded
+        connection.execute(
+            "UPDATE risk_alerts SET message = ? WHERE alert_id = 'a6'",
+            ("X\n\x1b[2J\x1b[31mFAKE: all clear\x1b[0m" + "K" * 100_000,),
+        )
+    code, out, err = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert (code, err) == (0, "")
+    assert "\x1b" not in out
+    [line] = [line for line in out.splitlines() if "FAKE" in line]
+    assert r"order_denied: X \x1b[2J\x1b[31mFAKE: all clear\x1b[0mKKK" in line
+    assert len(line) < 600
