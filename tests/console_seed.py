@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from console.widgets.column_layout import CELL_PADDING
+from console.widgets.line_table import LineTable
 from core.config import AppConfig
 from core.oms import (
     DriftObservation,
@@ -288,6 +290,37 @@ def cell_text(cell: object) -> str:
 def table_rows(table: DataTable) -> list[list[str]]:
     """What the table shows, as plain text, row by row."""
     return [[cell_text(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def drawn_rows(table: LineTable) -> list[dict[str, str]]:
+    """What the table draws on screen now, row by row: each shown column's text as drawn (the
+    header's labels must be the shown columns', and no line is wider than the table)."""
+    shown = table.shown_columns
+    header = table.render_line(0).text
+    assert header.split() == " ".join(column.label for column, _ in shown).split()
+    rows = []
+    for y in range(1, min(table.row_count, table.size.height - 1) + 1):
+        strip = table.render_line(y)
+        assert strip.cell_length <= table.size.width
+        x, cells = 0, {}
+        for column, width in shown:
+            cells[column.label] = strip.text[x + CELL_PADDING : x + CELL_PADDING + width].strip()
+            x += width + 2 * CELL_PADDING
+        rows.append(cells)
+    return rows
+
+
+def numbers_whole(table: LineTable) -> int:
+    """Check that every number drawn is its row's whole cell; return how many were drawn."""
+    labels = [column.label for column in table.ordered_columns]
+    drawn = 0
+    for row, cells in enumerate(drawn_rows(table)):
+        values = table.get_row_at(row)
+        for column, _ in table.shown_columns:
+            if column.numeric:
+                assert cells[column.label] == values[labels.index(column.label)].plain
+                drawn += 1
+    return drawn
 
 
 def column(table: DataTable, label: str) -> list[str]:
