@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from console.widgets.cells import DASH, number, percent, pnl, price, quantity, themed, utc_time
+from console.widgets.column_layout import Column
 from console.widgets.oms_pane import OmsPane
 from console.widgets.position_rows import PositionRow, PositionsView, position_rows
 from console.widgets.table_pane import Cells, Row
@@ -24,26 +25,30 @@ class PositionsPane(OmsPane):
     mid: ``src``), ``unrealized`` is marked to it, ``realized`` (gross of fees), ``fees``,
     ``session`` and ``day`` are the node's session and UTC-day PnL (``core.oms.pnl_record``;
     they add up: session = realized + unrealized - fees + funding). ``target`` is the weight in
-    force, ``weight`` the current one (quantity x mark / equity) and ``drift`` their
-    difference in bps of equity. The subtitle says when the marks were taken. Without a node
-    (or before its first mark) rows show the positions' own figures and ``-`` for the rest.
+    force, ``weight`` the current one (quantity x mark / equity) and ``bps`` the drift from
+    target: their difference in basis points of equity. The subtitle says when the marks were
+    taken. Without a node (or before its first mark) rows show the positions' own figures and
+    ``-`` for the rest.
     """
 
     TITLE = "Positions"
+    # What an operator needs first is kept longest: at 80 columns (and in the 160-column grid)
+    # the position, its target and drift, the mark, and the PnL; weight, realized, fees, the
+    # average cost and the mark's source show when maximised.
     COLUMNS = (
-        ("instrument", 15),
-        ("qty", 10),
-        ("target", 6),
-        ("weight", 6),
-        ("drift bp", 8),
-        ("mark", 10),
-        ("unrealized", 10),
-        ("session", 10),
-        ("day", 10),
-        ("realized", 10),
-        ("fees", 8),
-        ("avg px", 10),
-        ("src", 4),
+        Column("instrument", 15),
+        Column("qty", 3, numeric=True),
+        Column("target", 6, numeric=True, priority=2),
+        Column("weight", 6, numeric=True, priority=3),
+        Column("bps", 3, numeric=True, priority=2),
+        Column("mark", 4, numeric=True),
+        Column("unrealized", 6, numeric=True),
+        Column("session", 6, numeric=True),
+        Column("day", 3, numeric=True, priority=2),
+        Column("realized", 6, numeric=True, priority=4),
+        Column("fees", 4, numeric=True, priority=4),
+        Column("avg px", 6, numeric=True, priority=5),
+        Column("src", 4, priority=6),
     )
     TABLES = frozenset({"positions", "pnl", "targets"})
 

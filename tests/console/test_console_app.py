@@ -17,6 +17,7 @@ from console_seed import (
     desk_records,
     fixed_clock,
     heartbeat,
+    numbers_whole,
     order,
     pnl_snapshot,
     table_rows,
@@ -289,6 +290,42 @@ async def test_a_shadow_node_shows_in_the_header_with_its_equity(desk: OmsStore)
             "OK",
             "RUNNING, heartbeat 1s ago",
         ]
+
+
+async def test_positions_fit_80_columns_with_whole_numbers_and_show_all_when_maximised(
+    desk: OmsStore,
+) -> None:
+    desk.submit_many([heartbeat(equity=103_250.75), pnl_snapshot(), targets_in_force()])
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("tab")  # the narrow layout shows one pane: Positions
+        positions = pane(app, PositionsPane)
+        await wait_for(pilot, lambda: positions.table.row_count == 4)
+        await pilot.pause()
+        shown = [column.label for column, _ in positions.table.shown_columns]
+        assert shown == [
+            "instrument",
+            "qty",
+            "target",
+            "bps",
+            "mark",
+            "unrealized",
+            "session",
+            "day",
+        ]
+        assert numbers_whole(positions.table) == 4 * 7
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        positions = pane(app, PositionsPane)
+        await wait_for(pilot, lambda: positions.table.row_count == 4)
+        positions.table.focus()
+        await pilot.press("m")
+        await pilot.pause()
+        assert len(positions.table.shown_columns) == len(PositionsPane.COLUMNS)
+        assert numbers_whole(positions.table) == 4 * 11
 
 
 @pytest.mark.parametrize(
