@@ -12,6 +12,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from node_helpers import BTC, ETH, node_config, running, until, write_targets
 
 from console.commands.status import read_status, to_json
@@ -129,3 +130,27 @@ async def test_the_utc_day_starts_again_at_midnight_and_both_periods_still_recon
     # The day saw only the second rebalance's fees; the session both.
     assert 0 < final.day_fees < final.fees and final.fees > before.fees
     assert abs(final.day_pnl - (final.equity - after.day_start_equity)) < 1e-9
+
+
+async def test_a_holding_at_the_start_is_carried_in_at_its_first_mark_not_counted_as_pnl(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    # The account starts with 0.5 BTC besides its USDT: before BTC's first trade the equity
+    # cannot value it; the session's start equity counts it at its first mark, and selling
+    # it realizes only what the market moved since.
+    venue = {"name": "BINANCE", "starting_balances": ["100000 USDT", "0.5 BTC"]}
+    config = node_config(config_writer, tmp_path, demo_root, venues=[venue])
+    async with running(config) as (session, store):
+        held = await _fresh_snapshot(store, time.time_ns())
+        (btc,) = [line for line in held.instruments if line.instrument_id == BTC]
+        assert btc.quantity == 0.5 and btc.mark is not None
+        first_mark = btc.average_cost  # carried in at its first mark
+        assert held.session_start_equity == pytest.approx(100_000.0 + 0.5 * first_mark)
+        write_targets(config, {BTC: 0.0, ETH: 0.2})
+        await until(lambda: _settled(session, 2), timeout=15, what="rebalanced")
+        await _fresh_snapshot(store, time.time_ns())
+        status = to_json(await read_status(config.oms.database, now_ns=time.time_ns()))
+    pnl = status["pnl"]
+    _assert_reconciles(pnl)
+    btc_line = next(i for i in pnl["instruments"] if i["instrument_id"] == BTC)
+    assert btc_line["quantity"] == 0 and btc_line["fees"] > 0
