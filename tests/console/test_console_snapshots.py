@@ -11,7 +11,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from console_seed import config_for, desk_records, fixed_clock, heartbeat, write_records
+from console_seed import (
+    config_for,
+    desk_records,
+    fixed_clock,
+    heartbeat,
+    pnl_snapshot,
+    targets_in_force,
+    write_records,
+)
 from textual.pilot import Pilot
 
 from console.app import TradeConsoleApp
@@ -42,6 +50,8 @@ def test_dashboard_looks_as_approved(
 ) -> None:
     # The working folder is the OMS's, so the Health pane's path reads the same on any machine.
     monkeypatch.chdir(tmp_path)
-    asyncio.run(write_records(DATABASE, [*desk_records(), heartbeat(equity=103_250.75)]))
+    # A running node with its marks, PnL and targets: the header's PnL, the Positions pane's.
+    records = [*desk_records(), heartbeat(equity=103_250.75), pnl_snapshot(), targets_in_force()]
+    asyncio.run(write_records(DATABASE, records))
     app = TradeConsoleApp(config_for(DATABASE, theme=theme), clock=fixed_clock)
     assert snap_compare(app, terminal_size=size, run_before=_loaded)  # type: ignore[operator]
