@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -21,6 +22,10 @@ SEVERITY_VARIABLES = {
     "ERROR": "severity-critical",
     "CRITICAL": "severity-critical",
 }
+
+
+_LEADING_FOLDER = re.compile(r"^(?:[A-Za-z]+://)?/?(?:[^/\s:]+/)+(?=[^/\s:]+: )")
+"""``/work/desk/artifacts/orders/`` of ``/work/desk/artifacts/orders/target_weights.json: ...``."""
 
 
 class AlertsPane(OmsPane):
@@ -67,7 +72,9 @@ class AlertsPane(OmsPane):
             utc_time(record.ts_event),
             themed(record.severity, severity, self.variables, bold=critical),
             record.rule,
-            " ".join(record.message.split()),  # one line: the full text opens with Enter
+            # One line, its reason first: a leading folder (the same for every target-file
+            # alert) would fill an 80-column row; the full text opens with Enter.
+            _LEADING_FOLDER.sub("", " ".join(record.message.split()), count=1),
         )
 
     def summary(self, data: Sequence[RiskAlert]) -> str:
