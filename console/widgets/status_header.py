@@ -1,4 +1,5 @@
-"""The header: mode badge, venues, node and trading state, equity, and the UTC clock."""
+"""The header: mode badge, venues, node and trading state (who halted, when), equity, the UTC
+clock."""
 
 from __future__ import annotations
 
@@ -11,9 +12,19 @@ from textual.widgets import Label
 from console.widgets.cells import number, utc_date, utc_time
 from console.widgets.label_text import set_label_text
 from core.oms.health import NODE_DOWN, NODE_STALE, Health
+from core.oms.state_origin import short_text
 
 MODES = ("LIVE", "SHADOW", "BACKTEST")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+
+
+def trading_text(health: Health) -> str:
+    """``trading ACTIVE``; not ACTIVE, who set it and when, short enough for 80 columns:
+    ``HALTED by ops@box 14:02Z`` (the whole, with where from and why, is in Health)."""
+    origin = health.trading_origin
+    if origin is None or health.trading_state == "ACTIVE":
+        return f"trading {health.trading_state}"
+    return short_text(origin)
 
 
 class StatusHeader(Horizontal):
@@ -74,7 +85,8 @@ class StatusHeader(Horizontal):
         yield Label("…", id="mode")
         yield Label(", ".join(self._venues), id="venues")
         yield Label("node …", id="node")
-        yield Label("trading …", id="trading")
+        # Plain text: who halted (an OS user, a host name) is not the console's markup.
+        yield Label("trading …", id="trading", markup=False)
         yield Label("equity -", id="equity")
         yield Label(self._currency, id="currency")
         with Horizontal(id="time"):
@@ -109,7 +121,7 @@ class StatusHeader(Horizontal):
         node.set_class(health.node_state == NODE_STALE, "-stale")
         node.set_class(health.node_state == NODE_DOWN, "-down")
         trading = self.query_one("#trading", Label)
-        set_label_text(trading, f"trading {health.trading_state}")
+        set_label_text(trading, trading_text(health))
         for name in TRADING_STATES:
             trading.set_class(health.trading_state == name, f"-{name.lower()}")
         set_label_text(self.query_one("#equity", Label), f"equity {number(health.equity)}")
