@@ -12,19 +12,24 @@ from textual.widgets import Label
 from console.widgets.cells import number, utc_date, utc_time
 from console.widgets.label_text import set_label_text
 from core.oms.health import NODE_DOWN, NODE_STALE, Health
-from core.oms.state_origin import short_text
+from core.oms.state_origin import short_texts
 
 MODES = ("LIVE", "SHADOW", "BACKTEST")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 
 
-def trading_text(health: Health) -> str:
-    """``trading ACTIVE``; not ACTIVE, who set it and when, short enough for 80 columns:
-    ``HALTED by ops@box 14:02Z`` (the whole, with where from and why, is in Health)."""
+def trading_texts(health: Health) -> list[str]:
+    """``trading ACTIVE``; not ACTIVE, who set it and when, ``HALTED by ops@box 14:02Z``, then
+    shorter forms for a narrow line (the whole, with where from and why, is in Health)."""
     origin = health.trading_origin
     if origin is None or health.trading_state == "ACTIVE":
-        return f"trading {health.trading_state}"
-    return short_text(origin)
+        return [f"trading {health.trading_state}"]
+    return short_texts(origin)
+
+
+def _label_width(label: Label) -> int:
+    # One line of plain text: its length and its padding.
+    return len(str(label.content)) + label.styles.padding.width
 
 
 class StatusHeader(Horizontal):
@@ -80,6 +85,10 @@ class StatusHeader(Horizontal):
         self._clock = clock
         self._venues = venues
         self._currency = currency
+        self._has_currency = False
+        """The equity is known, so its currency follows it (when the line has room)."""
+        self._trading_texts = ["trading …"]
+        """The trading state's texts, longest first: the longest the line holds is shown."""
 
     def compose(self) -> ComposeResult:
         yield Label("…", id="mode")
@@ -121,8 +130,38 @@ class StatusHeader(Horizontal):
         node.set_class(health.node_state == NODE_STALE, "-stale")
         node.set_class(health.node_state == NODE_DOWN, "-down")
         trading = self.query_one("#trading", Label)
-        set_label_text(trading, trading_text(health))
+        self._trading_texts = trading_texts(health)  # shown by _fit: the longest that fits
         for name in TRADING_STATES:
             trading.set_class(health.trading_state == name, f"-{name.lower()}")
         set_label_text(self.query_one("#equity", Label), f"equity {number(health.equity)}")
-        self.query_one("#currency", Label).display = health.equity is not None
+        self._has_currency = health.equity is not None
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        # The clock is docked over the line's right end: at 80 columns, "HALTED by ops@box
+        # 14:02Z" pushed the equity under it. What the line cannot hold goes first, so no
+        # figure is ever cut: the venues (Health names them), the currency (a unit), then
+        # words of who halted (the host, the time).
+        if not self.is_mounted:
+            return
+        currency = self.query_one("#currency", Label)
+        venues = self.query_one("#venues", Label)
+        trading = self.query_one("#trading", Label)
+        room = self.size.width - self.query_one("#time").outer_size.width
+        shown = [label for label in self.query(Label) if label.parent is self]
+        width = sum(
+            _label_width(label) for label in shown if label not in (currency, venues, trading)
+        )
+        padding = trading.styles.padding.width
+        text = next(
+            (t for t in self._trading_texts if width + len(t) + padding <= room),
+            self._trading_texts[-1],
+        )
+        set_label_text(trading, text)
+        width += len(text) + padding
+        venues.display = width + _label_width(venues) <= room
+        width += _label_width(venues) if venues.display else 0
+        currency.display = self._has_currency and width + _label_width(currency) <= room

@@ -65,6 +65,26 @@ def short_text(record: TradingStateRecord) -> str:
     return f"{state_label(record)} by {who(record)} {moment:%H:%M}Z"
 
 
+def short_texts(record: TradingStateRecord) -> list[str]:
+    """``short_text`` and shorter forms of it, longest first, for a line with less room:
+    ``HALTED by ops@box 14:02Z``, ``HALTED by ops 14:02Z`` (``REDUCING by auto 14:02Z`` for
+    the node's own rules), ``HALTED by ops``, ``HALTED``."""
+    moment = dt.datetime.fromtimestamp(record.ts_event / 1e9, dt.UTC)
+    label = state_label(record)
+    actor = clean(record.actor, WHO_CHARS)
+    automatic = record.source == "auto" or record.actor.startswith(AUTO_PREFIX)
+    texts = [
+        short_text(record),
+        f"{label} by {actor} {moment:%H:%M}Z",
+        *([f"{label} by auto {moment:%H:%M}Z"] if automatic else []),
+        f"{label} by {actor}",
+        f"{record.state} by {actor}",
+        label,
+        record.state,
+    ]
+    return list(dict.fromkeys(texts))  # in order, each once
+
+
 def full_text(record: TradingStateRecord, reason_chars: int = REASON_CHARS) -> str:
     """``HALTED by ops@box from a shell at 2026-01-05 14:02:03 UTC: fat finger`` (the reason
     cut at ``reason_chars``, for a dialog of a few lines)."""

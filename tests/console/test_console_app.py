@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -263,9 +262,10 @@ async def test_kill_switch_takes_a_grade_a_reason_then_y_and_records_the_halt(
         await pilot.press("tab", *"fat finger", "enter")
         assert isinstance(app.screen, KillSwitchScreen)  # chosen, not yet done
         await pilot.press("y")
-        # Who halted and when, short enough for 80 columns (the whole is in Health).
-        halted = f"HALTED by {operator_name()}@{socket.gethostname().split('.')[0]} 12:00Z"
-        await wait_for(pilot, lambda: label(app, "#trading") == halted)
+        # Who halted (and, when the line has room, where and when; the whole is in Health).
+        await wait_for(
+            pilot, lambda: label(app, "#trading").startswith(f"HALTED by {operator_name()}")
+        )
         assert not isinstance(app.screen, KillSwitchScreen)
         assert app.dashboard is not None
         assert app.dashboard.query_one("#trading").has_class("-halted")
