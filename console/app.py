@@ -40,12 +40,12 @@ from console.screens.kill_switch import KillDecision, KillSwitchScreen
 from console.screens.quit import QuitChoice, QuitScreen
 from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
-from console.state_toasts import StateToasts
+from console.state_toasts import StateToasts, until_changed
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
 from core.errors import TradeConsoleError, one_line
 from core.oms import OmsError, OmsStore, TargetsRecord
-from core.oms.health import Health, collect_health, node_down_alert
+from core.oms.health import NODE_DOWN, Health, collect_health, node_down_alert
 from core.risk.restore import read_restore_offer
 from core.risk.trading_state import (
     StateRequest,
@@ -217,7 +217,7 @@ class TradeConsoleApp(App[None]):
         self.detached: Detached | None = None
         """Set when the console left its node running (``detach``): the caller runs it on."""
         self.state_toasts = StateToasts(self)
-        """Toasts about the trading state, removed once a later change is in force."""
+        """Toasts about a state (a kill, NODE DOWN), removed once the state has changed."""
         for theme in THEMES:
             self.register_theme(theme)
 
@@ -483,14 +483,20 @@ class TradeConsoleApp(App[None]):
     @on(HealthRead)
     def _health_read(self, message: HealthRead) -> None:
         self.health = message.health
-        self.state_toasts.changed(message.health.trading_change)
+        self.state_toasts.check(message.health)
         alert = node_down_alert(message.health)
         if alert is not None and alert.alert_id != self._death_alerted:
             # Whoever notices first writes it; the OMS keeps one row per death (by its id).
             assert self.store is not None
             self._death_alerted = alert.alert_id
             self.store.submit(alert)
-            self.notify(alert.message, title="NODE DOWN", severity="error", timeout=30)
+            self.state_toasts.show(
+                alert.message,
+                lambda health: health.node_state == NODE_DOWN,  # gone once a node beats again
+                title="NODE DOWN",
+                severity="error",
+                timeout=30,
+            )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every background failure becomes a notice the operator sees (and a log line)."""
@@ -628,7 +634,7 @@ class TradeConsoleApp(App[None]):
         message = outcome_message(request, in_force, view.node_listening)
         # Gone as soon as a later change is in force (a re-arm from a shell): never stale.
         self.state_toasts.show(
-            message, in_force, title="Kill switch", severity=severity, timeout=15
+            message, until_changed(in_force), title="Kill switch", severity=severity, timeout=15
         )
         if restore is not None and self.node is not None:
             if in_force.state == "ACTIVE":

@@ -232,3 +232,16 @@ async def test_a_kill_from_this_console_is_signed_with_the_os_user_and_host(
     record = await desk.trading_state()
     assert record is not None
     assert (record.source, record.host) == ("console", socket.gethostname())
+
+
+async def test_the_node_down_toast_leaves_once_a_node_beats_again(desk: OmsStore) -> None:
+    desk.submit(heartbeat(ts_event=NOW - 12 * SECOND))  # no clean stop: NODE DOWN
+    await desk.flush()
+    app = TradeConsoleApp(config_for(desk.path), store=desk, clock=fixed_clock, health_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(pilot)
+        await wait_for(pilot, lambda: any("NODE DOWN" in n for n in notices(app)))
+        desk.submit(heartbeat())  # a node again (restarted): RUNNING
+        await desk.flush()
+        await wait_for(pilot, lambda: not any("NODE DOWN" in n for n in notices(app)))
+        assert str(header(app, "#node").render()) == "node RUNNING"
