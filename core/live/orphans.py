@@ -13,13 +13,16 @@ So each node settles them (``NodeSession``):
   the session's own still open (the sandbox goes with the node). Both become ``ORPHANED`` with
   the reason ``session ended: ...``.
 - **LIVE**: Nautilus's reconciliation (``LiveExecEngineConfig(reconciliation=True)``) asks the
-  venue for its open orders as the node starts and brings each into the node's cache, under its
-  client order id, with its events (which the OMS records). Once the node runs, an order the OMS
-  holds open that the cache does not know was not reported by the venue: it is ``ORPHANED``
-  too, with a reason saying its final state is not known here (look at the venue's history).
-  One the venue reports open stays open and is the node's again (a kill cancels it). A node
-  that did not connect settles nothing: without the venue's word, open is the honest answer.
-  A clean stop settles nothing in LIVE: the orders rest at the venue, and the next start asks.
+  venue for its orders as the node starts and brings each into the node's cache, under its
+  client order id, with its events (which the OMS records). Once the node runs, each order the
+  OMS holds open is judged by the cache: open there, it stays open and is the node's again (a
+  kill cancels it); closed there (filled or cancelled at the venue meanwhile), it takes that
+  final state (a ``RECONCILED`` event: the OMS keeps an order's latest sequence, which the
+  cache's fresh events may not pass); unknown there, the venue did not report it, and it is
+  ``ORPHANED``, with a reason saying its final state is not known here (look at the venue's
+  history). A node that did not connect settles nothing: without the venue's word, open is the
+  honest answer. A clean stop settles nothing in LIVE: the orders rest at the venue, and the
+  next start asks.
 
 Settling appends one event to each order (``ORPHANED``, the next sequence; its history is kept),
 one audit entry (``settle_orphans``) and one alert listing the first ``LISTED`` ids and the count.
@@ -34,11 +37,12 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 import msgspec
 
 from core.oms import AuditEntry, OmsStore, OrderEvent, RiskAlert
-from core.oms.events import ORPHANED
+from core.oms.events import CLOSED_ORDER_STATUSES, ORPHANED
 from core.oms.state_origin import AUTO_PREFIX
 
 LISTED = 10
@@ -56,17 +60,54 @@ LIVE_START = (
 )
 
 
+RECONCILED = "RECONCILED"
+"""The event that gives an order the final state the venue reported (LIVE)."""
+RECONCILED_REASON = "session ended: closed at the venue, as its reconciliation at node start said"
+
+
+@dataclass(frozen=True)
+class NodeOrder:
+    """An order as the node's cache holds it (after the venue's reconciliation, in LIVE)."""
+
+    status: str
+    """Nautilus's status name: FILLED, CANCELED, ACCEPTED..."""
+    filled_qty: float
+    avg_px: float | None
+
+
+def _unknown(_: str) -> NodeOrder | None:
+    return None
+
+
 def orphans_of(
-    orders: Sequence[OrderEvent], venues: Collection[str], known: Callable[[str], bool]
+    orders: Sequence[OrderEvent],
+    venues: Collection[str],
+    cached: Callable[[str], NodeOrder | None] = _unknown,
 ) -> list[OrderEvent]:
-    """The open ``orders`` on ``venues`` that ``known`` (the node's cache) does not hold."""
+    """The open ``orders`` on ``venues`` that the node's cache (``cached``) does not hold."""
     return [
         order
         for order in orders
         if order.is_open
         and order.instrument_id.rsplit(".", 1)[-1] in venues
-        and not known(order.client_order_id)
+        and cached(order.client_order_id) is None
     ]
+
+
+def _closed_at_venue(
+    orders: Sequence[OrderEvent],
+    venues: Collection[str],
+    cached: Callable[[str], NodeOrder | None],
+) -> list[tuple[OrderEvent, NodeOrder]]:
+    # Open in the OMS, closed in the cache: the venue reported its end.
+    pairs = []
+    for order in orders:
+        node = cached(order.client_order_id)
+        if order.instrument_id.rsplit(".", 1)[-1] not in venues or node is None:
+            continue
+        if order.is_open and node.status in CLOSED_ORDER_STATUSES:
+            pairs.append((order, node))
+    return pairs
 
 
 async def settle_orphans(
@@ -76,14 +117,17 @@ async def settle_orphans(
     reason: str,
     when: str,
     mode: str,
-    known: Callable[[str], bool] = lambda _: False,
+    cached: Callable[[str], NodeOrder | None] = _unknown,
     now_ns: Callable[[], int] = time.time_ns,
 ) -> list[OrderEvent]:
-    """Close in ``store`` every open order of ``venues`` that ``known`` does not claim.
+    """Close in ``store`` every open order of ``venues`` that the node's cache does not hold,
+    and give those it holds closed their final state.
 
-    ``when`` is ``start`` or ``stop`` (the audit's actor: ``auto: node start``); ``mode`` LIVE
-    or SHADOW (a LIVE orphan's alert is an ERROR: money may be at stake). Committed when this
-    returns; returns the orders' new state (empty: nothing to settle, nothing written).
+    ``cached`` answers for an order id as the node's cache holds it (None: unknown; in SHADOW
+    nothing is known). ``when`` is ``start`` or ``stop`` (the audit's actor: ``auto: node
+    start``); ``mode`` LIVE or SHADOW (a LIVE orphan's alert is an ERROR: money may be at
+    stake). Committed when this returns; returns the orders' new state (empty: nothing to
+    settle, nothing written).
 
     Raises
     ------
@@ -91,29 +135,32 @@ async def settle_orphans(
         The OMS cannot be read or written.
     """
     await store.flush()  # the session's own events first: an order that closed is not open
-    orphans = orphans_of(await store.node_open_orders(), venues, known)
-    if not orphans:
+    open_orders = await store.node_open_orders()
+    orphans = orphans_of(open_orders, venues, cached)
+    closed = _closed_at_venue(open_orders, venues, cached)
+    if not orphans and not closed:
         return []
     now = now_ns()
     settlement = uuid.uuid4().hex[:12]
     settled = [
-        msgspec.structs.replace(
+        _next(order, ORPHANED, settlement, now, status=ORPHANED, reason=reason) for order in orphans
+    ]
+    reconciled = [
+        _next(
             order,
-            event_id=f"orphaned-{settlement}",
-            event_type=ORPHANED,
-            sequence=order.sequence + 1,
-            ts_event=now,
-            status=ORPHANED,
-            reason=reason,
+            RECONCILED,
+            settlement,
+            now,
+            status=node.status,
+            filled_qty=node.filled_qty,
+            avg_px=node.avg_px,
+            reason=RECONCILED_REASON,
         )
-        for order in orphans
+        for order, node in closed
     ]
     ids = [order.client_order_id for order in settled]
-    listed = ", ".join(ids[:LISTED]) + (
-        f" and {len(ids) - LISTED} more" if len(ids) > LISTED else ""
-    )
-    count = f"{len(ids)} order{'s' if len(ids) > 1 else ''}"
-    store.submit_many(settled)
+    ended = [order.client_order_id for order in reconciled]
+    store.submit_many([*settled, *reconciled])
     store.submit(
         AuditEntry(
             entry_id=uuid.uuid4().hex,
@@ -124,6 +171,8 @@ async def settle_orphans(
             details={
                 "count": len(ids),
                 "orders": ids[:LISTED],
+                "reconciled_count": len(ended),
+                "reconciled": ended[:LISTED],
                 "mode": mode,
                 "venues": sorted(venues),
                 "host": socket.gethostname(),
@@ -136,14 +185,53 @@ async def settle_orphans(
         RiskAlert(
             alert_id=f"{RULE}:{settlement}",
             ts_event=now,
-            severity="ERROR" if mode == "LIVE" else "WARNING",
+            severity="ERROR" if mode == "LIVE" and ids else "WARNING",
             rule=RULE,
-            message=f"{count} settled as {ORPHANED} at node {when} ({reason}): {listed}",
+            message=_message(ids, ended, when, reason),
             details={"count": len(ids), "orders": ids[:LISTED], "mode": mode},
         )
     )
     await store.flush()
-    return settled
+    return [*settled, *reconciled]
+
+
+def _next(
+    order: OrderEvent, event_type: str, settlement: str, now: int, **state: object
+) -> OrderEvent:
+    # One more event of the order's history (the next sequence, so the OMS takes it as its
+    # state), with the order's new ``state``.
+    return msgspec.structs.replace(
+        order,
+        event_id=f"{event_type.lower()}-{settlement}",
+        event_type=event_type,
+        sequence=order.sequence + 1,
+        ts_event=now,
+        **state,
+    )
+
+
+def _listed(ids: Sequence[str]) -> str:
+    more = f" and {len(ids) - LISTED} more" if len(ids) > LISTED else ""
+    return ", ".join(ids[:LISTED]) + more
+
+
+def _count(ids: Sequence[str]) -> str:
+    return f"{len(ids)} order{'s' if len(ids) != 1 else ''}"
+
+
+def _message(ids: Sequence[str], ended: Sequence[str], when: str, reason: str) -> str:
+    # One alert for both: the orphans first (the operator's question), then the orders the
+    # venue reported closed.
+    parts = []
+    if ids:
+        parts.append(
+            f"{_count(ids)} settled as {ORPHANED} at node {when} ({reason}): {_listed(ids)}"
+        )
+    if ended:
+        parts.append(
+            f"{_count(ended)} closed as the venue's reconciliation reported: {_listed(ended)}"
+        )
+    return "; ".join(parts)
 
 
 def _os_user() -> str:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 import msgspec
 from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import ClientOrderId, Venue
+from nautilus_trader.model.orders import Order
 
 from core.config import AppConfig, drift_log_path
 from core.data.instrument_specs import load_instrument_specs
@@ -50,7 +51,13 @@ from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import rebalance_strategy_config
 from core.live.lease import NodeLease
 from core.live.node import EngineState, NautilusLiveEngine
-from core.live.orphans import LIVE_START, SHADOW_START, SHADOW_STOP, settle_orphans
+from core.live.orphans import (
+    LIVE_START,
+    SHADOW_START,
+    SHADOW_STOP,
+    NodeOrder,
+    settle_orphans,
+)
 from core.live.reconciliation import reconcile, spec_alerts
 from core.live.strategy import (
     LiveRebalanceStrategy,
@@ -559,11 +566,18 @@ class NodeSession:
             self.store.submit(alert)
 
     async def _settle_orphans(self, when: str, reason: str) -> None:
-        # Orders no session manages any more (core.live.orphans): in LIVE, those the venue's
-        # reconciliation did not bring into the cache.
+        # Orders no session manages any more (core.live.orphans). In LIVE the cache holds what
+        # the venue's reconciliation reported; in SHADOW nothing outlives the sandbox, whatever
+        # the cache of a stopping node still holds.
         if not self.config.node.record_to_oms:
             return
         cache = self.engine.node.kernel.cache
+
+        def cached(order_id: str) -> NodeOrder | None:
+            if self.engine.mode != "LIVE":
+                return None
+            return node_order(cache.order(ClientOrderId(order_id)))
+
         try:
             await settle_orphans(
                 self.store,
@@ -571,7 +585,7 @@ class NodeSession:
                 reason=reason,
                 when=when,
                 mode=self.engine.mode,
-                known=lambda order_id: cache.order(ClientOrderId(order_id)) is not None,
+                cached=cached,
                 now_ns=self._now_ns,
             )
         except TradeConsoleError as error:  # the counts stay as they were; the node goes on
@@ -751,3 +765,11 @@ class NodeSession:
                 message=message,
             )
         )
+
+
+def node_order(order: Order | None) -> NodeOrder | None:
+    """``order`` as ``core.live.orphans`` judges it (None: not in the node's cache)."""
+    if order is None:
+        return None
+    filled = float(order.filled_qty)
+    return NodeOrder(order.status_string(), filled, float(order.avg_px) if filled > 0 else None)

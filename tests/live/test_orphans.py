@@ -17,7 +17,16 @@ from node_helpers import BTC, ETH, node_config, running, until, write_targets
 from oms_records import order_event
 
 from core.config import AppConfig, load_config
-from core.live.orphans import LISTED, LIVE_START, RULE, SHADOW_START, SHADOW_STOP, settle_orphans
+from core.live.orphans import (
+    LISTED,
+    LIVE_START,
+    RECONCILED,
+    RULE,
+    SHADOW_START,
+    SHADOW_STOP,
+    NodeOrder,
+    settle_orphans,
+)
 from core.oms import OmsStore, OrderEvent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,26 +99,39 @@ async def test_shadow_orphans_are_closed_with_their_history_kept_one_audit_and_o
         assert len([a for a in await store.alerts() if a.rule == RULE]) == 1
 
 
-async def test_live_orphans_are_only_those_the_venues_reconciliation_did_not_bring_back(
+async def test_live_orders_are_judged_by_what_the_venues_reconciliation_brought_back(
     tmp_path: Path,
 ) -> None:
     async with await OmsStore.open(tmp_path / "oms.sqlite") as store:
-        store.submit_many([_order("O-1", "ACCEPTED"), _order("O-2", "ACCEPTED")])
+        store.submit_many([_order(f"O-{i}", "ACCEPTED") for i in (1, 2, 3)])
         await store.flush()
+        venue = {
+            "O-2": NodeOrder("ACCEPTED", 0.0, None),  # still open at the venue
+            "O-3": NodeOrder("FILLED", 0.5, 94_100.0),  # filled there meanwhile
+        }
         settled = await settle_orphans(
             store,
             {"BINANCE"},
             reason=LIVE_START,
             when="start",
             mode="LIVE",
-            known=lambda order_id: order_id == "O-2",  # the venue reported it open
+            cached=venue.get,
         )
-        assert [order.client_order_id for order in settled] == ["O-1"]
-        statuses = {order.client_order_id: order.status for order in await store.orders()}
-        assert statuses == {"O-1": "ORPHANED", "O-2": "ACCEPTED"}
+        assert [order.client_order_id for order in settled] == ["O-1", "O-3"]
+        orders = {order.client_order_id: order for order in await store.orders()}
+        assert {key: orders[key].status for key in orders} == {
+            "O-1": "ORPHANED",
+            "O-2": "ACCEPTED",  # the node manages it again: a kill cancels it
+            "O-3": "FILLED",
+        }
+        assert (orders["O-3"].filled_qty, orders["O-3"].avg_px) == (0.5, 94_100.0)
+        assert orders["O-3"].event_type == RECONCILED
         [alert] = [a for a in await store.alerts() if a.rule == RULE]
-        assert alert.severity == "ERROR"  # real money: its final state is unknown here
+        assert alert.severity == "ERROR"  # real money: O-1's final state is unknown here
         assert "not open at the venue after reconciliation" in alert.message
+        assert alert.message.endswith(
+            "): O-1; 1 order closed as the venue's reconciliation reported: O-3"
+        )
 
 
 async def test_the_alert_lists_the_first_ids_and_counts_the_rest(tmp_path: Path) -> None:
