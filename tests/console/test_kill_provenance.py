@@ -136,8 +136,11 @@ async def test_the_kill_switch_says_who_set_the_state_in_force(desk: OmsStore) -
         assert str(origin.render()).replace("\n", " ") == f"Set: {WHOLE}"  # brackets as typed
         assert origin.region.height >= 1
         await pilot.press("f")  # the flatten's positions still fit beside it
+        await pilot.pause()
         dialog_region = dialog.query_one("#dialog").region
-        assert dialog_region.bottom <= 24
+        prompt = dialog.query_one("#prompt", Static)
+        assert str(prompt.render()).startswith("Press y to FLATTEN")
+        assert dialog_region.contains_region(prompt.region) and prompt.region.bottom <= 23
 
 
 async def test_a_toast_about_a_halt_leaves_when_another_process_re_arms(
