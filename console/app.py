@@ -40,17 +40,19 @@ from console.screens.kill_switch import KillDecision, KillSwitchScreen
 from console.screens.quit import QuitChoice, QuitScreen
 from console.screens.rebalance import TARGETS_FILE, RebalanceScreen
 from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from console.state_toasts import StateToasts, until_changed
 from console.widgets.oms_pane import OmsPane
 from core.config import AppConfig
 from core.errors import TradeConsoleError, one_line
 from core.oms import OmsError, OmsStore, TargetsRecord
-from core.oms.health import Health, collect_health, node_down_alert
+from core.oms.health import NODE_DOWN, Health, collect_health, node_down_alert
 from core.risk.restore import read_restore_offer
 from core.risk.trading_state import (
     StateRequest,
     change_trading_state,
     operator_name,
     outcome_message,
+    provisional_record,
     read_trading_state,
 )
 from themes import STYLESHEET, THEMES
@@ -214,6 +216,8 @@ class TradeConsoleApp(App[None]):
         """The node_down alert this console wrote (one per death, not one per reading)."""
         self.detached: Detached | None = None
         """Set when the console left its node running (``detach``): the caller runs it on."""
+        self.state_toasts = StateToasts(self)
+        """Toasts about a state (a kill, NODE DOWN), removed once the state has changed."""
         for theme in THEMES:
             self.register_theme(theme)
 
@@ -479,13 +483,20 @@ class TradeConsoleApp(App[None]):
     @on(HealthRead)
     def _health_read(self, message: HealthRead) -> None:
         self.health = message.health
+        self.state_toasts.check(message.health)
         alert = node_down_alert(message.health)
         if alert is not None and alert.alert_id != self._death_alerted:
             # Whoever notices first writes it; the OMS keeps one row per death (by its id).
             assert self.store is not None
             self._death_alerted = alert.alert_id
             self.store.submit(alert)
-            self.notify(alert.message, title="NODE DOWN", severity="error", timeout=30)
+            self.state_toasts.show(
+                alert.message,
+                lambda health: health.node_state == NODE_DOWN,  # gone once a node beats again
+                title="NODE DOWN",
+                severity="error",
+                timeout=30,
+            )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Every background failure becomes a notice the operator sees (and a log line)."""
@@ -593,7 +604,9 @@ class TradeConsoleApp(App[None]):
     ) -> None:
         assert self.store is not None
         if self.node is not None and not request.flatten:
-            self.node.hold(request.state)  # this console's node stops now, not after the write
+            # This console's node stops now, not after the write; its alert says who and why.
+            origin = provisional_record(request, operator_name(), "console", self.clock())
+            self.node.hold(request.state, origin)
         try:
             in_force = await change_trading_state(
                 self.store,
@@ -619,7 +632,10 @@ class TradeConsoleApp(App[None]):
         view = await read_trading_state(self.store, now_ns=self.clock())
         severity = "information" if in_force.state == "ACTIVE" else "warning"
         message = outcome_message(request, in_force, view.node_listening)
-        self.notify(message, title="Kill switch", severity=severity, timeout=15)
+        # Gone as soon as a later change is in force (a re-arm from a shell): never stale.
+        self.state_toasts.show(
+            message, until_changed(in_force), title="Kill switch", severity=severity, timeout=15
+        )
         if restore is not None and self.node is not None:
             if in_force.state == "ACTIVE":
                 restored = self.node.restore_targets(restore, operator_name(), request.reason)

@@ -42,6 +42,12 @@ key                 value
                     why it is gone (a node that died; the next node takes over); ``detached``:
                     null, or ``{"at", "reason"}`` when its console left it running headless
 ``trading_state``   ACTIVE, REDUCING or HALTED (the persisted one when no node runs)
+``trading_change``  the recorded change in force, or null when nobody ever changed it: ``state``,
+                    ``flatten``, ``actor`` (an OS user, or ``auto: drawdown_limit``...),
+                    ``host``, ``source`` (``console``, ``cli`` for a shell, ``auto``; host and
+                    source null on changes recorded before schema v11), ``reason``, ``at``
+                    (ISO UTC), ``at_ns``, ``short`` (``HALTED by ops@box 14:02Z``, as the
+                    header says it) and ``text`` (who, from where, when and why)
 ``equity``          the node's equity (number), or null
 ``pnl``             the node's marks and PnL, session and UTC day, by instrument, or null
                     (``console.commands.status_pnl`` lists its keys)
@@ -81,6 +87,7 @@ from core.oms.health import (
     node_down_alert,
 )
 from core.oms.node_holder import describe_holder, holder_gone
+from core.oms.state_origin import as_json, full_text
 
 _log = logging.getLogger(__name__)
 
@@ -234,6 +241,7 @@ def to_json(report: StatusReport) -> dict:
         "node_state": health.node_state,
         "node_holder": _holder_json(report),
         "trading_state": health.trading_state,
+        "trading_change": None if health.trading_change is None else as_json(health.trading_change),
         "equity": health.equity,
         "pnl": pnl_json(report.pnl),
         "components": {c.name: {"state": c.state, "detail": c.detail} for c in health.components},
@@ -295,7 +303,7 @@ def render_text(report: StatusReport) -> str:
         f"venues         {', '.join(health.venues) or '-'}",
         f"node           {health.node_state}",
         f"held by        {_holder_text(report)}",
-        f"trading        {health.trading_state}",
+        f"trading        {_trading_text(health)}",
         f"equity         {equity}",
         *pnl_lines(report.pnl, node_running=health.equity is not None),
         "",
@@ -317,6 +325,13 @@ def render_text(report: StatusReport) -> str:
         for a in report.alerts
     ] or ["  none"]
     return "\n".join(lines)
+
+
+def _trading_text(health: Health) -> str:
+    # The state, with who set it, from where, when and why (the health's "trading" line says
+    # it too when the node has not applied the latest change yet).
+    origin = health.trading_origin
+    return health.trading_state if origin is None else full_text(origin)
 
 
 def _one_line(text: str) -> str:

@@ -10,8 +10,10 @@ the flatten replaced. A key that does nothing here is answered in words. Escape 
 closes the dialog at any step and changes nothing.
 
 The dialog fits an 80x24 terminal, and a small one down to 40x10 (compact: one line of choices,
-no note). It reads nothing itself: the app hands it what the OMS says (``show_context``), and
-it dismisses with a ``KillDecision`` the app records (``core.risk.trading_state``), or None.
+no note). Under its title it says who set the state in force, from where, when and why
+(``core.oms.state_origin``). It reads nothing itself: the app hands it what the OMS says
+(``show_context``), and it dismisses with a ``KillDecision`` the app records
+(``core.risk.trading_state``), or None.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from console.screens.too_small import MIN_HEIGHT, MIN_WIDTH
 from console.widgets.key_footer import KeyFooter, key_name
 from core.oms import TargetsRecord
 from core.oms.health import NO_NODE, UNKNOWN, Health
+from core.oms.state_origin import full_text
 from core.risk.trading_state import NODE_APPLY_NOTE, StateRequest, operator_name
 
 __all__ = ["CHOICES", "Choice", "KillDecision", "KillSwitchScreen", "operator_name"]
@@ -95,6 +98,8 @@ _STATE_CLASSES = {"ACTIVE": "-active", "REDUCING": "-reducing", "HALTED": "-halt
 _NAMED = {"esc": "Esc", "escape": "Esc", "tab": "Tab"}
 """Keys named in the dialog's sentences as an operator reads them on the keyboard."""
 _DIALOG_WIDTH = 76
+ORIGIN_REASON_CHARS = 120
+"""The reason of the change in force, cut to two lines of the dialog (``status`` has it all)."""
 _COMPACT_ROWS = 5
 """Rows a compact dialog (no top or bottom border) takes besides the flatten's lines: title,
 choices, reason, prompt, and the footer (plus the message, when one shows)."""
@@ -190,6 +195,9 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
         & #note {
             color: $text-muted;
         }
+        & #origin {
+            text-style: bold;
+        }
         & #choices {
             height: auto;
             margin: 1 0 0 0;
@@ -245,7 +253,7 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
                 text-wrap: nowrap;
                 text-overflow: ellipsis;
             }
-            & #note {
+            & #note, & #origin {
                 display: none;
             }
             & #choices {
@@ -302,6 +310,10 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
                 state = Static(f"trading now {self._state}", id="state")
                 state.set_class(True, _STATE_CLASSES.get(self._state, "-halted"))
                 yield state
+            # Plain text: the reason was typed by an operator, in a console or a shell.
+            origin = Static(self._origin_line(), id="origin", markup=False)
+            origin.display = bool(self._origin_line())
+            yield origin
             yield Static(self._node_note(), id="note")
             with Vertical(id="choices"):
                 for name in self.offered:
@@ -453,13 +465,23 @@ class KillSwitchScreen(ModalScreen[KillDecision | None]):
 
     def _position_rows(self) -> int:
         if not self.compact:
-            return _FULL_DETAIL_ROWS
+            # The line saying who set the state takes rows the positions would have had.
+            width = min(_DIALOG_WIDTH, self.app.size.width) - 4
+            origin = -(-len(self._origin_line()) // width)
+            return max(3, _FULL_DETAIL_ROWS - origin)
         message = 1 if self.has_class("-message") else 0
         return max(2, self.app.size.height - _COMPACT_ROWS - message)
 
     def _is_small(self) -> bool:
         width, height = self.app.size
         return width < MIN_WIDTH or height < MIN_HEIGHT
+
+    def _origin_line(self) -> str:
+        """Who set the state in force, from where, when and why; "" when nobody ever did."""
+        change = None if self._health is None else self._health.trading_change
+        if change is None:
+            return ""
+        return f"Set: {full_text(change, ORIGIN_REASON_CHARS)}"
 
     def _node_note(self) -> str:
         health = self._health

@@ -22,6 +22,7 @@ STATUS_VARIABLES = {
     "FILLED": "status-done",
     "CANCELED": "status-closed",
     "EXPIRED": "status-closed",
+    "ORPHANED": "status-closed",  # settled at node start: no session manages it (its reason)
     "REJECTED": "status-bad",
     "DENIED": "status-bad",
 }

@@ -1,10 +1,10 @@
-"""The header: mode badge, venues, node and trading state, equity, PnL, and the UTC clock."""
+"""The header: mode badge, venues, node and trading state (who halted, when), equity, PnL, and
+the UTC clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
@@ -13,10 +13,31 @@ from console.widgets.cells import number, utc_date, utc_time
 from console.widgets.label_text import set_label_text
 from core.oms import PnlSnapshot
 from core.oms.health import NODE_DOWN, NODE_STALE, Health
+from core.oms.state_origin import short_texts
 
-PNL_NARROW = 100
-"""Below this many columns the PnL shows in whole units and takes the room of the venues and
-the clock (80 columns hold mode, node, trading state, equity and PnL, not all of those too)."""
+
+def trading_texts(health: Health) -> list[str]:
+    """``trading ACTIVE``; not ACTIVE, who set it and when, ``HALTED by ops@box 14:02Z``, then
+    shorter forms for a narrow line (the whole, with where from and why, is in Health)."""
+    origin = health.trading_origin
+    if origin is None or health.trading_state == "ACTIVE":
+        return [f"trading {health.trading_state}"]
+    return short_texts(origin)
+
+
+def pnl_texts(pnl: PnlSnapshot | None) -> list[str]:
+    """The session's and the day's PnL in cents, then in whole units for a narrow line."""
+    if pnl is None:
+        return []
+    session, day = pnl.session_pnl, pnl.day_pnl
+    return [f"PnL {session:+,.{d}f} day {day:+,.{d}f}" for d in (2, 0)]
+
+
+def _label_width(label: Label) -> int:
+    # One line of plain text: its length and its padding.
+    return len(str(label.content)) + label.styles.padding.width
+
+
 MODES = ("LIVE", "SHADOW", "BACKTEST")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 
@@ -85,12 +106,19 @@ class StatusHeader(Horizontal):
         self._clock = clock
         self._venues = venues
         self._currency = currency
+        self._has_currency = False
+        """The equity is known, so its currency follows it (when the line has room)."""
+        self._trading_texts = ["trading …"]
+        """The trading state's texts, longest first: the longest the line holds is shown."""
+        self._pnl_texts: list[str] = []
+        """The PnL's texts, longest first (none: no node running, or no mark yet)."""
 
     def compose(self) -> ComposeResult:
         yield Label("…", id="mode")
         yield Label(", ".join(self._venues), id="venues")
         yield Label("node …", id="node")
-        yield Label("trading …", id="trading")
+        # Plain text: who halted (an OS user, a host name) is not the console's markup.
+        yield Label("trading …", id="trading", markup=False)
         yield Label("equity -", id="equity")
         yield Label(self._currency, id="currency")
         yield Label("", id="pnl")
@@ -126,29 +154,65 @@ class StatusHeader(Horizontal):
         node.set_class(health.node_state == NODE_STALE, "-stale")
         node.set_class(health.node_state == NODE_DOWN, "-down")
         trading = self.query_one("#trading", Label)
-        set_label_text(trading, f"trading {health.trading_state}")
+        self._trading_texts = trading_texts(health)  # shown by _fit: the longest that fits
         for name in TRADING_STATES:
             trading.set_class(health.trading_state == name, f"-{name.lower()}")
         set_label_text(self.query_one("#equity", Label), f"equity {number(health.equity)}")
-        self._show_pnl(health.pnl)
+        self._has_currency = health.equity is not None
+        self._pnl_texts = pnl_texts(health.pnl)
+        pnl = self.query_one("#pnl", Label)
+        pnl.set_class(bool(self._pnl_texts), "-shown")
+        if health.pnl is not None:
+            pnl.set_class(health.pnl.session_pnl > 0, "-up")
+            pnl.set_class(health.pnl.session_pnl < 0, "-down")
+        self._fit()
 
-    def on_resize(self, event: events.Resize) -> None:
-        health: Health | None = getattr(self.app, "health", None)
-        self._show_pnl(None if health is None else health.pnl)
+    def on_resize(self) -> None:
+        self._fit()
 
-    def _show_pnl(self, pnl: PnlSnapshot | None) -> None:
-        label = self.query_one("#pnl", Label)
-        label.set_class(pnl is not None, "-shown")
-        narrow = pnl is not None and self.size.width < PNL_NARROW
-        self.query_one("#venues", Label).display = not narrow
-        self.query_one("#time", Horizontal).display = not narrow
-        health: Health | None = getattr(self.app, "health", None)
-        equity = health is not None and health.equity is not None
-        self.query_one("#currency", Label).display = equity and not narrow
-        if pnl is None:
+    def _fit(self) -> None:
+        # What must show: mode, node, the trading state (its shortest form), equity and the
+        # PnL (whole units). Then, as the line has room, in this order: who halted in full,
+        # the PnL in cents, the clock, the currency, the venues (Health names them). Nothing
+        # is ever cut: at 80 columns, "HALTED by ops@box 14:02Z" beside the PnL pushed the
+        # equity under the clock.
+        if not self.is_mounted:
             return
-        decimals = 0 if narrow else 2
-        session, day = pnl.session_pnl, pnl.day_pnl
-        set_label_text(label, f"PnL {session:+,.{decimals}f} day {day:+,.{decimals}f}")
-        label.set_class(session > 0, "-up")
-        label.set_class(session < 0, "-down")
+        currency = self.query_one("#currency", Label)
+        venues = self.query_one("#venues", Label)
+        trading = self.query_one("#trading", Label)
+        pnl = self.query_one("#pnl", Label)
+        clock = self.query_one("#time", Horizontal)
+        optional = (currency, venues, trading, pnl)
+        room = self.size.width
+        used = sum(
+            _label_width(label)
+            for label in self.query(Label)
+            if label.parent is self and label not in optional
+        )
+        padding = trading.styles.padding.width
+        pnl_padding = pnl.styles.padding.width if self._pnl_texts else 0
+        shortest_pnl = len(self._pnl_texts[-1]) if self._pnl_texts else 0
+        text = next(
+            (
+                t
+                for t in self._trading_texts
+                if used + len(t) + padding + shortest_pnl + pnl_padding <= room
+            ),
+            self._trading_texts[-1],
+        )
+        set_label_text(trading, text)
+        used += len(text) + padding
+        if self._pnl_texts:
+            shown = next(
+                (t for t in self._pnl_texts if used + len(t) + pnl_padding <= room),
+                self._pnl_texts[-1],
+            )
+            set_label_text(pnl, shown)
+            used += len(shown) + pnl_padding
+        clock_width = clock.outer_size.width or len(" 2026-01-05 00:00:00 UTC ")
+        clock.display = used + clock_width <= room
+        used += clock_width if clock.display else 0
+        currency.display = self._has_currency and used + _label_width(currency) <= room
+        used += _label_width(currency) if currency.display else 0
+        venues.display = used + _label_width(venues) <= room

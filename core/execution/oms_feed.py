@@ -51,7 +51,9 @@ from core.oms.events import (
     PositionSnapshot,
     Record,
     RiskAlert,
+    TradingStateRecord,
 )
+from core.oms.state_origin import full_text
 from core.risk import Rule
 from core.risk.drift import DriftTracker
 
@@ -102,6 +104,9 @@ class OmsFeed(Actor):
             self._handlers["events.account.*"] = self._on_account_state
         self.errors = 0
         """Events that could not be converted (each is logged)."""
+        self.state_origin: TradingStateRecord | None = None
+        """The change the node is applying (its ``NodeSession`` sets it just before): the
+        trading-state alert says who made it, from where, when and why."""
 
     def on_start(self) -> None:
         for topic, handler in self._handlers.items():
@@ -143,7 +148,7 @@ class OmsFeed(Actor):
 
     def _on_risk_event(self, event: object) -> None:
         if isinstance(event, TradingStateChanged):
-            self._guarded(event, lambda: [trading_state_alert(event)])
+            self._guarded(event, lambda: [trading_state_alert(event, self.state_origin)])
 
     def order_records(self, event: NautilusOrderEvent) -> list[Record]:
         """Every record ``event`` makes, reading the order's state from the cache."""
@@ -353,14 +358,30 @@ def denied_alert(event: OrderDenied) -> RiskAlert:
     )
 
 
-def trading_state_alert(event: TradingStateChanged) -> RiskAlert:
-    """The trading state changed (the kill switch halts, re-arming makes it ACTIVE again)."""
+def trading_state_alert(
+    event: TradingStateChanged, origin: TradingStateRecord | None = None
+) -> RiskAlert:
+    """The trading state changed (the kill switch halts, re-arming makes it ACTIVE again).
+
+    With the ``origin`` of the change, the alert says who, from where, when and why:
+    ``trading state HALTED by ops@box from a shell at ...: fat finger``. A flatten passes
+    through REDUCING on its way to HALTED: ``trading state REDUCING (for HALTED (flatten) by
+    ...)``.
+    """
     state = trading_state_to_str(event.state)
+    details: dict[str, object] = {"state": state}
+    message = f"trading state {state}"
+    if origin is not None:
+        text = full_text(origin)
+        message = f"trading state {text}" if origin.state == state else f"{message} (for {text})"
+        details.update(
+            actor=origin.actor, source=origin.source, host=origin.host, reason=origin.reason
+        )
     return RiskAlert(
         alert_id=event.id.value,
         ts_event=event.ts_event,
         severity=_SEVERITY_BY_STATE.get(state, "WARNING"),
         rule="trading_state",
-        message=f"trading state {state}",
-        details={"state": state},
+        message=message,
+        details=details,
     )

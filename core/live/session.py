@@ -12,6 +12,9 @@ thing:
   preview, a flatten's zeros, a restore) is a ``TargetsRecord`` in the OMS, so a re-arm after a
   flatten can offer back the targets it replaced (``restore_targets``, the file's path again);
 - spec reconciliation at start: the desk's instruments file against the venue's instruments;
+- orders earlier sessions left open settled at start (``core.live.orphans``): in SHADOW before
+  the engine runs, in LIVE after Nautilus's reconciliation with the venue; a SHADOW node's own
+  still open at a clean stop too;
 - a heartbeat (``NodeStatus``) every ``node.heartbeat_secs``, and the kill switch's persisted
   state: a node started after a kill comes up HALTED, and a kill written to the OMS by a
   console (or ``trade-console kill``) reaches the node within one heartbeat;
@@ -32,7 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 from nautilus_trader.model.enums import TradingState
-from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.identifiers import ClientOrderId, Venue
+from nautilus_trader.model.orders import Order
 
 from core.config import AppConfig, drift_log_path
 from core.data.instrument_specs import load_instrument_specs
@@ -47,6 +51,13 @@ from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import rebalance_strategy_config
 from core.live.lease import NodeLease
 from core.live.node import EngineState, NautilusLiveEngine
+from core.live.orphans import (
+    LIVE_START,
+    SHADOW_START,
+    SHADOW_STOP,
+    NodeOrder,
+    settle_orphans,
+)
 from core.live.pnl_tracker import PnlTracker
 from core.live.reconciliation import reconcile, spec_alerts
 from core.live.strategy import (
@@ -57,7 +68,15 @@ from core.live.strategy import (
 )
 from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
 from core.oms import OmsStore
-from core.oms.events import AuditEntry, NodeStarted, Record, RiskAlert, TargetsRecord
+from core.oms.events import (
+    AuditEntry,
+    NodeStarted,
+    Record,
+    RiskAlert,
+    TargetsRecord,
+    TradingStateRecord,
+)
+from core.oms.state_origin import AUTO_PREFIX
 from core.risk.drift import DriftTracker
 from core.risk.equity_limits import EquityLimits
 from core.risk.fat_finger import Confirmation, SizedOrder, confirmation_needed
@@ -128,11 +147,14 @@ class NodeSession:
         self.drift = DriftTracker(drift_config)
         self.pnl: PnlTracker | None = None
         """The session's PnL, fed the fills the OMS records; None when nothing is recorded."""
+        self.feed: OmsFeed | None = None
+        """The actor copying the node's events into the OMS (None: ``record_to_oms`` off)."""
         if config.node.record_to_oms:
             store.submit(NodeStarted(ts_event=now_ns()))  # no backtest's trading beside ours
             feed_config = OmsFeedConfig(drift_threshold_bps=config.drift.threshold_bps)
             self.pnl = PnlTracker(self.strategy, config.strategy.valuation_currency, now_ns)
-            self.engine.add_actor(OmsFeed(feed_config, self._record, drift=self.drift))
+            self.feed = OmsFeed(feed_config, self._record, drift=self.drift)
+            self.engine.add_actor(self.feed)
         self.engine.add_strategy(self.strategy)
         self.watcher = TargetWeightWatcher(
             config.watcher,
@@ -233,11 +255,15 @@ class NodeSession:
                 await self._route_external()
             await self._apply_persisted_state()
             await self._load_vwap_profiles()
+            if self.engine.mode == "SHADOW":  # nothing of this session exists yet
+                await self._settle_orphans("start", SHADOW_START)
             state = await self.engine.start()
             if state.node_state == "RUNNING":
                 if self.pnl is not None:
                     self.pnl.start()  # the session's PnL counts from here
                 self._reconcile()
+                if self.engine.mode == "LIVE":  # after the venue's reconciliation
+                    await self._settle_orphans("start", LIVE_START)
             else:
                 detail = state.detail or "the node did not start"
                 self._alert("ERROR", "node_not_connected", detail)
@@ -279,6 +305,8 @@ class NodeSession:
         try:
             await self.engine.stop()
         finally:
+            if self.engine.mode == "SHADOW":  # its sandbox goes with it: so do its orders
+                await self._settle_orphans("stop", SHADOW_STOP)
             self._beat("STOPPED")
             try:
                 await self.store.flush()
@@ -548,6 +576,32 @@ class NodeSession:
         for alert in spec_alerts(findings, self._now_ns()):
             self.store.submit(alert)
 
+    async def _settle_orphans(self, when: str, reason: str) -> None:
+        # Orders no session manages any more (core.live.orphans). In LIVE the cache holds what
+        # the venue's reconciliation reported; in SHADOW nothing outlives the sandbox, whatever
+        # the cache of a stopping node still holds.
+        if not self.config.node.record_to_oms:
+            return
+        cache = self.engine.node.kernel.cache
+
+        def cached(order_id: str) -> NodeOrder | None:
+            if self.engine.mode != "LIVE":
+                return None
+            return node_order(cache.order(ClientOrderId(order_id)))
+
+        try:
+            await settle_orphans(
+                self.store,
+                self.engine.venues,
+                reason=reason,
+                when=when,
+                mode=self.engine.mode,
+                cached=cached,
+                now_ns=self._now_ns,
+            )
+        except TradeConsoleError as error:  # the counts stay as they were; the node goes on
+            _log.error("cannot settle the orders earlier sessions left open: %s", one_line(error))
+
     def _spec_day(self) -> dt.date:
         # The day being traded: the replay's recorded day, or today at a venue.
         replay = self.engine.replay
@@ -567,18 +621,19 @@ class NodeSession:
                 except Exception as error:  # a bad read must not end the watch
                     _log.error("cannot apply the trading state: %s", one_line(error))
 
-    def hold(self, state: str) -> None:
+    def hold(self, state: str, origin: TradingStateRecord | None = None) -> None:
         """Apply a kill (REDUCING or HALTED) at once, before its OMS record is written.
 
         The console's key must stop trading within milliseconds, and the OMS write can queue
         behind the panes' reads. Only a tightening applies (ACTIVE -> REDUCING -> HALTED), and
         it holds: the state read from the OMS is ignored until ``apply_state_now``, which the
         console calls once the change is recorded; if recording fails, the node stays held.
+        ``origin``: the change as it will be recorded, for the alert's who and why.
         """
         if _TIGHTNESS.get(state, 0) <= _TIGHTNESS[self._trading_state]:
             return
         self._held = True
-        self._set_state(state)
+        self._set_state(state, origin)
 
     async def apply_state_now(self) -> None:
         """Apply the trading state in force in the OMS at once, without waiting for the watch
@@ -597,21 +652,23 @@ class NodeSession:
         if flatten and self._flattened != record.ts_event and self.strategy.is_running:
             self._flattened = record.ts_event
             # Closing orders must pass: REDUCING until flat, then HALTED.
-            self._set_state("REDUCING")
+            self._set_state("REDUCING", record)
             self.strategy.cancel_all_orders_everywhere()
             self._flattening = asyncio.get_running_loop().create_task(
-                self._flatten_then_halt(record.ts_event, record.actor), name="node-flatten"
+                self._flatten_then_halt(record), name="node-flatten"
             )
             return
         if flatten and self._flattening is not None and not self._flattening.done():
             return  # the flatten in progress ends HALTED
-        self._set_state(record.state)
+        self._set_state(record.state, record)
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: str, origin: TradingStateRecord | None = None) -> None:
         if state == self._trading_state:
             return
         self._trading_state = state
         self.strategy.trading_state = state
+        if self.feed is not None:  # the alert the change raises says who made it
+            self.feed.state_origin = origin
         self.engine.node.kernel.risk_engine.set_trading_state(_STATES[state])
         if state == "HALTED" and self.strategy.is_running:
             # A kill: nothing may stay working at the venue.
@@ -625,7 +682,8 @@ class NodeSession:
             )
         self.state_applied_ns = time.time_ns()
 
-    async def _flatten_then_halt(self, requested_ns: int, actor: str) -> None:
+    async def _flatten_then_halt(self, record: TradingStateRecord) -> None:
+        requested_ns, actor = record.ts_event, record.actor
         strategy = self.strategy
         try:
             lines = strategy.flatten(f"flatten-{requested_ns}")
@@ -642,7 +700,7 @@ class NodeSession:
             note = f"; still holding {', '.join(left)}" if left else ", flat"
             self._alert("WARNING", "flatten", f"flatten: {closing} closing orders sent{note}")
         finally:
-            self._set_state("HALTED")
+            self._set_state("HALTED", record)
 
     async def _beat_forever(self) -> None:
         interval = self.config.node.heartbeat_secs
@@ -664,7 +722,12 @@ class NodeSession:
         rule, message = tripped
         self._alert("CRITICAL", rule, f"{message}: trading {self.limits.action}")
         await change_trading_state(
-            self.store, self.limits.action, f"risk:{rule}", message, now_ns=self._now_ns()
+            self.store,
+            self.limits.action,
+            f"{AUTO_PREFIX}{rule}",
+            message,
+            now_ns=self._now_ns(),
+            source="auto",
         )
         await self._apply_persisted_state()
 
@@ -723,3 +786,11 @@ class NodeSession:
                 message=message,
             )
         )
+
+
+def node_order(order: Order | None) -> NodeOrder | None:
+    """``order`` as ``core.live.orphans`` judges it (None: not in the node's cache)."""
+    if order is None:
+        return None
+    filled = float(order.filled_qty)
+    return NodeOrder(order.status_string(), filled, float(order.avg_px) if filled > 0 else None)

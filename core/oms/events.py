@@ -64,6 +64,7 @@ AUDIT_ACTIONS = (
     "detach",
     "node_takeover",
     "restore_targets",
+    "settle_orphans",
 )
 TARGET_SOURCES = ("file", "preview", "flatten", "restore")
 """How targets came into force: a research file, the operator's preview, a flatten (every
@@ -73,8 +74,14 @@ NODE_STATES = ("STARTING", "RUNNING", "STOPPING", "STOPPED", "DEGRADED")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # Nautilus's TradingState names
 DATA_FEED_STATES = ("OK", "STALE", "DOWN")
 CONNECTION_STATES = ("OK", "DOWN")
-# Nautilus's order statuses after which nothing more happens to an order.
-CLOSED_ORDER_STATUSES = ("FILLED", "CANCELED", "REJECTED", "DENIED", "EXPIRED")
+ORPHANED = "ORPHANED"
+"""The desk's own closed status (not Nautilus's): an order a node session left open when it
+ended, which nothing manages any more (see ``core.live.orphans``); its reason says why."""
+# Nautilus's order statuses after which nothing more happens to an order, and ORPHANED.
+CLOSED_ORDER_STATUSES = ("FILLED", "CANCELED", "REJECTED", "DENIED", "EXPIRED", ORPHANED)
+TRADING_STATE_SOURCES = ("console", "cli", "auto")
+"""Where a trading-state change came from: a console's kill switch, a shell's ``kill`` /
+``rearm``, or the node's own risk rules (a drawdown limit)."""
 
 
 def _check(value: str, allowed: tuple[str, ...], field: str) -> None:
@@ -428,9 +435,16 @@ class TradingStateRecord(msgspec.Struct, **_RECORD):
     flatten: bool = False
     """With HALTED: cancel every open order, close every position (through the risk checks),
     then halt. The node does it once, for the latest such record."""
+    source: str | None = None
+    """console, cli or auto (``TRADING_STATE_SOURCES``); None on a change recorded before the
+    OMS kept it."""
+    host: str | None = None
+    """The machine the change was made on; None when not recorded."""
 
     def __post_init__(self) -> None:
         _check(self.state, TRADING_STATES, "TradingStateRecord.state")
+        if self.source is not None:
+            _check(self.source, TRADING_STATE_SOURCES, "TradingStateRecord.source")
 
 
 class TargetsRecord(msgspec.Struct, **_RECORD):

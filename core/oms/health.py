@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.errors import one_line
 from core.oms import NodeStatus, OmsError, OmsStore, PnlSnapshot, RiskAlert, TradingStateRecord
+from core.oms.state_origin import full_text
 
 COMPONENT_STATES = ("OK", "WARN", "DOWN", "NONE")
 NO_NODE = "NO NODE"
@@ -85,13 +86,25 @@ class Health:
     equity: float | None
     """The node's equity; None when no node runs (or it is silent: the figure would be old)."""
     components: tuple[ComponentHealth, ...]
-    """node, data feed, venue, the node's parts, GCS and OMS, in that order."""
+    """node, data feed, venue, the node's parts, trading (who set the trading state, once
+    anyone did), GCS and OMS, in that order."""
     as_of_ns: int
     last_beat_ns: int | None = None
     """When the node last beat (None: never); with ``DOWN``, the dead heartbeat."""
     pnl: PnlSnapshot | None = None
     """The running node's marks and PnL (``core.oms.pnl_record``); None when no node runs
     or it is silent (as ``equity``), or before its first mark."""
+    trading_change: TradingStateRecord | None = None
+    """The recorded change in force: who set the trading state, from where, when and why
+    (``core.oms.state_origin``); None when it was never changed (ACTIVE) or not read."""
+
+    @property
+    def trading_origin(self) -> TradingStateRecord | None:
+        """``trading_change`` when it is the state shown (a node may not have applied a newer
+        change yet, or applies a flatten's REDUCING): the header's ``by ...`` is never
+        another state's."""
+        change = self.trading_change
+        return change if change is not None and change.state == self.trading_state else None
 
     @property
     def node_silent(self) -> bool:
@@ -186,10 +199,15 @@ async def collect_health(
         node_state=status.node_state,
         trading_state=status.trading_state,
         equity=status.equity,
-        components=(*_node_components(status, age_s), *oms),
+        components=(
+            *_node_components(status, age_s),
+            *_trading_component(status.trading_state, persisted),
+            *oms,
+        ),
         as_of_ns=now_ns,
         last_beat_ns=status.ts_event,
         pnl=pnl,
+        trading_change=persisted,
     )
 
 
@@ -229,14 +247,32 @@ def _without_node(
     persisted: TradingStateRecord | None,
     now_ns: int,
 ) -> Health:
+    state = "ACTIVE" if persisted is None else persisted.state
     return Health(
         mode="BACKTEST",
         venues=(),
         node_state=NO_NODE,
-        trading_state="ACTIVE" if persisted is None else persisted.state,
+        trading_state=state,
         equity=None,
-        components=(*node, *oms),
+        components=(*node, *_trading_component(state, persisted), *oms),
         as_of_ns=now_ns,
+        trading_change=persisted,
+    )
+
+
+def _trading_component(
+    state: str, change: TradingStateRecord | None
+) -> tuple[ComponentHealth, ...]:
+    # Who set the trading state, from where, when and why: a line of its own once a change
+    # was recorded (none before: nobody ever set it). Never DOWN: a halt is a decision, not a
+    # failure, and `status` must not exit 3 for it.
+    if change is None:
+        return ()
+    verdict = "OK" if state == "ACTIVE" else "WARN"
+    if change.state == state:
+        return (ComponentHealth("trading", verdict, full_text(change)),)
+    return (
+        ComponentHealth("trading", verdict, f"{state} in the node; recorded: {full_text(change)}"),
     )
 
 
@@ -297,15 +333,17 @@ def _silent(
         ComponentHealth(name, "NONE", "unknown: the node is silent")
         for name in ("data feed", "venue")
     )
+    state = "ACTIVE" if persisted is None else persisted.state
     return Health(
         mode=status.mode,
         venues=status.venues,
         node_state=NODE_DOWN if down else NODE_STALE,
-        trading_state="ACTIVE" if persisted is None else persisted.state,
+        trading_state=state,
         equity=None,
-        components=(node, *unknown, *oms),
+        components=(node, *unknown, *_trading_component(state, persisted), *oms),
         as_of_ns=now_ns,
         last_beat_ns=status.ts_event,
+        trading_change=persisted,
     )
 
 

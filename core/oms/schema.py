@@ -9,7 +9,8 @@ is refused untouched, since this one would not know what its tables mean.
 schema grew in steps: the trading tables (v1), the operations tables (v2), the node's
 heartbeat, the persisted trading state and the backtest marks on trading rows (v3), the flatten
 flag (v4), the router's decisions (v5), child orders' parents (v6), then the node that holds the
-OMS (v7), the node's parts (v8), the targets in force (v9) and the node's marks and PnL (v10).
+OMS (v7), the node's parts (v8), the targets in force (v9), the node's marks and PnL (v10), and
+where a trading-state change came from with the ORPHANED order status (v11).
 
 Conventions: timestamps are int64 ns since the epoch, UTC; prices, quantities and money are
 REAL (as in the result files); tables are STRICT so a wrong type is an error, not a silent
@@ -410,6 +411,26 @@ _V10_PNL = (
     "INSERT INTO table_versions (name) VALUES ('pnl')",
 )
 
+_V11_PROVENANCE = (
+    # Where a trading-state change came from: ``source`` console, cli (a shell) or auto (the
+    # node's own risk rules); ``host`` the machine the actor typed it on. NULL on rows written
+    # before this step: unknown, and shown as such.
+    "ALTER TABLE trading_state ADD COLUMN source TEXT",
+    "ALTER TABLE trading_state ADD COLUMN host TEXT",
+    # ORPHANED closes an order too: one left open by a node session that ended (its sandbox
+    # gone, or not reported open by the venue's reconciliation), settled by the next node
+    # (core.live.orphans). A generated column cannot be altered: dropped and added again
+    # (VIRTUAL, so no row is rewritten), its index with it.
+    "DROP INDEX orders_open_recent",
+    "ALTER TABLE orders DROP COLUMN is_open",
+    """
+    ALTER TABLE orders ADD COLUMN is_open INTEGER GENERATED ALWAYS AS (
+        status NOT IN ('FILLED', 'CANCELED', 'REJECTED', 'DENIED', 'EXPIRED', 'ORPHANED')
+    ) VIRTUAL
+    """,
+    "CREATE INDEX orders_open_recent ON orders (is_open, ts_event)",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
@@ -421,6 +442,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V8_NODE_PARTS,
     _V9_TARGETS,
     _V10_PNL,
+    _V11_PROVENANCE,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 

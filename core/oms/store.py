@@ -268,6 +268,13 @@ class OmsStore:
             OrderEvent, "FROM orders ORDER BY is_open DESC, ts_event DESC LIMIT ?", (limit,)
         )
 
+    async def node_open_orders(self) -> list[OrderEvent]:
+        """The node's open orders (not a backtest's), oldest first: what a node settles at start
+        when an earlier session left them (``core.live.orphans``)."""
+        return await self._select(
+            OrderEvent, "FROM orders WHERE is_open AND run_id IS NULL ORDER BY ts_event"
+        )
+
     async def order_history(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in the order they happened."""
         return await self._select(

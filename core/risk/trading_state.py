@@ -27,8 +27,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from core.errors import DataError
 from core.oms import TRADING_STATES, AuditEntry, OmsError, OmsStore, TradingStateRecord
+from core.oms.events import TRADING_STATE_SOURCES
 
 NODE_LISTENING_SECS = 5.0
 """A node whose heartbeat is younger than this watches the OMS and applies a change at once
@@ -152,7 +155,9 @@ async def change_trading_state(
     The change is committed (durable) when this returns; a node listening applies it within
     one poll. ``now_ns`` (default: the wall clock) is a floor, not the exact stamp: the record
     is stamped after every change this process made and after the state in force, so that it
-    takes over from both. ``source`` (console, cli, a risk rule) goes into the audit details.
+    takes over from both. ``source`` (console, cli, or auto for the node's own risk rules) and
+    this machine's name are kept with the record and in the audit details: the header, the
+    kill switch and ``status`` say who changed the state, from where (``core.oms.state_origin``).
 
     Returns
     -------
@@ -166,18 +171,16 @@ async def change_trading_state(
         A bad request (see ``check_request``).
     OmsError
         The OMS cannot be written (read-only store, disk refusing).
+    ValueError
+        ``source`` is not one of ``TRADING_STATE_SOURCES`` (a programming error).
     """
     request = check_request(state, actor, reason, flatten=flatten)
+    if source is not None and source not in TRADING_STATE_SOURCES:
+        raise ValueError(f"source: {source!r} is not one of {', '.join(TRADING_STATE_SOURCES)}")
     wanted = time.time_ns() if now_ns is None else now_ns
     before = await read_trading_state(store, now_ns=wanted)
     floor = 0 if before.record is None else before.record.ts_event + 1
-    record = TradingStateRecord(
-        ts_event=_stamp(store.path, wanted, floor),
-        state=request.state,
-        actor=actor,
-        reason=request.reason,
-        flatten=request.flatten,
-    )
+    record = provisional_record(request, actor, source, _stamp(store.path, wanted, floor))
     record = await _write(store, record)
     details: dict[str, Any] = {
         "state": request.state,
@@ -239,6 +242,23 @@ def outcome_message(request: StateRequest, in_force: TradingStateRecord, listeni
     return f"{label} in force: {next_step}"
 
 
+def provisional_record(
+    request: StateRequest, actor: str, source: str | None, now_ns: int
+) -> TradingStateRecord:
+    """``request`` as ``change_trading_state`` will record it (its stamp may still move): for a
+    node that applies a console's kill before the record is written (``NodeSession.hold``), so
+    that its alert says who and why all the same."""
+    return TradingStateRecord(
+        ts_event=now_ns,
+        state=request.state,
+        actor=actor,
+        reason=request.reason,
+        flatten=request.flatten,
+        source=source,
+        host=socket.gethostname(),
+    )
+
+
 def operator_name() -> str:
     """Who is at the keyboard, for the audit log (the login name; ``operator`` if unknown)."""
     try:
@@ -268,13 +288,7 @@ async def _write(store: OmsStore, record: TradingStateRecord) -> TradingStateRec
         # and this one goes one ns after everything seen.
         latest = await store.trading_state()
         floor = record.ts_event + 1 if latest is None else max(record.ts_event, latest.ts_event) + 1
-        record = TradingStateRecord(
-            ts_event=_stamp(store.path, floor, floor),
-            state=record.state,
-            actor=record.actor,
-            reason=record.reason,
-            flatten=record.flatten,
-        )
+        record = msgspec.structs.replace(record, ts_event=_stamp(store.path, floor, floor))
     raise OmsError(
         f"cannot record the trading state: no free timestamp in {_MAX_WRITES} attempts "
         "(other processes keep writing the same instants)",

@@ -43,6 +43,7 @@ from console.widgets.runs_pane import RunsPane
 from console.widgets.table_pane import TablePane
 from console.widgets.uploads_pane import UploadsPane
 from core.oms import OmsStore, RunState
+from core.risk.trading_state import operator_name
 
 SMALL = (80, 24)
 LARGE = (160, 48)
@@ -381,7 +382,10 @@ async def test_kill_switch_takes_a_grade_a_reason_then_y_and_records_the_halt(
         await pilot.press("tab", *"fat finger", "enter")
         assert isinstance(app.screen, KillSwitchScreen)  # chosen, not yet done
         await pilot.press("y")
-        await wait_for(pilot, lambda: label(app, "#trading") == "trading HALTED")
+        # Who halted (and, when the line has room, where and when; the whole is in Health).
+        await wait_for(
+            pilot, lambda: label(app, "#trading").startswith(f"HALTED by {operator_name()}")
+        )
         assert not isinstance(app.screen, KillSwitchScreen)
         assert app.dashboard is not None
         assert app.dashboard.query_one("#trading").has_class("-halted")

@@ -108,6 +108,7 @@ def test_json_shows_health_counts_and_the_last_five_alerts(
         "node_state",
         "node_holder",
         "trading_state",
+        "trading_change",
         "equity",
         "pnl",
         "components",
@@ -153,7 +154,7 @@ def test_text_shows_a_running_node_and_alerts_one_per_line(
     lines = out.splitlines()
     assert "mode           SHADOW" in lines
     assert "node           RUNNING" in lines
-    assert "trading        HALTED" in lines
+    assert "trading        HALTED by ops at 2026-01-05 00:00:00 UTC: kill" in lines
     assert "equity         101,234.50" in lines
     assert "  orders       2 (1 open)" in lines
     assert "  uploads      2 queued, 1 failed" in lines

@@ -196,7 +196,7 @@ async def test_a_drawdown_limit_trips_the_configured_state_with_an_alert(
         assert alert.severity == "CRITICAL" and "REDUCING" in alert.message
         record = await store.trading_state()
         assert record is not None and record.state == "REDUCING"
-        assert record.actor == "risk:drawdown_limit"
+        assert (record.actor, record.source) == ("auto: drawdown_limit", "auto")
 
 
 async def test_a_console_kill_holds_the_node_halted_until_it_is_recorded(

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -89,7 +90,13 @@ async def test_a_kill_records_the_state_in_force_and_an_audit_entry_stamped_alik
         store, "HALTED", "alice", "venue outage", now_ns=NOW, source="cli"
     )
     assert record == TradingStateRecord(
-        ts_event=NOW, state="HALTED", actor="alice", reason="venue outage", flatten=False
+        ts_event=NOW,
+        state="HALTED",
+        actor="alice",
+        reason="venue outage",
+        flatten=False,
+        source="cli",
+        host=socket.gethostname(),
     )
     assert await store.trading_state() == record
     [entry] = await store.audit()
