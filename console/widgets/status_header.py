@@ -33,6 +33,10 @@ def pnl_texts(pnl: PnlSnapshot | None) -> list[str]:
     return [f"PnL {session:+,.{d}f} day {day:+,.{d}f}" for d in (2, 0)]
 
 
+_CLOCK_WIDTH = len(" 2026-01-05 00:00:00 UTC ")
+"""The clock's width with its padding, before it was first laid out."""
+
+
 def _label_width(label: Label) -> int:
     # One line of plain text: its length and its padding.
     return len(str(label.content)) + label.styles.padding.width
@@ -172,10 +176,9 @@ class StatusHeader(Horizontal):
 
     def _fit(self) -> None:
         # What must show: mode, node, the trading state (its shortest form), equity and the
-        # PnL (whole units). Then, as the line has room, in this order: who halted in full,
-        # the PnL in cents, the clock, the currency, the venues (Health names them). Nothing
-        # is ever cut: at 80 columns, "HALTED by ops@box 14:02Z" beside the PnL pushed the
-        # equity under the clock.
+        # PnL (whole units). Then, as the line has room, in this order: the clock, who halted
+        # in full, the PnL in cents, the currency, the venues (Health names them). Nothing is
+        # ever cut: at 80 columns, "HALTED by ops@box 14:02Z" pushed the equity under the clock.
         if not self.is_mounted:
             return
         currency = self.query_one("#currency", Label)
@@ -190,19 +193,19 @@ class StatusHeader(Horizontal):
             for label in self.query(Label)
             if label.parent is self and label not in optional
         )
-        padding = trading.styles.padding.width
+        trading_padding = trading.styles.padding.width
         pnl_padding = pnl.styles.padding.width if self._pnl_texts else 0
-        shortest_pnl = len(self._pnl_texts[-1]) if self._pnl_texts else 0
+        pnl_least = len(self._pnl_texts[-1]) + pnl_padding if self._pnl_texts else 0
+        trading_least = len(self._trading_texts[-1]) + trading_padding
+        clock_width = clock.outer_size.width or _CLOCK_WIDTH
+        clock.display = used + trading_least + pnl_least + clock_width <= room
+        used += clock_width if clock.display else 0
         text = next(
-            (
-                t
-                for t in self._trading_texts
-                if used + len(t) + padding + shortest_pnl + pnl_padding <= room
-            ),
+            (t for t in self._trading_texts if used + len(t) + trading_padding + pnl_least <= room),
             self._trading_texts[-1],
         )
         set_label_text(trading, text)
-        used += len(text) + padding
+        used += len(text) + trading_padding
         if self._pnl_texts:
             shown = next(
                 (t for t in self._pnl_texts if used + len(t) + pnl_padding <= room),
@@ -210,9 +213,6 @@ class StatusHeader(Horizontal):
             )
             set_label_text(pnl, shown)
             used += len(shown) + pnl_padding
-        clock_width = clock.outer_size.width or len(" 2026-01-05 00:00:00 UTC ")
-        clock.display = used + clock_width <= room
-        used += clock_width if clock.display else 0
         currency.display = self._has_currency and used + _label_width(currency) <= room
         used += _label_width(currency) if currency.display else 0
         venues.display = used + _label_width(venues) <= room
