@@ -43,6 +43,9 @@ class StatusHeader(Horizontal):
         & > #currency {
             padding: 0 0 0 1;
         }
+        & > #currency.-unknown {
+            display: none;
+        }
         & > #time {
             dock: right;
             width: auto;
@@ -113,4 +116,6 @@ class StatusHeader(Horizontal):
         for name in TRADING_STATES:
             trading.set_class(health.trading_state == name, f"-{name.lower()}")
         set_label_text(self.query_one("#equity", Label), f"equity {number(health.equity)}")
-        self.query_one("#currency", Label).display = health.equity is not None
+        # A class, not ``display``: an inline display would beat the screens' narrow rule
+        # that hides the currency at 80 columns, and the clock would cover it.
+        self.query_one("#currency", Label).set_class(health.equity is None, "-unknown")
