@@ -3,16 +3,23 @@ the dashboard's header, so the trading state is on every screen the operator can
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from collections.abc import Callable
+from typing import ClassVar, Protocol, cast
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from console.screens.dashboard import DashboardScreen
 from console.widgets.status_header import StatusHeader
+from core.config import AppConfig
 
-if TYPE_CHECKING:
-    from console.app import TradeConsoleApp
+
+class DeskApp(Protocol):
+    """What the header needs of the app (the console's app; named here, not imported, since
+    the app imports the screens)."""
+
+    clock: Callable[[], int]
+    config: AppConfig
 
 
 class ViewScreen(Screen[None]):
@@ -59,7 +66,7 @@ class ViewScreen(Screen[None]):
         # Mounted here, not in each screen's compose: no view screen can be without it; it is in
         # before the first frame. Last in the DOM and docked on top: a screen's own query for
         # its ``#equity`` plot finds the plot, not the header's ``#equity`` label.
-        app = cast("TradeConsoleApp", self.app)
+        app = cast("DeskApp", self.app)
         config = app.config
         header = StatusHeader(
             app.clock,
