@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="queue failed files again and upload them"
     )
     uploads.add_argument("--drain", action="store_true", help="upload what is pending now")
+    uploads.add_argument(
+        "--verify",
+        action="store_true",
+        help="check that files marked done are still in the bucket (size and md5); queue "
+        "and upload again those that are not",
+    )
 
     compare = commands.add_parser(
         "compare",

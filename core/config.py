@@ -18,7 +18,7 @@ from typing import Literal
 
 import msgspec
 
-from core.errors import ConfigError
+from core.errors import ConfigError, bounded
 
 _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
@@ -243,6 +243,25 @@ class WatcherConfig(msgspec.Struct, **_STRUCT):
     """A file whose ``as_of`` is older than this is stale and rejected (0 = no limit)."""
 
 
+class TargetsConfig(msgspec.Struct, **_STRUCT):
+    """How a target-weights file is read, by the node's watcher and by ``backtest --targets``
+    alike: limits that keep a hostile or broken file (a FIFO, ``/dev/zero``, 50 MB of keys, an
+    ``as_of`` in 2099) from blocking, bloating or steering the node. ``[watcher]`` holds the
+    path and the rules on the weights themselves."""
+
+    max_bytes: int = 1_000_000
+    """A larger file is refused unread (a file of targets is a few hundred bytes)."""
+    max_clock_skew_secs: float = 300.0
+    """A file whose ``as_of`` is further ahead of this machine's clock is refused: trading on
+    it would make every later, honest file look older than the targets in force."""
+    settle_ms: int = 1_000
+    """A file that does not parse is reported only once it has stayed the same this long: a
+    writer that truncates the file, then writes it in pieces with pauses shorter than this, is
+    never reported half-written."""
+    read_timeout_secs: float = 2.0
+    """A read that takes longer (a hung network file system) is abandoned and reported."""
+
+
 class DriftConfig(msgspec.Struct, **_STRUCT):
     """Fill-price drift: how far fills land from the price the strategy saw."""
 
@@ -433,6 +452,7 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     console: ConsoleConfig = msgspec.field(default_factory=ConsoleConfig)
     node: NodeConfig = msgspec.field(default_factory=NodeConfig)
     watcher: WatcherConfig = msgspec.field(default_factory=WatcherConfig)
+    targets: TargetsConfig = msgspec.field(default_factory=TargetsConfig)
     drift: DriftConfig = msgspec.field(default_factory=DriftConfig)
     gcs: GcsConfig = msgspec.field(default_factory=GcsConfig)
     uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
@@ -467,7 +487,11 @@ def load_config(path: str | Path | None) -> AppConfig:
     except msgspec.ValidationError as error:
         raise ConfigError(f"{source}: {_describe(error)}") from None
     except msgspec.DecodeError as error:
-        raise ConfigError(f"{source}: not valid TOML ({error})") from None
+        raise ConfigError(f"{source}: not valid TOML ({bounded(str(error), 200)})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{source}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})"
+        ) from None
     config = validate(config, source)
     use_gcs_config(config.gcs)  # gs:// roots (and spawned readers) reach GCS as configured
     return config
@@ -510,6 +534,15 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     end = parse_time(bt.end, "backtest.end", source) if bt.end else None
     if start is not None and end is not None and start >= end:
         raise fail("backtest.start", f"{bt.start} is not before backtest.end {bt.end}")
+    targets = config.targets
+    if targets.max_bytes <= 0:
+        raise fail("targets.max_bytes", f"must be positive, got {targets.max_bytes}")
+    if targets.settle_ms < 0:
+        raise fail("targets.settle_ms", f"must be 0 or more, got {targets.settle_ms}")
+    for name in ("max_clock_skew_secs", "read_timeout_secs"):
+        value = getattr(targets, name)
+        if not math.isfinite(value) or value <= 0:
+            raise fail(f"targets.{name}", f"must be a positive number of seconds, got {value}")
     console = config.console
     for name in ("stale_after_secs", "down_after_secs"):
         value = getattr(console, name)
@@ -626,7 +659,38 @@ def _validate_external_venues(config: AppConfig, fail: Callable[[str, str], Conf
             )
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
+"""A Cloud Storage bucket name: 3 to 63 lowercase letters, digits, ``-``, ``_`` and ``.``,
+starting and ending with a letter or digit."""
+
+
+def _check_root(field: str, url: str, fail: Callable[[str, str], ConfigError]) -> None:
+    # A root is a local path or gs://bucket/prefix: another protocol (or a typo of one) would
+    # otherwise fail deep inside a run as a library's error, after the run had started.
+    if "://" not in url or url.startswith("file://"):
+        return
+    protocol, _, rest = url.partition("://")
+    if protocol not in ("gs", "gcs"):
+        raise fail(field, f"unknown protocol {protocol!r} in {url!r} (a local path or gs://)")
+    bucket = rest.split("/", 1)[0]
+    if not bucket:
+        raise fail(field, f"{url!r} names no bucket")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise fail(
+            field,
+            f"{bucket!r} is not a valid bucket name (3-63 lowercase letters, digits, '-', '_', "
+            "'.')",
+        )
+
+
 def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    for field, url in (
+        ("data.root", config.data.root),
+        ("data.instruments_root", config.data.instruments_root),
+        ("results.root", config.results.root),
+        ("results.upload_root", config.results.upload_root),
+    ):
+        _check_root(field, url, fail)
     upload_root = config.results.upload_root
     if upload_root and not upload_root.startswith("gs://"):
         raise fail("results.upload_root", f"must be a gs://bucket/prefix URL, got {upload_root!r}")

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from core.errors import ConfigError
+
 
 @contextmanager
 def redirect_std_fds(log_path: Path) -> Iterator[TextIO]:
@@ -47,9 +49,21 @@ def redirect_std_fds(log_path: Path) -> Iterator[TextIO]:
 
 def point_std_fds(log_path: Path) -> None:
     """Point fds 1 and 2 at ``log_path`` for good: for a process that exists to run Nautilus
-    (a launched backtest), whose Rust logger may still write while the process exits."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    (a launched backtest), whose Rust logger may still write while the process exits.
+
+    Raises
+    ------
+    ConfigError
+        The log cannot be created there: one line naming ``logging.directory``, before any fd
+        moved.
+    """
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as error:
+        raise ConfigError(
+            f"logging.directory: cannot write the log {log_path} ({error.strerror or error})"
+        ) from None
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)

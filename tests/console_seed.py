@@ -14,17 +14,22 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
+from console.widgets.column_layout import CELL_PADDING
+from console.widgets.line_table import LineTable
 from core.config import AppConfig
 from core.oms import (
     DriftObservation,
     Fill,
+    InstrumentPnl,
     NodeStatus,
     OmsStore,
     OrderEvent,
+    PnlSnapshot,
     PositionSnapshot,
     Record,
     RiskAlert,
     RunState,
+    TargetsRecord,
     UploadState,
 )
 
@@ -114,6 +119,78 @@ def heartbeat(ts_event: int = NOW - SECOND, equity: float | None = 100_000.0) ->
         data_feed="OK",
         venue_connection="OK",
         equity=equity,
+    )
+
+
+def _marked(
+    instrument: str,
+    quantity: float,
+    cost: float,
+    mark: float,
+    realized: float,
+    fees: float,
+    day_realized: float,
+) -> InstrumentPnl:
+    unrealized = quantity * (mark - cost) if quantity else 0.0
+    return InstrumentPnl(
+        instrument_id=instrument,
+        quantity=quantity,
+        average_cost=cost if quantity else 0.0,
+        mark=mark,
+        mark_source="last",
+        mark_ns=NOW - 2 * SECOND,
+        realized=realized,
+        unrealized=unrealized,
+        fees=fees,
+        funding=0.0,
+        day_realized=day_realized,
+        day_unrealized=unrealized,
+        day_fees=fees,
+        day_funding=0.0,
+    )
+
+
+def pnl_snapshot(ts_event: int = NOW - SECOND, equity: float = 103_250.75) -> PnlSnapshot:
+    """The node's marks and PnL for the seeded positions, adding up as the node's do: the
+    session made realized + unrealized - fees, the day 500 less realized."""
+    lines = (
+        _marked(BTC, 0.75, 93_060.0, 94_210.5, 120.0, 45.12, -380.0),
+        _marked(ETH, -4.0, 3_290.0, 3_301.25, -30.5, 12.4, -30.5),
+        _marked("SOLUSDT.BINANCE", 0.0, 0.0, 181.3, 15.0, 3.2, 15.0),
+    )
+    realized = sum(line.realized for line in lines)
+    unrealized = sum(line.unrealized for line in lines)
+    fees = sum(line.fees for line in lines)
+    session = realized + unrealized - fees
+    return PnlSnapshot(
+        ts_event=ts_event,
+        currency="USDT",
+        equity=equity,
+        session_start_ns=T0 - 3_600 * SECOND,
+        session_start_equity=equity - session,
+        day_start_ns=T0 - 3_600 * SECOND,
+        day_start_equity=equity - session + 500.0,
+        realized=realized,
+        unrealized=unrealized,
+        fees=fees,
+        funding=0.0,
+        day_realized=realized - 500.0,
+        day_unrealized=unrealized,
+        day_fees=fees,
+        day_funding=0.0,
+        instruments=lines,
+    )
+
+
+def targets_in_force() -> TargetsRecord:
+    """The targets the node trades to: 65% BTC, -10% ETH."""
+    return TargetsRecord(
+        ts_event=T0 - 60 * SECOND,
+        source="file",
+        weights={BTC: 0.65, ETH: -0.1},
+        operation_id="targets-0123456789ab",
+        actor="research",
+        as_of=T0 - 120 * SECOND,
     )
 
 
@@ -213,6 +290,37 @@ def cell_text(cell: object) -> str:
 def table_rows(table: DataTable) -> list[list[str]]:
     """What the table shows, as plain text, row by row."""
     return [[cell_text(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def drawn_rows(table: LineTable) -> list[dict[str, str]]:
+    """What the table draws on screen now, row by row: each shown column's text as drawn (the
+    header's labels must be the shown columns', and no line is wider than the table)."""
+    shown = table.shown_columns
+    header = table.render_line(0).text
+    assert header.split() == " ".join(column.label for column, _ in shown).split()
+    rows = []
+    for y in range(1, min(table.row_count, table.size.height - 1) + 1):
+        strip = table.render_line(y)
+        assert strip.cell_length <= table.size.width
+        x, cells = 0, {}
+        for column, width in shown:
+            cells[column.label] = strip.text[x + CELL_PADDING : x + CELL_PADDING + width].strip()
+            x += width + 2 * CELL_PADDING
+        rows.append(cells)
+    return rows
+
+
+def numbers_whole(table: LineTable) -> int:
+    """Check that every number drawn is its row's whole cell; return how many were drawn."""
+    labels = [column.label for column in table.ordered_columns]
+    drawn = 0
+    for row, cells in enumerate(drawn_rows(table)):
+        values = table.get_row_at(row)
+        for column, _ in table.shown_columns:
+            if column.numeric:
+                assert cells[column.label] == values[labels.index(column.label)].plain
+                drawn += 1
+    return drawn
 
 
 def column(table: DataTable, label: str) -> list[str]:

@@ -22,9 +22,15 @@ ETH = "ETHUSDT.BINANCE"
 
 
 def node_config(
-    config_writer, tmp_path: Path, data_root: str, risk: dict | None = None, **node: object
+    config_writer,
+    tmp_path: Path,
+    data_root: str,
+    risk: dict | None = None,
+    venues: list[dict] | None = None,
+    **node: object,
 ) -> AppConfig:
-    """A config for a SHADOW node on REPLAY of ``data_root``; ``node`` and ``risk`` override."""
+    """A config for a SHADOW node on REPLAY of ``data_root``; ``node``, ``risk`` and
+    ``venues`` (``[[venues]]`` tables) override."""
     settings = {"replay_speed": 300.0, "heartbeat_secs": 0.2, **node}
     extra = "\n[node]\n" + "".join(
         f"{key} = {json.dumps(value)}\n" for key, value in settings.items()
@@ -34,7 +40,11 @@ def node_config(
     if risk:
         extra += "\n[risk]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in risk.items())
     path = config_writer(
-        tmp_path / "config.toml", data_root=data_root, results_root=str(tmp_path), extra=extra
+        tmp_path / "config.toml",
+        data_root=data_root,
+        results_root=str(tmp_path),
+        venues=venues,
+        extra=extra,
     )
     return load_config(path)
 

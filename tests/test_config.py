@@ -201,10 +201,33 @@ def test_empty_venue_list_is_refused(tmp_path: Path) -> None:
             "strategy.weight_tolerance: must be a non-negative number, got nan",
         ),
         ("[[venues]]\nlatency_ms = -1\n", "venues.0.latency_ms: must be >= 0, got -1.0"),
+        (
+            '[data]\nroot = "foo://bar/x"\n',
+            "data.root: unknown protocol 'foo' in 'foo://bar/x' (a local path or gs://)",
+        ),
+        (
+            '[results]\nupload_root = "gs://Bad Bucket!/x"\n',
+            "results.upload_root: 'Bad Bucket!' is not a valid bucket name (3-63 lowercase "
+            "letters, digits, '-', '_', '.')",
+        ),
+        ('[results]\nroot = "gs:///x"\n', "results.root: 'gs:///x' names no bucket"),
+        ("[targets]\nmax_bytes = 0\n", "targets.max_bytes: must be positive, got 0"),
+        (
+            "[targets]\nmax_clock_skew_secs = inf\n",
+            "targets.max_clock_skew_secs: must be a positive number of seconds, got inf",
+        ),
     ],
 )
 def test_out_of_range_value_names_the_field(tmp_path: Path, text: str, expected: str) -> None:
     assert refusal(tmp_path, text) == expected
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "desk.toml"
+    path.write_bytes(b"\xff\xfe[oms]\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value) == f"{path}: not UTF-8 text (byte 0xff at offset 0)"
 
 
 def test_invalid_toml_is_one_line(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from console.logs import log_to_file
 from core.config import AppConfig, StrategyConfig, VenueConfig, load_config, validate
 from core.errors import ConfigError
 from core.fd_capture import redirect_std_fds
@@ -46,11 +47,7 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
         # --mode/--window-secs: getattr, so a parser without them (an older cli.py) still works
         "mode": getattr(args, "mode", None),
         "window_secs": getattr(args, "window_secs", None),
-        "instruments": (
-            tuple(i.strip() for i in args.instruments.split(",") if i.strip())
-            if args.instruments
-            else None
-        ),
+        "instruments": _instruments(args.instruments),
     }
     backtest = msgspec.structs.replace(
         backtest, **{k: v for k, v in changes.items() if v is not None}
@@ -67,6 +64,17 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
     )
     merged = _execution(merged, args)
     return validate(merged, SOURCE)
+
+
+def _instruments(option: str | None) -> tuple[str, ...] | None:
+    # None or "": the config's instruments. A list of nothing (",") is a typo, not "every
+    # instrument", which is what an empty tuple means.
+    if option is None or not option.strip():
+        return None
+    instruments = tuple(i.strip() for i in option.split(",") if i.strip())
+    if not instruments:
+        raise ConfigError(f"{SOURCE}: backtest.instruments: {option!r} names no instrument")
+    return instruments
 
 
 def _strategy(strategy: StrategyConfig, args: argparse.Namespace) -> StrategyConfig:
@@ -135,6 +143,7 @@ def _choice(struct: msgspec.Struct, name: str, section: str, value: str) -> str:
 def run_backtest_command(args: argparse.Namespace) -> int:
     """Run the backtest; exit 0 when COMPLETED, 1 when FAILED (the folder says why)."""
     config = apply_overrides(load_config(getattr(args, "config", None)), args)
+    log_to_file(config)  # gcsfs's retry tracebacks go to the log, never to the terminal
     log_path = Path(config.logging.directory) / "trade-console-backtest.log"
     # Nautilus writes to fds 1/2 directly: send them to the log and draw on the saved terminal.
     with redirect_std_fds(log_path) as terminal, warnings.catch_warnings():
@@ -161,7 +170,8 @@ def _upload(config: AppConfig, outcome: BacktestOutcome, console: Console) -> No
     errors = Console(stderr=True, soft_wrap=True)
     errors.print(
         f"warning: uploads to {where} not finished: {summary.done} done, {summary.pending} "
-        f"queued, {summary.failed} failed; `trade-console uploads` shows them and retries",
+        f"queued, {summary.failed} failed ({summary.last_error or 'not tried yet'}); "
+        "`trade-console uploads` shows them and retries",
         markup=False,
     )
 

@@ -27,6 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from console.logs import log_to_file
 from core.errors import ConfigError
 from core.fd_capture import redirect_std_fds
 from core.runs.batch_grid import GridPoint, load_grid
@@ -61,6 +62,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     if schedule is not None and once:
         raise ConfigError("--yesterday: not with --schedule (every scheduled run is yesterday's)")
     points = load_grid(args.grid, getattr(args, "config", None))
+    log_to_file(points[0].config)  # gcsfs's retry tracebacks go to the log, never the terminal
     if schedule is not None:
         if args.workers < 1:  # refused now, not in a log line every night
             raise ConfigError(f"--workers: must be at least 1, got {args.workers}")

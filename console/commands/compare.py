@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from console.logs import log_to_file
 from core.config import AppConfig, load_config
 from core.errors import DataError
 from core.runs.compare import compare_runs, format_value, resolve_run, table_cells
@@ -39,6 +40,7 @@ EXIT_NO_SESSION = 1
 def run_compare_command(args: argparse.Namespace) -> int:
     """Print the comparison asked for (see the module docstring)."""
     config = load_config(getattr(args, "config", None))
+    log_to_file(config)  # gcsfs's retry tracebacks go to the log, never to the terminal
     runs = [_folder(config, text) for text in args.runs]
     if args.session:
         if len(runs) != 1:

@@ -20,13 +20,12 @@ from pathlib import Path
 
 from console.app import Detached, TradeConsoleApp
 from console.commands.headless import run_until_stopped, stop_signals
+from console.logs import log_to_file
 from console.terminal import screen_only_for_textual
 from core.config import AppConfig, load_config
-from core.errors import ConfigError
 from core.oms import AuditEntry, OmsStore
 from core.risk.trading_state import operator_name
 
-LOG_FILE = "trade-console.log"
 _log = logging.getLogger(__name__)
 
 STDIO_LOG = "node-stdio.log"
@@ -128,26 +127,3 @@ def _leave_the_terminal(detached: Detached) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-
-
-def log_to_file(config: AppConfig) -> Path:
-    """Send every log record (warnings included) to the log file, none to the terminal."""
-    folder = Path(config.logging.directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ConfigError(f"logging.directory: cannot create {folder} ({reason})") from None
-    path = folder / LOG_FILE
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if isinstance(existing, logging.StreamHandler) and not isinstance(
-            existing, logging.FileHandler
-        ):
-            root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(config.logging.level)
-    logging.captureWarnings(True)
-    return path

@@ -71,8 +71,8 @@ def write_first_targets(config: AppConfig) -> Path:
 
 
 def _headless(args: argparse.Namespace, config: AppConfig) -> int:
-    from console.commands.dashboard import log_to_file
     from console.commands.run import serve_node
+    from console.logs import log_to_file
 
     seconds = getattr(args, "seconds", 30.0)
     print(

@@ -25,8 +25,9 @@ from typing import TextIO
 
 import msgspec
 
-from console.commands.dashboard import STDIO_LOG, log_to_file
+from console.commands.dashboard import STDIO_LOG
 from console.commands.headless import run_until_stopped, stop_signals
+from console.logs import log_to_file
 from core.config import AppConfig, load_config
 from core.fd_capture import redirect_std_fds
 from core.oms import OmsStore

@@ -43,6 +43,8 @@ key                 value
                     null, or ``{"at", "reason"}`` when its console left it running headless
 ``trading_state``   ACTIVE, REDUCING or HALTED (the persisted one when no node runs)
 ``equity``          the node's equity (number), or null
+``pnl``             the node's marks and PnL, session and UTC day, by instrument, or null
+                    (``console.commands.status_pnl`` lists its keys)
 ``components``      ``{name: {"state": OK|WARN|DOWN|NONE, "detail": str}}`` for ``node``,
                     ``data feed``, ``venue``, each part of a running node (``target
                     watcher``, ``state watch``, ``poller NAME``, ``OMS writer``), ``GCS``
@@ -59,7 +61,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import logging
 import os
@@ -67,8 +68,11 @@ import socket
 import time
 from dataclasses import dataclass
 
+from console.commands.status_pnl import iso as _iso
+from console.commands.status_pnl import pnl_json, pnl_lines
 from core.config import load_config
-from core.oms import AuditEntry, NodeHolder, OmsError, OmsStore, RiskAlert
+from core.errors import bounded
+from core.oms import AuditEntry, NodeHolder, OmsError, OmsStore, PnlSnapshot, RiskAlert
 from core.oms.health import (
     DOWN_AFTER_S,
     STALE_AFTER_S,
@@ -101,6 +105,8 @@ class StatusReport:
     detached: AuditEntry | None = None
     """The holder's console left it running headless (the ``detach`` audit entry); None when
     it runs in a console, headless from the start, or there is no holder."""
+    pnl: PnlSnapshot | None = None
+    """The node's latest marks and PnL (the last session's when no node runs)."""
 
 
 EXIT_DOWN = 3
@@ -146,6 +152,7 @@ async def read_status(
         schema_version = await store.schema_version()
         table_counts = await store.counts()
         alerts = await store.alerts(limit=LAST_ALERTS)
+        pnl = await store.pnl()
         holder = await store.node_holder()
         gone = detached = None
         if holder is not None:
@@ -169,7 +176,7 @@ async def read_status(
         await _raise_alert(path, death)
         alerts = [death, *alerts][:LAST_ALERTS]
     return StatusReport(
-        path, schema_version, health, _counts(table_counts), alerts, holder, gone, detached
+        path, schema_version, health, _counts(table_counts), alerts, holder, gone, detached, pnl
     )
 
 
@@ -228,6 +235,7 @@ def to_json(report: StatusReport) -> dict:
         "node_holder": _holder_json(report),
         "trading_state": health.trading_state,
         "equity": health.equity,
+        "pnl": pnl_json(report.pnl),
         "components": {c.name: {"state": c.state, "detail": c.detail} for c in health.components},
         "counts": report.counts,
         "last_alerts": [
@@ -289,6 +297,7 @@ def render_text(report: StatusReport) -> str:
         f"held by        {_holder_text(report)}",
         f"trading        {health.trading_state}",
         f"equity         {equity}",
+        *pnl_lines(report.pnl, node_running=health.equity is not None),
         "",
         "health",
         *(f"  {c.name:<{width}} {c.state:<5} {c.detail}" for c in health.components),
@@ -310,12 +319,6 @@ def render_text(report: StatusReport) -> str:
     return "\n".join(lines)
 
 
-def _iso(ns: int, readable: bool = False) -> str:
-    moment = dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
-    if readable:
-        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # Bounded and escaped again here: an OMS written before alerts were may hold raw text.
+    return bounded(" ".join(text.split()))

@@ -1,8 +1,9 @@
-"""``trade-console uploads [--retry-failed] [--drain]``: the GCS upload queue from the shell.
+"""``trade-console uploads [--retry-failed] [--drain] [--verify]``: the upload queue from a shell.
 
 Prints every file of the queue the OMS holds (what the Uploads pane shows): state, attempts,
-size, destination and last error. ``--retry-failed`` queues the failed files again and
-``--drain`` (implied by it) uploads what is pending, for at most ``[uploads] wait_secs``,
+size, destination and last error. ``--retry-failed`` queues the failed files again,
+``--verify`` queues again the files marked done that the bucket no longer holds as sent, and
+``--drain`` (implied by both) uploads what is pending, for at most ``[uploads] wait_secs``,
 before printing. Exit codes: 0 when no file is failed or left pending; 1 when some are; 2 for a
 bad input (one line on stderr).
 """
@@ -15,6 +16,7 @@ import asyncio
 from rich.console import Console
 from rich.table import Table
 
+from console.logs import log_to_file
 from core.config import AppConfig, load_config
 from core.oms import OmsStore, UploadState
 from core.runs.uploads import DrainSummary, UploadQueue
@@ -23,9 +25,20 @@ from core.runs.uploads import DrainSummary, UploadQueue
 def run_uploads_command(args: argparse.Namespace) -> int:
     """Show the upload queue; retry and drain it when asked."""
     config = load_config(getattr(args, "config", None))
-    rows, summary = asyncio.run(_run(config, args.retry_failed, args.drain or args.retry_failed))
+    log_to_file(config)  # gcsfs's retry tracebacks go to the log, never to the terminal
+    verify = getattr(args, "verify", False)
+    rows, summary, verified = asyncio.run(
+        _run(config, args.retry_failed, args.drain or args.retry_failed or verify, verify)
+    )
     console = Console(soft_wrap=True)
     console.print(_table(rows))
+    if verified is not None:
+        checked, requeued = verified
+        console.print(
+            f"verified {checked} done files: {requeued} missing or different in the bucket, "
+            "queued again",
+            markup=False,
+        )
     done = sum(1 for row in rows if row.state == "done")
     failed = sum(1 for row in rows if row.state == "failed")
     pending = len(rows) - done - failed
@@ -37,16 +50,18 @@ def run_uploads_command(args: argparse.Namespace) -> int:
 
 
 async def _run(
-    config: AppConfig, retry_failed: bool, drain: bool
-) -> tuple[list[UploadState], DrainSummary | None]:
+    config: AppConfig, retry_failed: bool, drain: bool, verify: bool
+) -> tuple[list[UploadState], DrainSummary | None, tuple[int, int] | None]:
     async with await OmsStore.open(config.oms.database, read_only=not drain) as store:
-        summary = None
+        summary = verified = None
         if drain:
             queue = UploadQueue(store, config.uploads)
+            if verify:
+                verified = await queue.verify()
             if retry_failed:
                 await queue.retry_failed()
             summary = await queue.drain(config.uploads.wait_secs)
-        return await store.uploads(limit=10_000), summary
+        return await store.uploads(limit=10_000), summary, verified
 
 
 def _table(rows: list[UploadState]) -> Table:

@@ -19,6 +19,7 @@ from textual.reactive import Reactive, reactive
 from textual.screen import Screen
 from textual.widget import Widget
 
+from console.screens.alert_detail import AlertDetailScreen
 from console.widgets.alerts_pane import AlertsPane
 from console.widgets.drift_pane import DriftPane
 from console.widgets.health_pane import HealthPane
@@ -162,6 +163,10 @@ class DashboardScreen(Screen[None]):
             if event.widget in pane.walk_children():
                 self.current = index
                 return
+
+    @on(AlertsPane.Open)
+    def _open_alert(self, event: AlertsPane.Open) -> None:
+        self.app.push_screen(AlertDetailScreen(event.alert))
 
     def action_next_pane(self) -> None:
         self._go_to(self.current + 1)

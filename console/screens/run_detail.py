@@ -8,12 +8,10 @@ the view works down to 80x24.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-import pyarrow as pa
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -23,10 +21,11 @@ from textual.message import Message
 from textual.widgets import Static
 
 from console.screens.view_screen import ViewScreen
-from console.widgets.cells import DASH, number, percent, pnl, quantity
+from console.widgets.cells import DASH, number, percent, pnl
 from console.widgets.key_footer import KeyFooter
 from console.widgets.line_plot import LinePlot, PlotSeries, percent_label
 from console.widgets.line_table import LineTable
+from console.widgets.run_file_table import run_columns, table_cells
 from console.widgets.run_uploads_pane import RunUploadsPane
 from core.data.results import FILLS_FILE, ORDERS_FILE, Summary
 from core.runs.catalog import RunEntry
@@ -34,8 +33,6 @@ from core.runs.files import RunFiles, TableTail, read_run_files
 
 TAIL_ROWS = 500
 """Fills and orders shown at most: the last ones of each file."""
-MAX_COLUMN = 24
-"""Widest a fills/orders column gets (longer values end in an ellipsis)."""
 
 NOTE = "Escape: back to the runs · arrows and page keys scroll · tab: the tables"
 
@@ -127,7 +124,7 @@ class RunDetailScreen(ViewScreen):
         else:
             caption.update(f"{name.capitalize()}: {tail.total:,}")
         rows = table_cells(tail.table)
-        table = LineTable(column_widths(tail.table.column_names, rows), id=name)
+        table = LineTable(run_columns(tail.table, rows), id=name)
         await old.remove()
         await self.query_one("#body", VerticalScroll).mount(table, after=caption)
         table.set_rows([(str(index), cells) for index, cells in enumerate(rows)])
@@ -186,34 +183,4 @@ def _period_line(summary: Summary) -> Text:
     return Text(f"Period   {span} · {mode} · {instruments}", end="")
 
 
-def table_cells(table: pa.Table) -> list[tuple[Text, ...]]:
-    """Each row of ``table`` as cell texts: times to the second, numbers trimmed, null as -."""
-    columns = [_column_texts(table.column(name)) for name in table.column_names]
-    return [tuple(Text(column[i], end="") for column in columns) for i in range(table.num_rows)]
-
-
-def column_widths(names: list[str], rows: list[tuple[Text, ...]]) -> list[tuple[str, int]]:
-    """Each column as wide as its label or its widest value, up to ``MAX_COLUMN``."""
-    widths = []
-    for index, name in enumerate(names):
-        widest = max((len(row[index].plain) for row in rows), default=0)
-        widths.append((name, min(MAX_COLUMN, max(len(name), widest))))
-    return widths
-
-
-def _column_texts(column: pa.ChunkedArray) -> list[str]:
-    values = column.to_pylist()
-    if pa.types.is_timestamp(column.type):
-        return [DASH if v is None else f"{v:%Y-%m-%d %H:%M:%S}" for v in values]
-    if pa.types.is_floating(column.type):
-        return [_float_text(v) for v in values]
-    return [DASH if v is None else str(v) for v in values]
-
-
-def _float_text(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return DASH
-    return quantity(value)
-
-
-__all__ = ["TAIL_ROWS", "RunDetailScreen", "column_widths", "figures_text", "table_cells"]
+__all__ = ["TAIL_ROWS", "RunDetailScreen", "figures_text"]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from console.widgets.cells import price, themed, utc_time
+from console.widgets.column_layout import Column
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
 from core.oms import DriftObservation, OmsStore
@@ -28,15 +29,16 @@ class DriftPane(OmsPane):
     """
 
     TITLE = "Drift"
+    # At 80 columns (and in the 160-column grid) the reference's name goes first, then the time.
     COLUMNS = (
-        ("time", 8),
-        ("instrument", 15),
-        ("side", 4),
-        ("bps", 8),
-        ("over", 4),
-        ("fill px", 11),
-        ("ref px", 11),
-        ("ref", 8),
+        Column("time", 8, priority=2),
+        Column("instrument", 15),
+        Column("side", 4),
+        Column("bps", 5, numeric=True),
+        Column("over", 4),
+        Column("fill px", 7, numeric=True),
+        Column("ref px", 7, numeric=True),
+        Column("ref", 8, priority=3),
     )
     TABLES = frozenset({"drift_observations"})
 

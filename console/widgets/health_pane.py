@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 
 from console.widgets.cells import themed, utc_time
+from console.widgets.column_layout import Column
 from console.widgets.table_pane import Cells, Row, TablePane
 from core.oms.health import ComponentHealth, Health
 
@@ -28,7 +29,11 @@ class HealthPane(TablePane):
     """One row per component, as the app's latest ``Health`` says (refreshed every second)."""
 
     TITLE = "Health"
-    COLUMNS = (("component", 9), ("state", 5), ("detail", 60))
+    COLUMNS = (
+        Column("component", 24),
+        Column("state", 5),
+        Column("detail", 20, grow=True),
+    )
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -12,6 +12,9 @@ row the cursor is on when rows arrive (newest first: a cursor on the top row fol
 newest; further down it stays on its row's key, so an operator can read one order while others
 arrive). The API a pane and its tests need mirrors ``DataTable``'s names: ``row_count``,
 ``get_row_at``, ``ordered_columns``, ``cursor_row``, ``move_cursor``.
+
+The table never scrolls sideways: at its width it shows the columns that fit whole, by their
+priority (``column_layout``), so a number is shown whole or not at all.
 """
 
 from __future__ import annotations
@@ -29,16 +32,15 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-CELL_PADDING = 1
-"""Blank cells either side of each column (as DataTable draws them)."""
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column: its label and width in cells (without padding)."""
-
-    label: Text
-    width: int
+from console.widgets.column_layout import (
+    CELL_PADDING,
+    Column,
+    ColumnSpec,
+    Layout,
+    as_column,
+    fit,
+    fitted,
+)
 
 
 class LineTable(ScrollView, can_focus=True):
@@ -104,9 +106,10 @@ class LineTable(ScrollView, can_focus=True):
         def control(self) -> LineTable:
             return self.table
 
-    def __init__(self, columns: Sequence[tuple[str, int]], *, id: str | None = None) -> None:
+    def __init__(self, columns: Sequence[ColumnSpec], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._columns = tuple(Column(Text(label, end=""), width) for label, width in columns)
+        self._columns = tuple(map(as_column, columns))
+        self._labels = tuple(Text(column.label, end="") for column in self._columns)
         self._keys: list[str] = []
         self._cells: list[tuple[Text, ...]] = []
         self._index: dict[str, int] = {}
@@ -114,14 +117,26 @@ class LineTable(ScrollView, can_focus=True):
         """Each row's cells and the line drawn from them (made again only when they change)."""
         self._header: Strip | None = None
         self._cursor = 0
-        self._width = sum(column.width + 2 * CELL_PADDING for column in self._columns)
+        self._widths: dict[str, tuple[tuple[Text, ...], tuple[int, ...]]] = {}
+        """Each row's cells and their widths (measured again only when they change)."""
+        self._widest: tuple[int, ...] = (0,) * len(self._columns)
+        """Each column's widest value over all rows (on screen or not)."""
+        self._room = -1
+        """The width the layout was fitted to."""
+        self._layout: Layout = ()
 
     # -- the DataTable-like API ----------------------------------------------------------------
 
     @property
     def ordered_columns(self) -> tuple[Column, ...]:
-        """The columns, left to right."""
+        """All the columns, left to right (shown or not: ``get_row_at`` has a cell for each)."""
         return self._columns
+
+    @property
+    def shown_columns(self) -> tuple[tuple[Column, int], ...]:
+        """The columns shown at the table's width, left to right, with their drawn widths."""
+        self._fit()
+        return tuple((self._columns[index], width) for index, width in self._layout)
 
     @property
     def row_count(self) -> int:
@@ -169,7 +184,9 @@ class LineTable(ScrollView, can_focus=True):
         strips = self._strips
         if len(strips) > 2 * len(self._keys) + 16:  # forget the rows that left
             self._strips = {key: strips[key] for key in self._keys if key in strips}
-        self.virtual_size = Size(self._width, len(self._keys) + 1)
+        self._measure(rows)
+        # Never wider than the view: the layout keeps only the columns that fit.
+        self.virtual_size = Size(0, len(self._keys) + 1)
         if on_key is not None and on_key in self._index:
             self._cursor = self._index[on_key]
             self._scroll_to_cursor()
@@ -187,6 +204,38 @@ class LineTable(ScrollView, can_focus=True):
         self._header = None
         self.refresh()
 
+    # -- the columns shown ----------------------------------------------------------------------
+
+    def _measure(self, rows: Sequence[tuple[str, tuple[Text, ...]]]) -> None:
+        known = self._widths
+        widths: dict[str, tuple[tuple[Text, ...], tuple[int, ...]]] = {}
+        widest = [0] * len(self._columns)
+        for key, cells in rows:
+            was = known.get(key)
+            if was is None or was[0] is not cells:
+                was = (cells, tuple(cell.cell_len for cell in cells))
+            widths[key] = was
+            for index, width in enumerate(was[1][: len(widest)]):
+                if width > widest[index]:
+                    widest[index] = width
+        self._widths = widths
+        if tuple(widest) != self._widest:
+            self._widest = tuple(widest)
+            self._room = -1  # fit again at the next frame
+            self.refresh()
+
+    def _fit(self) -> None:
+        """Fit the columns to the table's width now, if it or the widest values changed."""
+        room = self.scrollable_content_region.width
+        if room == self._room:
+            return
+        self._room = room
+        layout = fit(self._columns, self._widest, room)
+        if layout != self._layout:
+            self._layout = layout
+            self._strips = {}
+            self._header = None
+
     # -- drawing ------------------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
@@ -195,13 +244,14 @@ class LineTable(ScrollView, can_focus=True):
         self._header = None
 
     def render_line(self, y: int) -> Strip:
+        self._fit()
         width = self.size.width
         scroll_x, scroll_y = self.scroll_offset
         base = self.rich_style
         if y == 0:
             if self._header is None:
                 header_style = self.get_component_rich_style("line-table--header")
-                self._header = self._draw(tuple(c.label for c in self._columns), header_style)
+                self._header = self._draw(self._labels, header_style)
             line = self._header
         else:
             index = scroll_y + y - 1
@@ -229,15 +279,18 @@ class LineTable(ScrollView, can_focus=True):
     def _draw(self, cells: Sequence[Text], style: Style) -> Strip:
         segments: list[Segment] = []
         pad = " " * CELL_PADDING
-        for column, cell in zip(self._columns, cells, strict=False):
-            text = cell.copy()
-            text.truncate(column.width, overflow="ellipsis", pad=True)
+        drawn = 0
+        for index, width in self._layout:
+            if index >= len(cells):
+                continue
+            text = fitted(cells[index], self._columns[index], width)
             segments.append(Segment(pad, style))
             for segment in text.render(self.app.console):
                 if segment.text:
                     segments.append(Segment(segment.text, style + segment.style))
             segments.append(Segment(pad, style))
-        return Strip(segments, self._width)
+            drawn += width + 2 * CELL_PADDING
+        return Strip(segments, drawn)
 
     # -- the cursor and scrolling -------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from console.widgets.cells import DASH, price, quantity, themed, utc_time
+from console.widgets.column_layout import Column
 from console.widgets.line_table import LineTable
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
@@ -113,18 +114,19 @@ class OrdersPane(OmsPane):
     """
 
     TITLE = "Orders"
-    # The columns an operator needs first come first: at 80 columns the route and order id
-    # scroll (the line under the table explains the order under the cursor).
+    # At 80 columns (and in the 160-column grid) the route and the order id do not fit: the
+    # line under the table explains the order under the cursor. A partly filled order's
+    # status is wider: the time goes before the filled quantity.
     COLUMNS = (
-        ("time", 8),
-        ("instrument", 15),
-        ("side", 4),
-        ("qty", 10),
-        ("status", 16),
-        ("filled", 10),
-        ("avg px", 11),
-        ("route", 26),
-        ("order", 22),
+        Column("time", 8, priority=3),
+        Column("instrument", 17),
+        Column("side", 4),
+        Column("qty", 3, numeric=True),
+        Column("status", 16),
+        Column("filled", 6, numeric=True, priority=2),
+        Column("avg px", 6, numeric=True),
+        Column("route", 26, priority=5),
+        Column("order", 36, priority=4, keep_end=True),
     )
     TABLES = frozenset({"orders", "route_decisions"})
 

@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
+from console.widgets.column_layout import Column
 from console.widgets.filter_input import FilterInput
 from console.widgets.oms_pane import OmsPane, PaneHost
 from console.widgets.run_cells import run_cells
@@ -93,19 +94,20 @@ class RunsPane(OmsPane):
     ]
 
     TITLE = "Backtest runs"
+    # At 80 columns: the run, its state and its figures; wider, where it is and what it holds.
     COLUMNS = (
-        ("run", 17),
-        ("state", 10),
-        ("progress", 8),
-        ("phase", 7),
-        ("net PnL", 11),
-        ("Sharpe", 6),
-        ("max DD", 7),
-        ("period", 20),
-        ("instruments", 19),
-        ("where", 12),
-        ("uploads", 10),
-        ("note", 60),
+        Column("run", 17),
+        Column("state", 10),
+        Column("progress", 8, numeric=True, priority=2),
+        Column("phase", 7, priority=3),
+        Column("net PnL", 7, numeric=True),
+        Column("Sharpe", 6, numeric=True, priority=2),
+        Column("max DD", 6, numeric=True, priority=2),
+        Column("period", 20, priority=3),
+        Column("instruments", 19, priority=4),
+        Column("where", 12, priority=4),
+        Column("uploads", 10, priority=3),
+        Column("note", 10, grow=True, priority=5),
     )
     TABLES = frozenset({"runs", "uploads"})
 

@@ -1,17 +1,22 @@
-"""The header: mode badge, venues, node and trading state, equity, and the UTC clock."""
+"""The header: mode badge, venues, node and trading state, equity, PnL, and the UTC clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
 from console.widgets.cells import number, utc_date, utc_time
 from console.widgets.label_text import set_label_text
+from core.oms import PnlSnapshot
 from core.oms.health import NODE_DOWN, NODE_STALE, Health
 
+PNL_NARROW = 100
+"""Below this many columns the PnL shows in whole units and takes the room of the venues and
+the clock (80 columns hold mode, node, trading state, equity and PnL, not all of those too)."""
 MODES = ("LIVE", "SHADOW", "BACKTEST")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 
@@ -22,6 +27,11 @@ class StatusHeader(Horizontal):
     The mode badge and the trading state are coloured by class (``-live``, ``-halted``...),
     which the stylesheet maps to theme variables, so LIVE can never look like SHADOW in any
     theme. Until the first health reading the header says so rather than guess.
+
+    ``PnL`` is the running node's session PnL (since the node started), ``day`` the UTC day's
+    (since 00:00 UTC, or the session's start if later), both ``equity - equity at the start``
+    as the node recorded them (``core.oms.pnl_record``). The sign says up or down without
+    colour. Shown only while a node runs and has marked its instruments.
     """
 
     DEFAULT_CSS = """
@@ -43,8 +53,14 @@ class StatusHeader(Horizontal):
         & > #currency {
             padding: 0 0 0 1;
         }
-        & > #currency.-unknown {
+        & > #currency.-hidden {
             display: none;
+        }
+        & > #pnl {
+            display: none;
+        }
+        & > #pnl.-shown {
+            display: block;
         }
         & > #time {
             dock: right;
@@ -80,6 +96,7 @@ class StatusHeader(Horizontal):
         yield Label("trading …", id="trading")
         yield Label("equity -", id="equity")
         yield Label(self._currency, id="currency")
+        yield Label("", id="pnl")
         with Horizontal(id="time"):
             yield Label("", id="date")
             yield Label("", id="clock")
@@ -116,6 +133,27 @@ class StatusHeader(Horizontal):
         for name in TRADING_STATES:
             trading.set_class(health.trading_state == name, f"-{name.lower()}")
         set_label_text(self.query_one("#equity", Label), f"equity {number(health.equity)}")
-        # A class, not ``display``: an inline display would beat the screens' narrow rule
-        # that hides the currency at 80 columns, and the clock would cover it.
-        self.query_one("#currency", Label).set_class(health.equity is None, "-unknown")
+        self._show_pnl(health.pnl)
+
+    def on_resize(self, event: events.Resize) -> None:
+        health: Health | None = getattr(self.app, "health", None)
+        self._show_pnl(None if health is None else health.pnl)
+
+    def _show_pnl(self, pnl: PnlSnapshot | None) -> None:
+        label = self.query_one("#pnl", Label)
+        label.set_class(pnl is not None, "-shown")
+        narrow = pnl is not None and self.size.width < PNL_NARROW
+        self.query_one("#venues", Label).display = not narrow
+        self.query_one("#time", Horizontal).display = not narrow
+        health: Health | None = getattr(self.app, "health", None)
+        equity = health is not None and health.equity is not None
+        # A class, not ``display``: an inline display would beat the screens' 80-column rule
+        # that hides the currency, and the clock would cover it.
+        self.query_one("#currency", Label).set_class(not equity or narrow, "-hidden")
+        if pnl is None:
+            return
+        decimals = 0 if narrow else 2
+        session, day = pnl.session_pnl, pnl.day_pnl
+        set_label_text(label, f"PnL {session:+,.{decimals}f} day {day:+,.{decimals}f}")
+        label.set_class(session > 0, "-up")
+        label.set_class(session < 0, "-down")

@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.theme import Theme
 
+from console.widgets.column_layout import ColumnSpec
 from console.widgets.line_table import LineTable
 
 Cell = str | Text
@@ -62,8 +63,9 @@ class TablePane(Vertical):
 
     TITLE: ClassVar[str] = ""
     """The border's title, and the pane's name in the narrow layout's strip."""
-    COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
-    """(label, width) of each column, left to right."""
+    COLUMNS: ClassVar[tuple[ColumnSpec, ...]] = ()
+    """The columns, left to right: a ``Column`` (its priority, whether it holds numbers), or
+    (label, width) for a text column; the table shows those that fit whole (``column_layout``)."""
 
     allow_maximize = True
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from console.widgets.cells import DASH, themed
+from console.widgets.column_layout import Column
 from console.widgets.oms_pane import OmsPane
 from console.widgets.table_pane import Cells
 from core.oms import OmsStore, UploadState
@@ -16,24 +17,19 @@ STATE_VARIABLES = {
     "done": "status-done",
     "failed": "status-bad",
 }
-FILE_WIDTH = 30
-
-
-def tail(path: str, width: int) -> str:
-    """The end of ``path`` within ``width`` characters: the file name matters more."""
-    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
 class UploadsPane(OmsPane):
     """Each file's place in the upload queue: size, state, retries and last error."""
 
     TITLE = "Uploads"
+    # A long path is cut at its start (the file name matters more); the error takes the rest.
     COLUMNS = (
-        ("file", FILE_WIDTH),
-        ("size", 9),
-        ("state", 9),
-        ("retries", 7),
-        ("last error", 50),
+        Column("file", 30, keep_end=True),
+        Column("size", 4, numeric=True),
+        Column("state", 9),
+        Column("retries", 7, numeric=True, priority=3),
+        Column("last error", 10, grow=True, priority=2),
     )
     TABLES = frozenset({"uploads"})
 
@@ -45,7 +41,7 @@ class UploadsPane(OmsPane):
 
     def cells(self, record: UploadState) -> Cells:
         return (
-            tail(record.file, FILE_WIDTH),
+            record.file,
             format_bytes(record.size),
             themed(record.state, STATE_VARIABLES.get(record.state), self.variables),
             str(record.retries),

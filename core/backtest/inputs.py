@@ -134,7 +134,7 @@ def _schedule(
 ) -> list[ScheduledTargets]:
     """Target sets in time order, restricted to the instruments this run trades."""
     if config.backtest.targets != "signals":
-        target_file = load_target_file(config.backtest.targets, known)
+        target_file = load_target_file(config.backtest.targets, known, config.targets)
         when = max(target_file.as_of.astimezone(dt.UTC), start)
         if when >= end:
             raise DataError(

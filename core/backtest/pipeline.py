@@ -55,7 +55,7 @@ from core.data.results import (
 )
 from core.data.run_id import allocate_run_id
 from core.data.signal_windows import signal_windows
-from core.errors import EmptyWindowError, RunCancelled, TradeConsoleError
+from core.errors import EmptyWindowError, RunCancelled, TradeConsoleError, bounded
 from core.execution.algorithms.choice import register_exec_algorithms
 from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import (
@@ -65,6 +65,7 @@ from core.execution.strategy import (
 )
 from core.oms.events import BacktestStarted
 from core.oms.run_recorder import RunRecorder
+from core.storage.roots import is_remote, storage_errors
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def run_backtest(
     try:
         outcome = _run(config, run_id, created_at, scratch, report, recorder)
     except Exception as error:  # every failure must end in a FAILED (or CANCELLED) summary
-        message = str(error) if isinstance(error, TradeConsoleError) else _describe(error)
+        message = str(error) if isinstance(error, TradeConsoleError) else _describe(error, config)
         status = STATUS_CANCELLED if isinstance(error, RunCancelled) else STATUS_FAILED
         folder = write_failed_summary(
             results_root, run_id, message, to_builtins(config), created_at, status
@@ -140,9 +141,22 @@ def _reporting(progress: ProgressCallback | None, recorder: RunRecorder) -> Prog
     return report
 
 
-def _describe(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or "no message"
-    return f"{type(error).__name__}: {text}"
+def _describe(error: BaseException, config: AppConfig) -> str:
+    text = f"{type(error).__name__}: {bounded(' '.join(str(error).split()) or 'no message')}"
+    if isinstance(error, (*storage_errors(), TimeoutError)):
+        # A storage library's error names a host or a path at best: say which roots it was.
+        remote = [
+            f"{url} ({field})"
+            for field, url in (
+                ("data.root", config.data.root),
+                ("data.instruments_root", config.data.instruments_root),
+                ("results.root", config.results.root),
+            )
+            if url and is_remote(url)
+        ]
+        if remote:
+            text += f", reaching {', '.join(remote)}"
+    return text
 
 
 def _scratch_dir(config: AppConfig) -> str:

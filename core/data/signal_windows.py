@@ -42,6 +42,7 @@ from core.data.ticks import (
     TS_COLUMN,
     CountingFile,
     TradeIdSet,
+    check_day,
     check_order,
     check_rows,
     check_schema,
@@ -177,7 +178,8 @@ class WindowTrades:
             parquet = parquet_file(handle, url)
             check_schema(parquet.schema_arrow, TRADE_SCHEMA, url)
             metadata = parquet.metadata
-        spans = row_group_spans(metadata, source=url)
+            spans = row_group_spans(metadata, source=url)
+            check_day(parquet, spans, day, url)  # what no window would read from this file
         return _DayFile(day, path, url, handle.size, metadata.num_rows, spans, [], metadata)
 
     def _select(self) -> None:

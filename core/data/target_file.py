@@ -18,17 +18,22 @@ judges every file by it, and the rebalance preview every weight the operator typ
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import re
+import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import msgspec
 
-from core.config import WatcherConfig
-from core.errors import DataError
-from core.storage.roots import resolve
+from core.config import TargetsConfig, WatcherConfig
+from core.errors import DataError, bounded
+from core.storage.roots import is_remote, resolve
+
+KEY_LIMIT = 80
+"""The most characters of a file's key (an instrument id) a message quotes."""
 
 
 class TargetWeightsFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -39,27 +44,109 @@ class TargetWeightsFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     strategy_id: str | None = None
 
 
-def load_target_file(url: str, known_instruments: Collection[str]) -> TargetWeightsFile:
-    """Read and validate a target-weights file.
+def load_target_file(
+    url: str, known_instruments: Collection[str], reading: TargetsConfig | None = None
+) -> TargetWeightsFile:
+    """Read and validate a target-weights file (``backtest --targets``).
 
     Raises
     ------
     DataError
-        One line naming the file and the field: unreadable, not JSON, a missing or unknown key,
-        a naive timestamp, a non-finite weight, an instrument the instruments file lacks.
+        One line naming the file and the field: unreadable, not a regular file, larger than
+        ``targets.max_bytes``, not JSON, a missing, unknown or repeated key, nested too deeply, a
+        naive timestamp, a non-finite weight, an instrument the instruments file lacks.
     """
-    fs, path = resolve(url)
-    try:
-        raw = fs.cat_file(path)
-    except FileNotFoundError:
-        raise DataError("target-weights file not found", url) from None
-    except OSError as error:
-        raise DataError(f"cannot read target-weights file ({error})", url) from None
+    raw = read_target_bytes(url, (reading or TargetsConfig()).max_bytes)
+    if raw is None:
+        raise DataError("target-weights file not found", url)
     parsed = parse_target_weights(raw, url)
     for instrument_id in parsed.weights:
         if instrument_id not in known_instruments:
-            raise DataError(f"weights[{instrument_id}]: not in the instruments file", url)
+            key = shown_key(instrument_id)
+            raise DataError(f"weights[{key}]: not in the instruments file", url)
     return parsed
+
+
+def read_target_bytes(url: str, max_bytes: int) -> bytes | None:
+    """The bytes of a target-weights file, or None when there is no file.
+
+    Only a regular file is read (a symbolic link to one is followed), and at most ``max_bytes``:
+    a FIFO would block the reader until some writer opened it, ``/dev/zero`` would fill the
+    memory, and neither is a file a research process writes. Locally the file is opened without
+    blocking and checked on the open descriptor, so a swap between the check and the read
+    cannot slip a FIFO in.
+
+    Raises
+    ------
+    DataError
+        One line naming the file: not a regular file, larger than ``targets.max_bytes``, or
+        unreadable.
+    """
+    if is_remote(url):
+        return _read_remote(url, max_bytes)
+    try:
+        descriptor = os.open(url, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise DataError(f"cannot read ({error.strerror or error})", url) from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise DataError(f"not a regular file ({_file_kind(status.st_mode)}): refused", url)
+        if status.st_size > max_bytes:
+            raise DataError(_too_large(status.st_size, max_bytes), url)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= max_bytes:
+            chunk = os.read(descriptor, max_bytes + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise DataError(f"cannot read ({error.strerror or error})", url) from None
+    finally:
+        os.close(descriptor)
+    if size > max_bytes:  # it grew while read
+        raise DataError(_too_large(size, max_bytes, grew=True), url)
+    return b"".join(chunks)
+
+
+def _read_remote(url: str, max_bytes: int) -> bytes | None:
+    fs, path = resolve(url)
+    try:
+        size = fs.size(path)
+        if size is not None and size > max_bytes:
+            raise DataError(_too_large(size, max_bytes), url)
+        return fs.cat_file(path, start=0, end=max_bytes + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise DataError(f"cannot read target-weights file ({error})", url) from None
+
+
+def _too_large(size: int, max_bytes: int, *, grew: bool = False) -> str:
+    more = "at least " if grew else ""
+    return f"{more}{size:,} bytes, larger than targets.max_bytes {max_bytes:,}: refused unread"
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return kind
+    return "not a plain file"
+
+
+def shown_key(key: str) -> str:
+    """A key of the file as a message quotes it: escaped, at most ``KEY_LIMIT`` characters."""
+    return bounded(key, KEY_LIMIT)
 
 
 def parse_target_weights(raw: bytes, source: str) -> TargetWeightsFile:
@@ -79,15 +166,41 @@ def parse_target_weights(raw: bytes, source: str) -> TargetWeightsFile:
     try:
         parsed = msgspec.json.decode(raw, type=TargetWeightsFile)
     except msgspec.ValidationError as error:
-        raise DataError(_describe(error, raw), source) from None
+        raise DataError(bounded(_describe(error, raw)), source) from None
     except msgspec.DecodeError as error:
-        raise DataError(f"not valid JSON ({error})", source) from None
+        raise DataError(f"not valid JSON ({bounded(str(error), 200)})", source) from None
+    except RecursionError:
+        raise DataError(_NESTED, source) from None
     if parsed.as_of.tzinfo is None:
         raise DataError("as_of: has no time zone (write it in UTC, e.g. ...T00:00:00Z)", source)
     for instrument_id, weight in parsed.weights.items():
         if not math.isfinite(weight):
-            raise DataError(f"weights[{instrument_id}]: {weight} is not a finite number", source)
+            key = shown_key(instrument_id)
+            raise DataError(f"weights[{key}]: {weight} is not a finite number", source)
+    _refuse_repeated_keys(raw, source)
     return parsed
+
+
+_SCHEMA_KEYS = frozenset(TargetWeightsFile.__struct_fields__)
+_NESTED = "nested too deeply (the schema is one object of numbers): refused"
+
+
+def _refuse_repeated_keys(raw: bytes, source: str) -> None:
+    # JSON lets a key appear twice and every decoder keeps one silently (msgspec the last): a
+    # file saying BTC 0.9 and later BTC 0.1 is ambiguous, and a weight that would break a limit
+    # could hide behind its repeat. The file already decoded in the schema, so it is shallow.
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                field = key if key in _SCHEMA_KEYS else f"weights[{shown_key(key)}]"
+                raise DataError(
+                    f"{field}: the key appears twice (refused: which value was meant?)", source
+                )
+            seen.add(key)
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
 
 
 GROSS_TOLERANCE = 1e-9
@@ -139,7 +252,8 @@ def check_weights(
         if instrument_id is None:
             field = "targets" if as_percent else "weights"
         else:
-            field = instrument_id if as_percent else f"weights[{instrument_id}]"
+            key = shown_key(instrument_id)
+            field = key if as_percent else f"weights[{key}]"
         return DataError(f"{field}: {problem}", source)
 
     gross = 0.0
@@ -197,14 +311,19 @@ def _bad_weight(raw: bytes) -> str | None:
         document = msgspec.json.decode(raw, type=_RawWeights)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
+    except RecursionError:
+        return f"weights: {_NESTED}"
     for instrument_id, value in document.weights.items():
         try:
             msgspec.json.decode(value, type=float)
         except msgspec.ValidationError as error:
-            text = bytes(value).decode(errors="replace")
+            text = bounded(bytes(value).decode(errors="replace"), KEY_LIMIT)
+            key = shown_key(instrument_id)
             if "out of range" in str(error):
-                return f"weights[{instrument_id}]: {text} is not a finite number"
-            return f"weights[{instrument_id}]: {text} is not a number"
+                return f"weights[{key}]: {text} is not a finite number"
+            return f"weights[{key}]: {text} is not a number"
+        except RecursionError:
+            return f"weights[{shown_key(instrument_id)}]: {_NESTED}"
     return None
 
 

@@ -183,6 +183,7 @@ class TickReader:
                 parquet = parquet_file(handle, source)
                 check_schema(parquet.schema_arrow, TRADE_SCHEMA, source)
                 spans = row_group_spans(parquet.metadata, source=source)
+                check_day(parquet, spans, day, source)
                 previous = check_order(spans, previous, source)
                 selected = _overlapping(spans, start_ns, end_ns)
                 skipped = parquet.metadata.num_row_groups - len(selected)
@@ -475,6 +476,44 @@ def _batches(
         batches[-1].append(index)
         size += chunk
     return batches
+
+
+def check_day(
+    parquet: pq.ParquetFile, spans: list[tuple[int, int] | None], day: dt.date, path: str
+) -> None:
+    """Refuse a day file holding trades stamped outside its UTC day.
+
+    The desk's layout promises one day per file: a window is read from the files of the days
+    it covers, so a trade filed under the wrong day is dropped from every window without a
+    word (or read twice, once from each file). Decided from the footer's statistics; only a
+    row group that reaches outside the day is read (its ``ts_event`` alone), to count.
+
+    Raises
+    ------
+    DataError
+        How many trades lie outside the day, and the first of them, naming the file.
+    """
+    day_ns = to_ns(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC))
+    next_ns = day_ns + 86_400_000_000_000
+    outside = [
+        index
+        for index, span in enumerate(spans)
+        if span is not None and (span[0] < day_ns or span[1] >= next_ns)
+    ]
+    if not outside:
+        return
+    ts = np.concatenate(
+        [
+            _numpy(table.column(TS_COLUMN))
+            for _, table in read_groups(parquet, outside, [TS_COLUMN], path)
+        ]
+    )
+    stray = ts[(ts < day_ns) | (ts >= next_ns)]
+    raise DataError(
+        f"{stray.size:,} trades stamped outside {day.isoformat()} (UTC), the first at "
+        f"{_ns_text(int(stray[0]))}: a day file holds that day's trades only",
+        path,
+    )
 
 
 def check_rows(table: pa.Table, metadata: pq.FileMetaData, index: int, path: str) -> np.ndarray:

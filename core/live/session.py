@@ -47,6 +47,7 @@ from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import rebalance_strategy_config
 from core.live.lease import NodeLease
 from core.live.node import EngineState, NautilusLiveEngine
+from core.live.pnl_tracker import PnlTracker
 from core.live.reconciliation import reconcile, spec_alerts
 from core.live.strategy import (
     LiveRebalanceStrategy,
@@ -56,7 +57,7 @@ from core.live.strategy import (
 )
 from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
 from core.oms import OmsStore
-from core.oms.events import AuditEntry, NodeStarted, RiskAlert, TargetsRecord
+from core.oms.events import AuditEntry, NodeStarted, Record, RiskAlert, TargetsRecord
 from core.risk.drift import DriftTracker
 from core.risk.equity_limits import EquityLimits
 from core.risk.fat_finger import Confirmation, SizedOrder, confirmation_needed
@@ -125,13 +126,20 @@ class NodeSession:
         self.strategy.alert = store.submit
         drift_config = msgspec.structs.replace(config.drift, log=drift_log_path(config))
         self.drift = DriftTracker(drift_config)
+        self.pnl: PnlTracker | None = None
+        """The session's PnL, fed the fills the OMS records; None when nothing is recorded."""
         if config.node.record_to_oms:
             store.submit(NodeStarted(ts_event=now_ns()))  # no backtest's trading beside ours
             feed_config = OmsFeedConfig(drift_threshold_bps=config.drift.threshold_bps)
-            self.engine.add_actor(OmsFeed(feed_config, store.submit, drift=self.drift))
+            self.pnl = PnlTracker(self.strategy, config.strategy.valuation_currency, now_ns)
+            self.engine.add_actor(OmsFeed(feed_config, self._record, drift=self.drift))
         self.engine.add_strategy(self.strategy)
         self.watcher = TargetWeightWatcher(
-            config.watcher, self.engine.instrument_ids, self._on_targets, now_ns=now_ns
+            config.watcher,
+            self.engine.instrument_ids,
+            self._on_targets,
+            now_ns=now_ns,
+            reading=config.targets,
         )
         self.pending: TargetsAccepted | None = None
         """A valid target file waiting for the operator's preview (``[risk] require_preview``)."""
@@ -227,6 +235,8 @@ class NodeSession:
             await self._load_vwap_profiles()
             state = await self.engine.start()
             if state.node_state == "RUNNING":
+                if self.pnl is not None:
+                    self.pnl.start()  # the session's PnL counts from here
                 self._reconcile()
             else:
                 detail = state.detail or "the node did not start"
@@ -674,6 +684,16 @@ class NodeSession:
         if phase is None:  # STARTING and STOPPED: the parts are not running, by design
             status = msgspec.structs.replace(status, parts=self.parts())
         self.store.submit(status)
+        if self.pnl is not None and self.strategy.is_running:
+            snapshot = self.pnl.snapshot()
+            if snapshot is not None:
+                self.store.submit(snapshot)
+
+    def _record(self, record: Record) -> None:
+        # Every record of the node's OMS feed: its fills also move the PnL.
+        self.store.submit(record)
+        if self.pnl is not None:
+            self.pnl.on_record(record)
 
     def parts(self) -> tuple[tuple[str, str, str], ...]:
         """Each part of the running node as it reports itself: (name, OK|WARN|DOWN, detail).

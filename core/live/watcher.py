@@ -17,15 +17,24 @@ and the field, and nothing changes (the last good targets stay in force):
 - every instrument is one the node knows;
 - every weight is within ``[min_weight, max_weight]``, and not negative when ``long_only``;
 - the gross exposure (sum of absolute weights) is at most ``max_gross``;
-- ``as_of`` is newer than the last applied file's, and not older than ``max_age_secs``.
+- ``as_of`` is newer than the last applied file's, and not older than ``max_age_secs``;
+- ``as_of`` is at most ``[targets] max_clock_skew_secs`` ahead of this machine's clock.
 
 How the file is read: writers either write a temporary file and rename it onto the path (atomic:
 any read sees a whole file) or truncate the file and write into it (a read may catch it empty or
-half-written). Changes are read once they have been quiet for ``debounce_ms``; a read that does
-not parse is judged again once the file has been still for a retry delay, so a half-written file
-is never reported as bad when its writer finishes a moment later. The same content twice
-(byte-identical, or the same ``as_of`` and weights) is applied once. A deleted file changes
-nothing: deleting the targets is not an instruction to flatten, and the last good ones stay.
+half-written). Changes are read once they have been quiet for ``debounce_ms``. A read that does
+not parse is judged again once the file has been still for ``[targets] settle_ms`` (1 s), and
+reported only if it reads the same then: a writer that truncates and writes in pieces with
+pauses shorter than that is never reported half-written (one that pauses longer is reported
+once, and its finished file then applies). The same content twice (byte-identical, or the same
+``as_of`` and weights) is applied once. A deleted file changes nothing: deleting the targets is
+not an instruction to flatten, and the last good ones stay.
+
+What the file cannot do to the node: only a regular file is read (a FIFO, a device, a socket is
+refused with one line), at most ``[targets] max_bytes``, in a thread with a deadline
+(``read_timeout_secs``), so no file blocks the loop or fills the memory. Deep nesting and a key
+written twice are refused. No exception from judging one file ends the watcher; the messages
+quote keys escaped and bounded (``core.errors.bounded``).
 
 Nothing here knows Nautilus: the node hands the outcomes to its strategy.
 """
@@ -45,9 +54,14 @@ from typing import Self
 import msgspec
 from watchfiles import Change, awatch
 
-from core.config import WatcherConfig
-from core.data.target_file import TargetWeightsFile, check_weights, parse_target_weights
-from core.errors import ConfigError, DataError, task_part
+from core.config import TargetsConfig, WatcherConfig
+from core.data.target_file import (
+    TargetWeightsFile,
+    check_weights,
+    parse_target_weights,
+    read_target_bytes,
+)
+from core.errors import ConfigError, DataError, bounded, one_line, task_part
 from core.storage.roots import is_remote, resolve
 
 _STEP_MS = 5
@@ -103,13 +117,16 @@ def validate_targets(
     known_instruments: Collection[str],
     last_as_of: dt.datetime | None,
     now_ns: int,
+    max_clock_skew_secs: float = TargetsConfig().max_clock_skew_secs,
 ) -> None:
     """Check parsed targets against the desk's limits before anything trades on them: the
     weights by ``check_weights`` (the rules the rebalance preview applies to a typed weight
     too), then the file's ``as_of``.
 
     ``last_as_of`` is the ``as_of`` of the targets in force (None when there are none): a file
-    no newer is an old decision replayed, and trading on it would undo a newer one.
+    no newer is an old decision replayed, and trading on it would undo a newer one. An ``as_of``
+    more than ``max_clock_skew_secs`` ahead of ``now_ns`` is refused too: once in force, it would
+    make every later honest file look older.
 
     Raises
     ------
@@ -123,6 +140,13 @@ def validate_targets(
 
     check_weights(targets.weights, config, known_instruments, source=source)
     as_of = targets.as_of.astimezone(dt.UTC)
+    ahead_secs = (_to_ns(as_of) - now_ns) / 1e9
+    if ahead_secs > max_clock_skew_secs:
+        raise fail(
+            "as_of",
+            f"{_iso(as_of)} is {ahead_secs:,.0f} s ahead of this machine's clock, more than "
+            f"targets.max_clock_skew_secs {max_clock_skew_secs:g}",
+        )
     if config.max_age_secs > 0:
         age_secs = (now_ns - _to_ns(as_of)) / 1e9
         if age_secs > config.max_age_secs:
@@ -159,9 +183,10 @@ class TargetWeightWatcher:
     now_ns
         The clock ``max_age_secs`` is measured against (UNIX ns); tests pass a fixed one, the
         node may pass its own clock. Timing fields of the outcomes always use the wall clock.
-    retry_delay_secs
-        How long a file that does not parse must stay unchanged before it is rejected: a
-        truncate-then-write writer that pauses midway for less than this is never reported.
+    reading
+        How a file is read (``[targets]``): the size cap, the read timeout, the settle time of
+        a file that does not parse (a truncate-then-write writer that pauses midway for less
+        than ``settle_ms`` is never reported) and the clock skew ``as_of`` may have.
 
     Raises
     ------
@@ -176,24 +201,24 @@ class TargetWeightWatcher:
         on_outcome: OutcomeHandler,
         *,
         now_ns: Callable[[], int] = time.time_ns,
-        retry_delay_secs: float = 0.1,
+        reading: TargetsConfig | None = None,
     ) -> None:
         if is_remote(config.path):
             raise ConfigError(
                 f"watcher.path: '{config.path}' is not a local path (only local files are watched)"
             )
-        if not retry_delay_secs >= 0:
-            raise ValueError(f"retry_delay_secs must be >= 0, got {retry_delay_secs}")
         self._config = config
         self._known = frozenset(known_instruments)
         self._on_outcome = on_outcome
         self._now_ns = now_ns
         self._debounce_s = config.debounce_ms / 1000
-        self._retry_s = retry_delay_secs
+        self._reading = reading or TargetsConfig()
+        self._retry_s = self._reading.settle_ms / 1000
         self._fs, self._path = resolve(config.path)
         self._folder, self._name = posixpath.split(self._path)
         self._current: TargetsAccepted | None = None
         self._last_sha: str | None = None
+        self._read_failure: str | None = None
         # Replaced by each start(), so that a watcher can be started again after a stop.
         self._stop_event = asyncio.Event()
         self._changes: asyncio.Queue[int | None] = asyncio.Queue()
@@ -368,9 +393,13 @@ class TargetWeightWatcher:
                 known_instruments=self._known,
                 last_as_of=None if current is None else current.as_of,
                 now_ns=self._now_ns(),
+                max_clock_skew_secs=self._reading.max_clock_skew_secs,
             )
         except DataError as error:
             await self._reject(str(error), sha, detected_ns)
+            return
+        except Exception as error:  # no file may end the watcher
+            await self._reject(_unexpected(self._path, error), sha, detected_ns)
             return
         accepted = TargetsAccepted(
             targets=dict(parsed.weights),
@@ -391,10 +420,15 @@ class TargetWeightWatcher:
         while True:
             read_ns = time.time_ns()
             try:
-                raw = self._read()
+                raw = await self._read()
             except DataError as error:
-                await self._reject(str(error), None, detected_ns)
+                # The same failure again (the FIFO touched, the huge file still growing) is
+                # not a new alert.
+                if str(error) != self._read_failure:
+                    self._read_failure = str(error)
+                    await self._reject(str(error), None, detected_ns)
                 return None
+            self._read_failure = None
             if raw is None:
                 return None
             sha = hashlib.sha256(raw).hexdigest()
@@ -402,9 +436,12 @@ class TargetWeightWatcher:
                 return None
             try:
                 return parse_target_weights(raw, self._path), sha, read_ns
-            except DataError as error:
+            except Exception as error:  # no file may end the watcher
+                if not isinstance(error, DataError):
+                    await self._reject(_unexpected(self._path, error), sha, detected_ns)
+                    return None
                 # Bad only if it stayed so: the same bytes again after the file was still for
-                # the retry delay. Quiet alone is not proof: under load, change notices can
+                # settle_ms. Quiet alone is not proof: under load, change notices can
                 # come late, and a second read midway through the next write would differ.
                 if raw == unparsed:
                     await self._reject(str(error), sha, detected_ns)
@@ -414,15 +451,21 @@ class TargetWeightWatcher:
             if not await self._settle(self._retry_s, None):
                 return None
 
-    def _read(self) -> bytes | None:
-        # A target file is a few hundred bytes: reading it on the loop costs less than a hop to
-        # a thread would add to the latency from write to orders.
+    async def _read(self) -> bytes | None:
+        # In a thread, with a deadline: a regular file of a few hundred bytes reads in
+        # microseconds, but a hung network file system must not stop the node's loop (its
+        # heartbeat, the kill switch). A read past the deadline is reported; its thread is left
+        # to finish on its own (Python cannot cancel it).
+        timeout = self._reading.read_timeout_secs
         try:
-            return self._fs.cat_file(self._path)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise DataError(f"cannot read ({error.strerror or error})", self._path) from None
+            return await asyncio.wait_for(
+                asyncio.to_thread(read_target_bytes, self._path, self._reading.max_bytes), timeout
+            )
+        except TimeoutError:
+            raise DataError(
+                f"the read took longer than targets.read_timeout_secs {timeout:g}: abandoned",
+                self._path,
+            ) from None
 
     async def _reject(self, reason: str, sha: str | None, detected_ns: int) -> None:
         # Remembering a rejected file's digest keeps a touch of the same bad file from raising
@@ -435,6 +478,14 @@ class TargetWeightWatcher:
         result = self._on_outcome(outcome)
         if inspect.isawaitable(result):
             await result
+
+
+def _unexpected(path: str, error: Exception) -> str:
+    # A check that raised what no check should (a library's own error): still one line, and
+    # the watcher goes on to the next file.
+    return f"{path}: refused, the file could not be judged ({type(error).__name__}: " + (
+        f"{bounded(one_line(error), 200)})"
+    )
 
 
 def _to_ns(moment: dt.datetime) -> int:

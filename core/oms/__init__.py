@@ -40,6 +40,7 @@ from core.oms.events import (
     TradingStateRecord,
     UploadState,
 )
+from core.oms.pnl_record import MARK_SOURCES, InstrumentPnl, PnlSnapshot
 from core.oms.schema import SCHEMA_VERSION
 from core.oms.store import DEFAULT_DATABASE, Changes, OmsStore
 from core.oms.writer import Commit, WriterStats
@@ -47,6 +48,7 @@ from core.oms.writer import Commit, WriterStats
 __all__ = [
     "AUDIT_ACTIONS",
     "DEFAULT_DATABASE",
+    "MARK_SOURCES",
     "NODE_MODES",
     "NODE_STATES",
     "RUN_STATES",
@@ -62,6 +64,7 @@ __all__ = [
     "Commit",
     "DriftObservation",
     "Fill",
+    "InstrumentPnl",
     "NodeHolder",
     "NodeReleased",
     "NodeStarted",
@@ -70,6 +73,7 @@ __all__ = [
     "OmsMissingError",
     "OmsStore",
     "OrderEvent",
+    "PnlSnapshot",
     "PositionSnapshot",
     "Record",
     "RiskAlert",

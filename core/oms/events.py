@@ -30,6 +30,7 @@ record                  key                         tables
 ``NodeHolder``          (a single row)              node_holder (state; written only over the
                                                     holding it names in ``replaces``)
 ``NodeReleased``        token                       deletes that holding's node_holder row
+``PnlSnapshot``         (a single row)              pnl (state; ``core.oms.pnl_record``)
 ======================  ==========================  ===========================================
 
 Construction checks only the values the OMS itself defines (upload and run states, alert
@@ -43,6 +44,9 @@ import uuid
 from typing import Any
 
 import msgspec
+
+from core.errors import one_line_text
+from core.oms.pnl_record import PnlSnapshot
 
 _RECORD = {"frozen": True, "kw_only": True}
 
@@ -259,6 +263,13 @@ class RiskAlert(msgspec.Struct, **_RECORD):
 
     def __post_init__(self) -> None:
         _check(self.severity, SEVERITIES, "RiskAlert.severity")
+        # An alert often quotes outside text (a target file's key, a venue's reason): bounded
+        # and escaped here, the one place every writer's alert passes, so no file can bloat the
+        # OMS or put a terminal escape on the screens and in ``status``.
+        for name in ("message", "instrument_id"):
+            value = getattr(self, name)
+            if value is not None:
+                msgspec.structs.force_setattr(self, name, one_line_text(value))
 
 
 class UploadState(msgspec.Struct, **_RECORD):
@@ -349,7 +360,8 @@ class BacktestStarted(msgspec.Struct, **_RECORD):
 
 class NodeStarted(msgspec.Struct, **_RECORD):
     """A node starts feeding this OMS: every backtest's trading rows go, as for
-    ``BacktestStarted``.
+    ``BacktestStarted``, and so does the last session's ``PnlSnapshot`` (the new session's PnL
+    starts from its own equity).
 
     A backtest run while no node ran leaves its trading in the OMS for the dashboard to show;
     once a node runs, its panes must show the node's trading only, or an operator could read
@@ -529,4 +541,5 @@ Record = (
     | NodeHolder
     | NodeReleased
     | TargetsRecord
+    | PnlSnapshot
 )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import one_line
-from core.oms import NodeStatus, OmsError, OmsStore, RiskAlert, TradingStateRecord
+from core.oms import NodeStatus, OmsError, OmsStore, PnlSnapshot, RiskAlert, TradingStateRecord
 
 COMPONENT_STATES = ("OK", "WARN", "DOWN", "NONE")
 NO_NODE = "NO NODE"
@@ -89,6 +89,9 @@ class Health:
     as_of_ns: int
     last_beat_ns: int | None = None
     """When the node last beat (None: never); with ``DOWN``, the dead heartbeat."""
+    pnl: PnlSnapshot | None = None
+    """The running node's marks and PnL (``core.oms.pnl_record``); None when no node runs
+    or it is silent (as ``equity``), or before its first mark."""
 
     @property
     def node_silent(self) -> bool:
@@ -173,6 +176,10 @@ async def collect_health(
     if age_s > stale_after_s or dead:
         gone = f"process {holder.pid} is gone" if dead and holder is not None else None
         return _silent(status, age_s, dead or age_s > down_after_s, oms, persisted, now_ns, gone)
+    try:
+        pnl = await store.pnl()
+    except OmsError as error:
+        return _unreadable(one_line(error), now_ns)
     return Health(
         mode=status.mode,
         venues=status.venues,
@@ -182,6 +189,7 @@ async def collect_health(
         components=(*_node_components(status, age_s), *oms),
         as_of_ns=now_ns,
         last_beat_ns=status.ts_event,
+        pnl=pnl,
     )
 
 

@@ -29,6 +29,7 @@ from core.oms.events import (
     NodeStarted,
     NodeStatus,
     OrderEvent,
+    PnlSnapshot,
     PositionSnapshot,
     Record,
     RiskAlert,
@@ -40,8 +41,10 @@ from core.oms.events import (
 )
 from core.oms.schema import BACKTEST_FED
 
-_JSON_FIELDS = frozenset({"details", "venues", "candidates", "parts", "weights"})  # as JSON
-_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder, TargetsRecord)
+_JSON_FIELDS = frozenset(
+    {"details", "venues", "candidates", "parts", "weights", "instruments"}
+)  # as JSON
+_WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder, TargetsRecord, PnlSnapshot)
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,11 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
         ),
     ),
     NodeReleased: (_Statement("node_holder", "DELETE FROM node_holder WHERE token = ?"),),
+    PnlSnapshot: (
+        _state("pnl", _fields(PnlSnapshot), ("id",), "excluded.ts_event >= pnl.ts_event"),
+    ),
     BacktestStarted: _CLEAR_BACKTESTS,
-    NodeStarted: _CLEAR_BACKTESTS,
+    NodeStarted: (*_CLEAR_BACKTESTS, _Statement("pnl", "DELETE FROM pnl")),
 }
 
 

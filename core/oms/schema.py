@@ -9,7 +9,7 @@ is refused untouched, since this one would not know what its tables mean.
 schema grew in steps: the trading tables (v1), the operations tables (v2), the node's
 heartbeat, the persisted trading state and the backtest marks on trading rows (v3), the flatten
 flag (v4), the router's decisions (v5), child orders' parents (v6), then the node that holds the
-OMS (v7).
+OMS (v7), the node's parts (v8), the targets in force (v9) and the node's marks and PnL (v10).
 
 Conventions: timestamps are int64 ns since the epoch, UTC; prices, quantities and money are
 REAL (as in the result files); tables are STRICT so a wrong type is an error, not a silent
@@ -380,6 +380,36 @@ _V9_TARGETS = (
     "INSERT INTO table_versions (name) VALUES ('targets')",
 )
 
+_V10_PNL = (
+    # The node's equity, marks and PnL (session and UTC day, by instrument as JSON), replaced
+    # with each heartbeat: one row at most (id is always 1). See core.oms.pnl_record for what
+    # the figures mean and how they add up.
+    """
+    CREATE TABLE pnl (
+        id INTEGER PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+        ts_event INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        equity REAL NOT NULL,
+        session_start_ns INTEGER NOT NULL,
+        session_start_equity REAL NOT NULL,
+        day_start_ns INTEGER NOT NULL,
+        day_start_equity REAL NOT NULL,
+        realized REAL NOT NULL,
+        unrealized REAL NOT NULL,
+        fees REAL NOT NULL,
+        funding REAL NOT NULL,
+        external REAL NOT NULL,
+        day_realized REAL NOT NULL,
+        day_unrealized REAL NOT NULL,
+        day_fees REAL NOT NULL,
+        day_funding REAL NOT NULL,
+        day_external REAL NOT NULL,
+        instruments TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID
+    """,
+    "INSERT INTO table_versions (name) VALUES ('pnl')",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
@@ -390,6 +420,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V7_HOLDER,
     _V8_NODE_PARTS,
     _V9_TARGETS,
+    _V10_PNL,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
@@ -415,5 +446,6 @@ TABLES = (
     "route_decisions",
     "node_holder",
     "targets",
+    "pnl",
 )
 """Every data table of the current schema (``table_versions`` has a row for each)."""

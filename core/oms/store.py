@@ -56,6 +56,7 @@ from core.oms.opening import (
     prepare,
     probe,
 )
+from core.oms.pnl_record import PnlSnapshot
 from core.oms.schema import SCHEMA_VERSION, TABLES
 from core.oms.writer import BatchWriter, Commit, WriterStats
 from core.storage.roots import resolve
@@ -397,6 +398,13 @@ class OmsStore:
         node still runs (``core.oms.health.collect_health`` does).
         """
         rows = await self._select(NodeStatus, "FROM node_status")
+        return rows[0] if rows else None
+
+    async def pnl(self) -> PnlSnapshot | None:
+        """The node's latest marks and PnL (``core.oms.pnl_record``); None before a node's
+        first mark. The row outlives the node (its ``ts_event`` says when), until the next
+        node starts."""
+        rows = await self._select(PnlSnapshot, "FROM pnl")
         return rows[0] if rows else None
 
     async def node_holder(self) -> NodeHolder | None:

@@ -49,6 +49,10 @@ class UploadMismatch(Exception):
     """The object in the bucket is not the local file (size or md5 differ)."""
 
 
+class BucketMissing(Exception):
+    """The destination's bucket does not exist: no retry can help until someone creates it."""
+
+
 @dataclass(frozen=True)
 class DrainSummary:
     """Where the files a drain looked at stand when it returns."""
@@ -58,6 +62,8 @@ class DrainSummary:
     pending: int
     attempts: int
     """Uploads tried during the drain (repeats included)."""
+    last_error: str | None = None
+    """The latest error among the files not done (one line naming the URL), if any."""
 
     @property
     def complete(self) -> bool:
@@ -107,6 +113,8 @@ def upload_file(source: str, destination: str, size: int, md5: str, timeout: flo
     ------
     UploadMismatch
         The local file changed since it was queued, or the object read back differs.
+    BucketMissing
+        The bucket does not exist.
     Exception
         Whatever the network or gcsfs raised (the queue records it and retries).
     """
@@ -125,7 +133,13 @@ def upload_file(source: str, destination: str, size: int, md5: str, timeout: flo
     local_md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
     if len(data) != size or local_md5 != md5:
         raise UploadMismatch(f"{source} changed since it was queued (size or md5 differ)")
-    fs.pipe_file(path, data, timeout=left())
+    try:
+        fs.pipe_file(path, data, timeout=left())
+    except FileNotFoundError:
+        bucket = path.split("/", 1)[0]
+        if not fs.exists(bucket):
+            raise BucketMissing(f"bucket gs://{bucket} does not exist") from None
+        raise
     if not _matches(fs, path, size, md5, left()):
         raise UploadMismatch(f"{destination}: the object read back differs in size or md5")
     return False
@@ -238,6 +252,9 @@ class UploadQueue:
                 ),
                 timeout + 5.0,
             )
+        except BucketMissing as error:
+            await self._fail_bucket(row, error)
+            return False
         except Exception as error:  # any failure is recorded and retried: see module docstring
             attempts = row.retries + 1
             state = "failed" if attempts >= self.config.max_attempts else "queued"
@@ -247,13 +264,50 @@ class UploadQueue:
             self._not_before[row.file] = time.monotonic() + backoff
             if not isinstance(error, UploadMismatch):
                 self._paused_until = self._not_before[row.file]
-            self._record(row, state, attempts, f"{type(error).__name__}: {one_line(error)}")
+            self._record(row, state, attempts, _described(row, error))
             await self.store.flush()
             return False
         self._not_before.pop(row.file, None)
         self._record(row, "done", row.retries, row.last_error)  # kept: the story
         await self.store.flush()
         return True
+
+    async def _fail_bucket(self, row: UploadState, error: BucketMissing) -> None:
+        # Every pending file for that bucket fails now, with the same one line: waiting out
+        # the backoffs would only end the same way, minutes later.
+        bucket = (row.destination or "").split("/", 3)[:3]
+        prefix = "/".join(bucket) + "/"
+        message = (
+            f"{error}: create it (or fix results.upload_root), then "
+            "`trade-console uploads --retry-failed`"
+        )
+        for pending in await self.store.uploads(limit=100_000):
+            same = pending.file == row.file or (pending.destination or "").startswith(prefix)
+            if pending.state in _PENDING and same:
+                self._record(pending, "failed", pending.retries + 1, message)
+        await self.store.flush()
+        self._paused_until = time.monotonic() + self.config.backoff_secs  # ends this round
+
+    async def verify(self) -> tuple[int, int]:
+        """Check that every file marked done is still in its bucket with the same size and
+        md5; queue again those that are not (a bucket emptied, an object deleted, a server that
+        lost them). Returns (checked, queued again)."""
+        done = [row for row in await self.store.uploads(limit=100_000) if row.state == "done"]
+        timeout = self.config.timeout_secs
+        requeued = 0
+        for row in done:
+            try:
+                present = await asyncio.wait_for(
+                    asyncio.to_thread(_object_matches, row, timeout), timeout + 5.0
+                )
+            except Exception as error:  # the server's failure: checked again next time
+                self._record(row, "done", row.retries, _described(row, error))
+                continue
+            if not present:
+                self._record(row, "queued", row.retries, "verify: missing or different in bucket")
+                requeued += 1
+        await self.store.flush()
+        return len(done), requeued
 
     def _record(self, row: UploadState, state: str, retries: int, error: str | None) -> UploadState:
         # The newest row of a file wins in the OMS: stamps must grow even within one ns.
@@ -265,20 +319,40 @@ class UploadQueue:
         return changed
 
 
+def _object_matches(row: UploadState, timeout: float) -> bool:
+    fs, path = resolve(row.destination or "")
+    return _matches(fs, path, row.size, row.md5 or "", timeout)
+
+
+def _described(row: UploadState, error: BaseException) -> str:
+    # One line naming the URL: gcsfs's errors often name only a path or a host.
+    text = f"{type(error).__name__}: {one_line(error)}"
+    destination = row.destination or ""
+    return text if destination in text else f"{destination}: {text}"
+
+
 def _summary(rows: Sequence[UploadState], attempts: int) -> DrainSummary:
     states = [row.state for row in rows]
+    unfinished = [row for row in rows if row.state != "done" and row.last_error]
+    latest = max(unfinished, key=lambda row: row.updated_at, default=None)
     return DrainSummary(
         done=states.count("done"),
         failed=states.count("failed"),
         pending=sum(1 for s in states if s in _PENDING),
         attempts=attempts,
+        last_error=None if latest is None else latest.last_error,
     )
 
 
 async def upload_run(config: AppConfig, folder: str | Path, run_id: str) -> DrainSummary:
     """Queue a finished run's files and drain the queue (earlier leftovers too) for at most
-    ``[uploads] wait_secs``; what is not done by then stays queued."""
+    ``[uploads] wait_secs``; what is not done by then stays queued. The summary counts this
+    run's files only: an earlier run's leftovers drained on the way are not this run's."""
     async with await OmsStore.open(config.oms.database) as store:
         queue = UploadQueue(store, config.uploads)
-        await queue.enqueue(run_uploads(config, folder, run_id, time.time_ns()))
-        return await queue.drain(config.uploads.wait_secs)
+        rows = run_uploads(config, folder, run_id, time.time_ns())
+        await queue.enqueue(rows)
+        drained = await queue.drain(config.uploads.wait_secs)
+        mine = {row.file for row in rows}
+        latest = [row for row in await store.uploads(limit=100_000) if row.file in mine]
+        return _summary(latest, drained.attempts)

@@ -199,6 +199,36 @@ def test_trades_repeated_on_the_next_day_fail_the_run(
     assert_one_line_failure(code, out, err, results_root, EXIT_FAILED_RUN, path)
 
 
+@pytest.mark.parametrize("mode", ["full", "signals"])
+def test_trades_stamped_outside_their_day_file_fail_the_run_with_their_count(
+    capfd: pytest.CaptureFixture[str],
+    config: Path,
+    demo_copy: Path,
+    results_root: Path,
+    mode: str,
+) -> None:
+    # The last 1,000 trades of day 1's file stamped three days later: still sorted and unique,
+    # but no window of day 1 or day 4 reads them from that file.
+    path = trades_path(str(demo_copy), DAY1, BTC)
+    table = pq.read_table(path)
+    keep = table.num_rows - 1_000
+    field = table.schema.get_field_index("ts_event")
+    ts = table["ts_event"].to_numpy().copy()
+    ts[keep:] += 3 * 86_400 * 10**9
+    moved = table.set_column(field, table.schema.field(field), pa.array(ts, table["ts_event"].type))
+    pq.write_table(moved, path, row_group_size=10_000)
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config), "--mode", mode)
+    assert_one_line_failure(
+        code,
+        out,
+        err,
+        results_root,
+        EXIT_FAILED_RUN,
+        path,
+        f"1,000 trades stamped outside {DAY1.isoformat()} (UTC)",
+    )
+
+
 def test_signal_for_an_instrument_the_instruments_file_lacks_fails_the_run(
     capfd: pytest.CaptureFixture[str], config: Path, demo_copy: Path, results_root: Path
 ) -> None:
@@ -315,6 +345,69 @@ def test_missing_config_file_is_refused_naming_it(
     assert_one_line_failure(
         code, out, err, tmp_path / "results", EXIT_BAD_INPUT, str(path), "config file not found"
     )
+
+
+def test_config_that_is_not_utf8_is_refused_in_one_line(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "desk.toml"
+    path.write_bytes(b"\xff\xfe[oms]\n")
+    code, out, err = run_cli(capfd, "backtest", "--config", str(path))
+    assert_one_line_failure(
+        code, out, err, tmp_path / "results", EXIT_BAD_INPUT, str(path), "not UTF-8", "0xff"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "names"),
+    [
+        (["--data-root", "foo://x/y"], ["data.root", "unknown protocol 'foo'"]),
+        (["--instruments", ","], ["backtest.instruments", "names no instrument"]),
+    ],
+    ids=["unknown-protocol", "no-instrument"],
+)
+def test_bad_option_is_refused_in_one_line_before_the_run(
+    capfd: pytest.CaptureFixture[str],
+    config: Path,
+    results_root: Path,
+    option: list[str],
+    names: list[str],
+) -> None:
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config), *option)
+    assert_one_line_failure(code, out, err, results_root, EXIT_BAD_INPUT, *names)
+
+
+def test_unwritable_log_folder_is_refused_in_one_line_before_the_run(
+    capfd: pytest.CaptureFixture[str], config: Path, results_root: Path
+) -> None:
+    lines = config.read_text().splitlines()
+    config.write_text(
+        "\n".join(
+            'directory = "/proc/nope/logs"' if line.startswith("directory") else line
+            for line in lines
+        )
+    )
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config))
+    assert_one_line_failure(
+        code, out, err, results_root, EXIT_BAD_INPUT, "logging.directory", "/proc/nope/logs"
+    )
+
+
+def test_targets_file_nested_too_deeply_fails_the_run_in_one_line(
+    capfd: pytest.CaptureFixture[str], config: Path, tmp_path: Path, results_root: Path
+) -> None:
+    targets = tmp_path / "targets.json"
+    targets.write_bytes(
+        b'{"as_of": "2026-01-05T00:00:00Z", "weights": {"BTCUSDT.BINANCE": '
+        + b"[" * 10_000
+        + b"]" * 10_000
+        + b"}}"
+    )
+    code, out, err = run_cli(capfd, "backtest", "--config", str(config), "--targets", str(targets))
+    line = assert_one_line_failure(
+        code, out, err, results_root, EXIT_FAILED_RUN, str(targets), "nested too deeply"
+    )
+    assert "RecursionError" not in line
 
 
 def run_executable(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

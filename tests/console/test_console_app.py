@@ -15,8 +15,11 @@ from console_seed import (
     config_for,
     fixed_clock,
     heartbeat,
+    numbers_whole,
     order,
+    pnl_snapshot,
     table_rows,
+    targets_in_force,
     wait_for,
 )
 from textual.pilot import Pilot
@@ -113,24 +116,33 @@ async def test_orders_pane_lists_open_orders_first_then_recent_with_status_colou
         assert rejected.style.color.name.lower() == colours["status-bad"].lower()
 
 
-async def test_positions_pane_shows_pnl_and_dashes_for_what_the_oms_lacks(desk: OmsStore) -> None:
+async def test_positions_pane_without_a_node_shows_the_positions_own_figures_and_dashes(
+    desk: OmsStore,
+) -> None:
     app = console(desk)
     async with app.run_test(size=LARGE) as pilot:
         await loaded(pilot)
-        rows = table_rows(pane(app, PositionsPane).table)
-        # instrument, qty, weight, target, unrealized, realized, avg px, last
+        positions = pane(app, PositionsPane)
+        rows = table_rows(positions.table)
+        # instrument, qty, target, weight, drift, mark, unrealized, session, day, realized,
+        # fees, avg px, src: no node marked anything, so no total, no session, no source.
         assert rows[0] == [
             "BTCUSDT.BINANCE",
             "0.75",
             "-",
             "-",
-            "+123.40",
-            "-10.50",
-            "93,060.00",
+            "-",
             "94,000.00",
+            "+123.40",
+            "-",
+            "-",
+            "-10.50",
+            "-",
+            "93,060.00",
+            "-",
         ]
         assert [row[0] for row in rows] == ["BTCUSDT.BINANCE", "ETHUSDT.BINANCE", "SOLUSDT.BINANCE"]
-        assert pane(app, PositionsPane).border_subtitle == "2 open · PnL +46.70"
+        assert positions.border_subtitle == "2 open · no marks yet"
 
 
 async def test_positions_weight_is_the_running_nodes_equity_share(desk: OmsStore) -> None:
@@ -144,6 +156,42 @@ async def test_positions_weight_is_the_running_nodes_equity_share(desk: OmsStore
         # 0.75 BTC at 94,000 of 100,000 equity; -4 ETH at 3,300.
         assert column(positions.table, "weight") == ["70.5%", "-13.2%", "0.0%"]
         assert column(positions.table, "target") == ["-", "-", "-"]
+
+
+async def test_positions_pane_marks_to_market_against_targets_with_drift_and_pnl(
+    desk: OmsStore,
+) -> None:
+    # The node's snapshot (marks 94,210.50 / 3,301.25, not the fills' 94,000 / 3,300) and the
+    # targets in force (65% BTC, -10% ETH) on the running node's 103,250.75 equity.
+    desk.submit_many([heartbeat(equity=103_250.75), pnl_snapshot(), targets_in_force()])
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        positions = pane(app, PositionsPane)
+        await wait_for(pilot, lambda: positions.table.row_count == 4)
+        rows = {row[0]: row for row in table_rows(positions.table)}
+        assert rows["BTCUSDT.BINANCE"] == [
+            "BTCUSDT.BINANCE",
+            "0.75",
+            "65.0%",
+            "68.4%",  # 0.75 x 94,210.50 / 103,250.75
+            "+343",  # (68.43% - 65%) in bps of equity
+            "94,210.50",
+            "+862.88",  # 0.75 x (94,210.50 - 93,060)
+            "+937.75",  # realized 120 + unrealized - fees 45.12
+            "+437.75",
+            "+120.00",
+            "45.12",
+            "93,060.00",
+            "last",
+        ]
+        assert rows["ETHUSDT.BINANCE"][2:7] == ["-10.0%", "-12.8%", "-279", "3,301.25", "-45.00"]
+        assert rows["Σ total"][6:11] == ["+817.88", "+861.65", "+361.65", "+104.50", "60.72"]
+        assert table_rows(positions.table)[0][0] == "Σ total"
+        assert positions.border_subtitle == (
+            "2 open · session +861.65 · day +361.65 · last marks 12:00:10"
+        )
 
 
 async def test_drift_pane_marks_over_threshold_fills_and_sums_up_mean_and_p95(
@@ -230,6 +278,78 @@ async def test_a_shadow_node_shows_in_the_header_with_its_equity(desk: OmsStore)
             "OK",
             "RUNNING, heartbeat 1s ago",
         ]
+
+
+async def test_positions_fit_80_columns_with_whole_numbers_and_show_all_when_maximised(
+    desk: OmsStore,
+) -> None:
+    desk.submit_many([heartbeat(equity=103_250.75), pnl_snapshot(), targets_in_force()])
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        await pilot.press("tab")  # the narrow layout shows one pane: Positions
+        positions = pane(app, PositionsPane)
+        await wait_for(pilot, lambda: positions.table.row_count == 4)
+        await pilot.pause()
+        shown = [column.label for column, _ in positions.table.shown_columns]
+        assert shown == [
+            "instrument",
+            "qty",
+            "target",
+            "bps",
+            "mark",
+            "unrealized",
+            "session",
+            "day",
+        ]
+        assert numbers_whole(positions.table) == 4 * 7
+    app = console(desk)
+    async with app.run_test(size=LARGE) as pilot:
+        await loaded(pilot)
+        positions = pane(app, PositionsPane)
+        await wait_for(pilot, lambda: positions.table.row_count == 4)
+        positions.table.focus()
+        await pilot.press("m")
+        await pilot.pause()
+        assert len(positions.table.shown_columns) == len(PositionsPane.COLUMNS)
+        assert numbers_whole(positions.table) == 4 * 11
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(SMALL, "PnL +862 day +362"), (LARGE, "PnL +861.65 day +361.65")],
+    ids=["80x24", "160x48"],
+)
+async def test_the_header_shows_the_sessions_and_the_days_pnl_whole_at_80_columns(
+    desk: OmsStore, size: tuple[int, int], shown: str
+) -> None:
+    desk.submit_many([heartbeat(equity=103_250.75), pnl_snapshot()])
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=size) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: label(app, "#pnl") == shown)
+        assert app.dashboard is not None
+        header = app.dashboard.query_one("#header")
+        pnl = header.query_one("#pnl", Label)
+        assert pnl.display and pnl.has_class("-up") and not pnl.has_class("-down")
+        # Every part of the line is on screen: mode, node, trading, equity and the PnL whole.
+        placed = [w for w in header.query(Label) if w.display and w.region.width]
+        assert all(w.region.right <= size[0] for w in placed)
+        assert {"#mode", "#node", "#trading", "#equity", "#pnl"} <= {f"#{w.id}" for w in placed}
+        assert pnl.region.width >= len(shown)
+
+
+async def test_the_header_shows_no_pnl_without_a_running_node(desk: OmsStore) -> None:
+    desk.submit(pnl_snapshot(ts_event=NOW - 60 * SECOND))  # a stopped node's last figures
+    await desk.flush()
+    app = console(desk)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot)
+        assert app.dashboard is not None
+        assert not app.dashboard.query_one("#pnl", Label).has_class("-shown")
+        assert label(app, "#clock") == "12:00:11 UTC"
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from console_seed import config_for, desk_records, wait_for, write_records
 
 from console.app import TradeConsoleApp
 from console.cli import EXIT_BAD_INPUT, main
-from console.commands.dashboard import LOG_FILE, log_to_file
+from console.logs import LOG_FILE, log_to_file
 from core.config import AppConfig
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,6 +21,8 @@ from console_seed import (
     desk_records,
     fixed_clock,
     heartbeat,
+    pnl_snapshot,
+    targets_in_force,
     write_records,
 )
 from rich.color import ColorSystem
@@ -59,7 +61,9 @@ def test_dashboard_looks_as_approved(
 ) -> None:
     # The working folder is the OMS's, so the Health pane's path reads the same on any machine.
     monkeypatch.chdir(tmp_path)
-    asyncio.run(write_records(DATABASE, [*desk_records(), heartbeat(equity=103_250.75)]))
+    # A running node with its marks, PnL and targets: the header's PnL, the Positions pane's.
+    records = [*desk_records(), heartbeat(equity=103_250.75), pnl_snapshot(), targets_in_force()]
+    asyncio.run(write_records(DATABASE, records))
     app = TradeConsoleApp(config_for(DATABASE, theme=theme), clock=fixed_clock)
     assert snap_compare(app, terminal_size=size, run_before=_loaded)  # type: ignore[operator]
 
@@ -108,7 +112,7 @@ def test_trading_states_read_without_colour(
         monkeypatch.setenv("NO_COLOR", "1")  # read by the app as it is made
     kill = TradingStateRecord(ts_event=NOW - SECOND, state=state, actor="op", reason="snapshot")
     node = msgspec.structs.replace(heartbeat(equity=103_250.75), trading_state=state)
-    asyncio.run(write_records(DATABASE, [*desk_records(), kill, node]))
+    asyncio.run(write_records(DATABASE, [*desk_records(), kill, node, pnl_snapshot()]))
     kind = SixteenColourConsole if terminal == "16-colours" else TradeConsoleApp
     app = kind(config_for(DATABASE), clock=fixed_clock)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_loaded)  # type: ignore[operator]

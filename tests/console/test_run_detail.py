@@ -19,7 +19,7 @@ from pathlib import Path
 import msgspec
 import pyarrow.parquet as pq
 import pytest
-from console_seed import column, table_rows, wait_for
+from console_seed import column, drawn_rows, numbers_whole, table_rows, wait_for
 from gcs_emulator import GcsEmulator
 from run_helpers import START, write_run
 from textual.pilot import Pilot
@@ -397,3 +397,40 @@ async def test_the_list_follows_upload_rows_and_new_runs_as_the_oms_commits_them
         store.submit(upload("failed"))
         await store.flush()
         await wait_for(pilot, lambda: row_of(pane, "BT-20260201-005")["uploads"] == "1 failed")
+
+
+def is_id_or_its_tail(shown: str, full: str) -> bool:
+    return shown == full or (shown.startswith("…") and full.endswith(shown[1:]))
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+async def test_fills_and_orders_show_ids_that_tell_them_apart_whole_numbers_and_fees_in_cents(
+    desk: Desk, store: OmsStore, size: tuple[int, int]
+) -> None:
+    app = TradeConsoleApp(desk.config, store=store)
+    async with app.run_test(size=size) as pilot:
+        pane = await runs_pane(pilot, desk.run_id)
+        screen = await open_detail(pilot, pane, desk.run_id)
+        fills_file = pq.read_table(Path(desk.folder, "fills.parquet")).to_pylist()
+        fills = screen.query_one("#fills", LineTable)
+        assert numbers_whole(fills) >= 3 * len(drawn_rows(fills))
+        drawn = drawn_rows(fills)
+        ids = [row["order_id"] for row in drawn]
+        for shown, fill in zip(ids, fills_file, strict=False):
+            assert is_id_or_its_tail(shown, fill["order_id"])
+        # Fills of different orders show different ids.
+        by_id = {fill["order_id"]: shown for shown, fill in zip(ids, fills_file, strict=False)}
+        assert len(set(by_id.values())) == len(by_id) > 1
+        # The fee in USDT in cents, the value rounded (never cut).
+        for row, fill in zip(drawn, fills_file, strict=False):
+            assert fill["fee_currency"] == "USDT"
+            assert row["fee"] == f"{fill['fee']:,.2f}"
+        if size == LARGE:  # and each fill by its own id
+            fill_ids = [row["fill_id"] for row in drawn]
+            assert len(set(fill_ids)) == len(fill_ids)
+            for shown, fill in zip(fill_ids, fills_file, strict=False):
+                assert is_id_or_its_tail(shown, fill["fill_id"])
+        orders = screen.query_one("#orders", LineTable)
+        assert numbers_whole(orders) >= 1
+        shown_ids = [row["order_id"] for row in drawn_rows(orders)]
+        assert len(set(shown_ids)) == len(shown_ids) > 1

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from console_seed import pnl_snapshot
 from oms_records import fill, order_event  # the OMS tests' record builders
 
 from console.cli import EXIT_BAD_INPUT, main
@@ -108,6 +109,7 @@ def test_json_shows_health_counts_and_the_last_five_alerts(
         "node_holder",
         "trading_state",
         "equity",
+        "pnl",
         "components",
         "counts",
         "last_alerts",
@@ -118,7 +120,7 @@ def test_json_shows_health_counts_and_the_last_five_alerts(
         "NO NODE",
         "HALTED",  # the persisted kill: no node runs
     )
-    assert (report["venues"], report["equity"]) == ([], None)
+    assert (report["venues"], report["equity"], report["pnl"]) == ([], None, None)
     assert report["components"]["node"] == {"state": "NONE", "detail": "no node running"}
     assert report["components"]["GCS"] == {"state": "WARN", "detail": "1 failed, 2 queued"}
     assert report["components"]["OMS"]["state"] == "OK"
@@ -135,8 +137,8 @@ def test_json_shows_health_counts_and_the_last_five_alerts(
     }
     assert [a["rule"] for a in report["last_alerts"]] == ["order_denied"] * 5
     assert [a["message"] for a in report["last_alerts"]][:2] == [
-        "O-6 denied:\nNOTIONAL",
-        "O-5 denied:\nNOTIONAL",
+        "O-6 denied: NOTIONAL",  # an alert is one line, as stored
+        "O-5 denied: NOTIONAL",
     ]
     assert report["last_alerts"][0]["ts"] == "2026-01-05T00:00:06.000Z"
 
@@ -360,3 +362,73 @@ def test_a_dead_part_of_a_running_node_exits_3(
     code, out, _ = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
     assert code == 3
     assert "  target watcher DOWN  ended: RecursionError: too deep" in out.splitlines()
+
+
+def test_an_alert_stored_raw_by_an_older_version_is_printed_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    asyncio.run(_fill_database(database, heartbeat_ns=time.time_ns()))
+    with sqlite3.connect(database) as connection:  # as written before alerts were bounded
+        connection.execute(
+            "UPDATE risk_alerts SET message = ? WHERE alert_id = 'a6'",
+            ("X\n\x1b[2J\x1b[31mFAKE: all clear\x1b[0m" + "K" * 100_000,),
+        )
+    code, out, err = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    assert (code, err) == (0, "")
+    assert "\x1b" not in out
+    [line] = [line for line in out.splitlines() if "FAKE" in line]
+    assert r"order_denied: X \x1b[2J\x1b[31mFAKE: all clear\x1b[0mKKK" in line
+    assert len(line) < 600
+
+
+def test_status_reports_the_nodes_session_and_day_pnl_as_recorded_and_it_adds_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+    now = time.time_ns()
+    snapshot = pnl_snapshot(ts_event=now - 500_000_000, equity=101_234.5)
+
+    async def write() -> None:
+        await _fill_database(database, heartbeat_ns=now - 500_000_000)
+        async with await OmsStore.open(database) as store:
+            store.submit(snapshot)
+
+    asyncio.run(write())
+    config = str(config_for(tmp_path, database))
+    _, out, _ = run_cli(capsys, "status", "--json", "--config", config)
+    pnl = json.loads(out)["pnl"]
+    assert (pnl["equity"], pnl["currency"]) == (101_234.5, "USDT")
+    assert pnl["session_pnl"] == pytest.approx(snapshot.equity - snapshot.session_start_equity)
+    parts = pnl["realized"] + pnl["unrealized"] - pnl["fees"] + pnl["funding"] + pnl["external"]
+    assert pnl["session_pnl"] == pytest.approx(parts)
+    assert pnl["day"]["pnl"] == pytest.approx(pnl["session_pnl"] - 500.0)
+    btc = pnl["instruments"][0]
+    assert (btc["instrument_id"], btc["mark"], btc["mark_source"]) == (BTC, 94_210.5, "last")
+    assert btc["unrealized"] == pytest.approx(0.75 * (94_210.5 - 93_060.0))
+    assert btc["session_pnl"] == pytest.approx(120.0 + btc["unrealized"] - 45.12)
+    _, out, _ = run_cli(capsys, "status", "--config", config)
+    lines = out.splitlines()
+    (total,) = [line for line in lines if line.startswith("pnl ")]
+    assert total.startswith("pnl            session +861.65  day +361.65 USDT (as of ")
+    assert "the last session's" not in total  # the node runs
+    (session,) = [line for line in lines if line.startswith("  session ")]
+    assert session.endswith("realized +104.50 + unrealized +817.88 - fees 60.72 + funding +0.00")
+    (btc_line,) = [line for line in lines if line.startswith(f"  {BTC}")]
+    assert "mark 94,210.5 (last)" in btc_line and "unrealized +862.88" in btc_line
+
+
+def test_status_after_the_node_stopped_says_the_pnl_is_the_last_sessions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "oms.sqlite"
+
+    async def write() -> None:
+        await _fill_database(database, heartbeat_ns=None)
+        async with await OmsStore.open(database) as store:
+            store.submit(pnl_snapshot(ts_event=T0))
+
+    asyncio.run(write())
+    _, out, _ = run_cli(capsys, "status", "--config", str(config_for(tmp_path, database)))
+    (total,) = [line for line in out.splitlines() if line.startswith("pnl ")]
+    assert total.endswith("(as of 00:00:00 UTC, the last session's: no node runs)")

@@ -294,14 +294,18 @@ def test_row_group_starting_before_the_previous_one_ends_is_unsorted(tmp_path: P
     assert f"row group 1 starts at {to_ns(at(DAY1, 10, second=5))}" in message
 
 
-def test_day_file_starting_before_the_previous_day_ends_is_unsorted(tmp_path: Path) -> None:
+def test_day_file_holding_the_previous_days_trades_is_refused_with_their_count(
+    tmp_path: Path,
+) -> None:
+    # Once "unsorted across days"; every file must hold its own UTC day only, which also
+    # keeps the days in order.
     write_trades(tmp_path, DAY1, trades(at(DAY1, 23, 59, 50), 10, id_prefix="a"))
     path = write_trades(tmp_path, DAY2, trades(at(DAY1, 23, 59, 55), 20, id_prefix="b"))
 
     message = read_error(tmp_path, at(DAY1, 23), at(DAY2, 1))
 
     assert path in message
-    assert "before the previous day's last tick" in message
+    assert f"trades stamped outside {DAY2.isoformat()} (UTC)" in message
 
 
 def test_duplicated_trade_in_a_row_group_names_file_and_trade_id(tmp_path: Path) -> None:

@@ -85,6 +85,20 @@ async def test_shadow_node_trades_good_targets_and_refuses_each_kind_of_bad_file
                 "gross": json.dumps({"as_of": _now_iso(), "weights": {BTC: 0.8, ETH: 0.7}}),
                 "long": json.dumps({"as_of": _now_iso(), "weights": {BTC: -0.2}}),
                 "older": json.dumps({"as_of": "2020-01-01T00:00:00Z", "weights": {BTC: 0.1}}),
+                # Hostile files: each once ended the watcher or steered the node.
+                "nested too deeply": (
+                    f'{{"as_of": "{_now_iso()}", "weights": {{"{BTC}": '
+                    + "[" * 10_000
+                    + "]" * 10_000
+                    + "}}"
+                ),
+                "ahead of this machine's clock": json.dumps(
+                    {"as_of": "2099-01-01T00:00:00Z", "weights": {BTC: 0.1}}
+                ),
+                "appears twice": (
+                    f'{{"as_of": "{_now_iso()}", '
+                    f'"weights": {{"{BTC}": 0.9, "{ETH}": 0.5, "{BTC}": 0.1}}}}'
+                ),
             }
             for expected, text in bad_files.items():
                 word = expected.split()[0]
@@ -97,10 +111,23 @@ async def test_shadow_node_trades_good_targets_and_refuses_each_kind_of_bad_file
                 alerts = await alerts_of(store, "target_file")
                 assert len(alerts) == before + 1
                 assert word in alerts[0].message
+            # Not files at all: a FIFO (opening it would block the loop) and /dev/zero.
+            path = Path(config.watcher.path)
+            for made, kind in ((os.mkfifo, "a FIFO"), (_link_to_dev_zero, "a character device")):
+                path.unlink()
+                made(path)
+                await until(lambda kind=kind: rejected_with(session, kind), what=f"{kind} refused")
+            path.unlink()
             await asyncio.sleep(0.3)
             await store.flush()
             assert len(await store.orders()) == len(orders)  # no bad file sent an order
             assert session.strategy.targets == {BTC: 0.4, ETH: 0.3}  # the good ones stay
+            # The watcher outlived them all: the next good file trades.
+            write_targets(config, {BTC: 0.2, ETH: 0.3})
+            await until(lambda: session.strategy.targets == {BTC: 0.2, ETH: 0.3}, what="new")
+            await asyncio.sleep(1.2)  # a heartbeat after the hostile files
+            health = await collect_health(store, now_ns=time.time_ns())
+            assert health.component("target watcher").state == "OK"
         finally:
             await session.stop()
     assert asyncio.get_running_loop().is_running()  # the node never stopped the test's loop
@@ -115,6 +142,10 @@ def trading_only(config: AppConfig, *instruments: str) -> AppConfig:
 def rejected_with(session: NodeSession, word: str) -> bool:
     last = session.outcomes[-1] if session.outcomes else None
     return last is not None and word in getattr(last, "reason", "")
+
+
+def _link_to_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
 
 
 def _now_iso() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import WatcherConfig
-from core.data.target_file import TargetWeightsFile
+from core.config import TargetsConfig, WatcherConfig
+from core.data.target_file import TargetWeightsFile, load_target_file
 from core.errors import ConfigError, DataError
 from core.live.watcher import (
     TargetsAccepted,
@@ -99,12 +100,15 @@ def target_path(tmp_path: Path) -> Path:
 
 
 def make_watcher(
-    path: Path, collected: Collected, *, retry_delay_secs: float = 0.1, **limits: object
+    path: Path,
+    collected: Collected,
+    *,
+    reading: TargetsConfig | None = None,
+    **limits: object,
 ) -> TargetWeightWatcher:
     config = WatcherConfig(path=str(path), **limits)  # type: ignore[arg-type]
-    return TargetWeightWatcher(
-        config, KNOWN, collected, now_ns=fixed_clock, retry_delay_secs=retry_delay_secs
-    )
+    reading = reading or TargetsConfig(settle_ms=100, max_clock_skew_secs=3600)
+    return TargetWeightWatcher(config, KNOWN, collected, now_ns=fixed_clock, reading=reading)
 
 
 async def test_good_file_is_accepted_with_its_targets_digest_and_timings(
@@ -236,6 +240,40 @@ BAD_FILES = {
         document(minutes=-61, weights={"BTCUSDT.BINANCE": 0.3}),
         "as_of: 2026-01-05T10:59:00Z is 3660 s old, older than watcher.max_age_secs 3600",
     ),
+    # Hostile files (issue 16): each once ended the watcher, steered it, or bloated an alert.
+    "nested 10,000 deep": (
+        b'{"as_of": "2026-01-05T12:01:00Z", "weights": {"BTCUSDT.BINANCE": '
+        + b"[" * 10_000
+        + b"]" * 10_000
+        + b"}}",
+        "weights: nested too deeply",
+    ),
+    "as_of in 2099": (
+        b'{"as_of": "2099-01-01T00:00:00Z", "weights": {"BTCUSDT.BINANCE": 0.3}}',
+        "as_of: 2099-01-01T00:00:00Z is 2,303,294,400 s ahead of this machine's clock, more "
+        "than targets.max_clock_skew_secs 3600",
+    ),
+    "duplicate key": (
+        b'{"as_of": "2026-01-05T12:01:00Z", "weights": '
+        b'{"BTCUSDT.BINANCE": 0.9, "ETHUSDT.BINANCE": 0.5, "BTCUSDT.BINANCE": 0.1}}',
+        "weights[BTCUSDT.BINANCE]: the key appears twice",
+    ),
+    "duplicate as_of": (
+        b'{"as_of": "2026-01-05T12:01:00Z", "as_of": "2026-01-05T12:02:00Z", "weights": {}}',
+        "as_of: the key appears twice",
+    ),
+    "terminal escapes in a key": (
+        document(minutes=1, weights={"X\n\u001b[2J\u001b[31mFAKE: all clear\u001b[0m": 0.1}),
+        r"weights[X\n\x1b[2J\x1b[31mFAKE: all clear\x1b[0m]: unknown instrument",
+    ),
+    "huge key": (
+        document(minutes=1, weights={"K" * 500_000: 0.1}),
+        f"weights[{'K' * 80}... (499,920 more)]: unknown instrument",
+    ),
+    "huge text weight": (
+        document(minutes=1, weights={"BTCUSDT.BINANCE": "9" * 500_000}),  # type: ignore[dict-item]
+        f'weights[BTCUSDT.BINANCE]: "{"9" * 79}... (499,922 more) is not a number',
+    ),
 }
 
 
@@ -258,6 +296,8 @@ async def test_bad_file_is_rejected_with_its_reason_and_changes_nothing(
     assert isinstance(rejected, TargetsRejected)
     assert rejected.path == str(target_path)
     assert rejected.reason.startswith(f"{target_path}: {reason}")
+    assert len(rejected.reason) < 1_000  # bounded, whatever the file held
+    assert not any(char in rejected.reason for char in "\n\r\x1b")
     assert "\n" not in rejected.reason
 
 
@@ -367,7 +407,8 @@ async def test_deleted_file_changes_nothing(target_path: Path) -> None:
 async def test_file_left_half_written_is_rejected_once_it_stays_so(target_path: Path) -> None:
     collected = Collected()
     raw = document()
-    async with make_watcher(target_path, collected, retry_delay_secs=0.2):
+    reading = TargetsConfig(settle_ms=200, max_clock_skew_secs=3600)
+    async with make_watcher(target_path, collected, reading=reading):
         written_ns = time.time_ns()
         target_path.write_bytes(raw[: len(raw) // 2])
         await collected.wait_for(1)
@@ -475,3 +516,99 @@ def test_parse_names_the_file_and_converts_nothing_silently() -> None:
     assert parsed.as_of == NOW
     with pytest.raises(DataError, match=r"^f: as_of: has no time zone"):
         parse_target_weights(b'{"as_of": "2026-01-05T12:00:00", "weights": {}}', "f")
+
+
+async def test_fifo_at_the_path_is_refused_without_blocking_and_the_next_file_applies(
+    target_path: Path,
+) -> None:
+    # Opening a FIFO for reading blocks until a writer opens it: on the node's loop that once
+    # stopped the heartbeat and the kill switch. No writer ever opens this one.
+    collected = Collected()
+    async with make_watcher(target_path, collected) as watcher:
+        os.mkfifo(target_path)
+        await collected.wait_for(1)
+        target_path.unlink()
+        write_renaming(target_path, document(minutes=1))
+        await collected.wait_for(2)
+        assert watcher.running
+    refused, accepted = collected.outcomes
+    assert isinstance(refused, TargetsRejected)
+    assert refused.reason == f"{target_path}: not a regular file (a FIFO): refused"
+    assert isinstance(accepted, TargetsAccepted)
+
+
+async def test_link_to_dev_zero_is_refused_unread(target_path: Path) -> None:
+    collected = Collected()
+    async with make_watcher(target_path, collected) as watcher:
+        target_path.symlink_to("/dev/zero")
+        await collected.wait_for(1)
+        assert watcher.running
+    [refused] = collected.outcomes
+    assert isinstance(refused, TargetsRejected)
+    assert refused.reason == f"{target_path}: not a regular file (a character device): refused"
+
+
+async def test_file_above_max_bytes_is_refused_unread(target_path: Path) -> None:
+    collected = Collected()
+    reading = TargetsConfig(max_bytes=1_000, max_clock_skew_secs=3600)
+    padded = document(minutes=1, strategy_id="x" * 2_000)
+    async with make_watcher(target_path, collected, reading=reading):
+        write_renaming(target_path, padded)
+        await collected.wait_for(1)
+        write_renaming(target_path, document(minutes=2))  # a small one still applies
+        await collected.wait_for(2)
+    refused, accepted = collected.outcomes
+    assert isinstance(refused, TargetsRejected)
+    assert refused.reason == (
+        f"{target_path}: {len(padded):,} bytes, larger than targets.max_bytes 1,000: refused unread"
+    )
+    assert isinstance(accepted, TargetsAccepted)
+
+
+async def test_deeply_nested_file_leaves_the_watcher_running_for_the_next_file(
+    target_path: Path,
+) -> None:
+    collected = Collected()
+    nested = b"[" * 10_000 + b"]" * 10_000
+    async with make_watcher(target_path, collected) as watcher:
+        write_renaming(
+            target_path,
+            b'{"as_of": "2026-01-05T12:00:00Z", "weights": {"BTCUSDT.BINANCE": ' + nested + b"}}",
+        )
+        await collected.wait_for(1)
+        write_renaming(target_path, document(minutes=1))
+        await collected.wait_for(2)
+        assert watcher.running
+        assert watcher.parts() == (("target watcher", "OK", "running"),)
+    refused, accepted = collected.outcomes
+    assert isinstance(refused, TargetsRejected)
+    assert "nested too deeply" in refused.reason
+    assert accepted == watcher.current
+
+
+async def test_writer_in_five_pieces_400_ms_apart_is_never_reported_half_written(
+    target_path: Path,
+) -> None:
+    # The default settle rule ([targets] settle_ms = 1000) against a slow truncating writer.
+    collected = Collected()
+    raw = document(minutes=1, strategy_id="slow-writer")
+    cuts = [len(raw) * i // 5 for i in range(6)]
+    reading = TargetsConfig(max_clock_skew_secs=3600)  # settle_ms as by default
+    async with make_watcher(target_path, collected, reading=reading):
+        with target_path.open("wb") as file:
+            for start, end in itertools.pairwise(cuts):
+                file.write(raw[start:end])
+                file.flush()
+                await asyncio.sleep(0.4)
+        await collected.wait_for(1)
+        await asyncio.sleep(QUIET_S)
+    assert collected.rejected == []
+    [accepted] = collected.accepted
+    assert accepted.strategy_id == "slow-writer"
+
+
+def test_backtest_targets_file_that_is_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "targets.json"
+    path.write_bytes(b'{"as_of": "2026-01-05T12:00:00Z", "weights": {"A": ' + b"[" * 10_000 + b"}}")
+    with pytest.raises(DataError, match="nested too deeply"):
+        load_target_file(str(path), KNOWN)

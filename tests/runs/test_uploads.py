@@ -25,7 +25,7 @@ from console.widgets.uploads_pane import UploadsPane
 from core.backtest.pipeline import run_backtest
 from core.config import AppConfig, UploadsConfig, load_config
 from core.oms import OmsStore
-from core.runs.uploads import RUN_CONFIG_FILE, UploadQueue, run_uploads, upload_file
+from core.runs.uploads import RUN_CONFIG_FILE, UploadQueue, run_uploads, upload_file, upload_run
 from core.storage.roots import resolve
 
 pytestmark = pytest.mark.filterwarnings("ignore:Timestamp.utcnow is deprecated")
@@ -273,19 +273,27 @@ async def test_a_dead_server_costs_one_attempt_per_backoff_not_one_per_file(
     assert sorted(row.retries for row in states) == [0] * (len(rows) - 1) + [1]
 
 
-def test_a_backtest_with_an_upload_root_puts_its_run_in_the_bucket(
-    server, tmp_path: Path, config_writer, demo_root: str, capfd: pytest.CaptureFixture[str]
-) -> None:
+def backtest_uploading(
+    config_writer, tmp_path: Path, demo_root: str, *, hours: int, extra: str = ""
+) -> Path:
+    """A backtest config over the first ``hours`` of the demo data, uploading to BUCKET."""
     path = config_writer(
         tmp_path / "c.toml",
         data_root=demo_root,
         results_root=str(tmp_path / "results"),
-        backtest={"start": "2026-01-05T00:00:00", "end": "2026-01-05T03:00:00"},
+        backtest={"start": "2026-01-05T00:00:00", "end": f"2026-01-05T{hours:02d}:00:00"},
     )
     text = path.read_text().replace(
         "[results]\n", f'[results]\nupload_root = "gs://{BUCKET}/desk"\n'
     )
-    path.write_text(text)
+    path.write_text(text + extra)
+    return path
+
+
+def test_a_backtest_with_an_upload_root_puts_its_run_in_the_bucket(
+    server, tmp_path: Path, config_writer, demo_root: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = backtest_uploading(config_writer, tmp_path, demo_root, hours=3)
     capfd.readouterr()
     code = main(["backtest", "--config", str(path), "--mode", "signals"])
     out, err = capfd.readouterr()
@@ -295,3 +303,111 @@ def test_a_backtest_with_an_upload_root_puts_its_run_in_the_bucket(
     objects = bucket_objects(folder.name)
     assert {"summary.json", "equity_curve.parquet", RUN_CONFIG_FILE} <= set(objects)
     assert objects["summary.json"] == (folder / "summary.json").read_bytes()
+
+
+async def test_a_missing_bucket_fails_every_file_at_once_in_one_line(
+    tmp_path: Path, run_folder
+) -> None:
+    folder, run_id = copy_of(run_folder, tmp_path)
+    emulator = GcsEmulator()  # in memory, and no bucket made
+    emulator.start()
+    config = desk_config(tmp_path, msgspec.structs.replace(FAST, wait_secs=60.0))
+    try:
+        with emulator.environment():
+            async with await OmsStore.open(config.oms.database) as store:
+                queue = UploadQueue(store, config.uploads)
+                rows = run_uploads(config, folder, run_id, time.time_ns())
+                await queue.enqueue(rows)
+                started = time.monotonic()
+                summary = await queue.drain(config.uploads.wait_secs)
+                took = time.monotonic() - started
+                states = await store.uploads()
+    finally:
+        emulator.stop()
+    assert (summary.failed, summary.pending, summary.attempts) == (len(rows), 0, 1)
+    assert took < config.uploads.wait_secs  # it did not wait the drain out
+    expected = (
+        f"bucket gs://{BUCKET} does not exist: create it (or fix results.upload_root), then "
+        "`trade-console uploads --retry-failed`"
+    )
+    assert {(row.state, row.last_error) for row in states} == {("failed", expected)}
+    assert summary.last_error == expected
+
+
+async def test_a_run_reports_its_own_files_not_an_earlier_runs_leftovers(
+    server, tmp_path: Path, run_folder
+) -> None:
+    folder, run_id = copy_of(run_folder, tmp_path)
+    config = desk_config(tmp_path)
+    leftover = tmp_path / "earlier" / "summary.json"
+    leftover.parent.mkdir()
+    leftover.write_text("{}")
+    async with await OmsStore.open(config.oms.database) as store:
+        await UploadQueue(store, config.uploads).enqueue(
+            run_uploads(config, leftover.parent, "EARLIER", time.time_ns())
+        )
+    summary = await upload_run(config, folder, run_id)
+    mine = run_uploads(config, folder, run_id, time.time_ns())
+    assert (summary.done, summary.pending, summary.failed) == (len(mine), 0, 0)
+    async with await OmsStore.open(config.oms.database) as store:
+        assert len(await store.uploads()) == len(mine) + 2  # the leftovers went up too
+
+
+def test_verify_queues_again_what_the_bucket_lost_and_uploads_it(
+    tmp_path: Path, run_folder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, run_id = copy_of(run_folder, tmp_path)
+    emulator = GcsEmulator()  # in memory: a restart loses every object
+    emulator.start()
+    config = desk_config(tmp_path)
+    toml = tmp_path / "desk.toml"
+    toml.write_text(
+        f'[results]\nupload_root = "gs://{BUCKET}/desk"\n'
+        f'[oms]\ndatabase = "{config.oms.database}"\n'
+        f'[logging]\ndirectory = "{tmp_path / "logs"}"\n'
+        "[uploads]\ntimeout_secs = 5\nwait_secs = 20\nbackoff_secs = 0.1\n"
+    )
+    try:
+        with emulator.environment():
+            resolve(f"gs://{BUCKET}")[0].mkdir(BUCKET)
+            summary = asyncio.run(upload_run(config, folder, run_id))
+            assert summary.complete
+            emulator.stop()
+            emulator.start()  # the server lost the objects the queue marked done
+            resolve(f"gs://{BUCKET}")[0].mkdir(BUCKET)
+            assert bucket_objects(run_id) == {}
+            capsys.readouterr()
+            assert main(["uploads", "--drain", "--config", str(toml)]) == 0  # nothing pending
+            assert bucket_objects(run_id) == {}
+            assert main(["uploads", "--verify", "--config", str(toml)]) == 0
+            out = capsys.readouterr().out
+            files = summary.done
+            assert f"verified {files} done files: {files} missing or different" in out
+            assert f"{files} files: {files} done, 0 pending, 0 failed" in out
+            assert len(bucket_objects(run_id)) == files
+    finally:
+        emulator.stop()
+
+
+def test_gcs_down_at_upload_time_is_one_line_naming_the_url_and_no_traceback(
+    tmp_path: Path, config_writer, demo_root: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    closed = GcsEmulator()  # never started: its port refuses connections
+    path = backtest_uploading(
+        config_writer,
+        tmp_path,
+        demo_root,
+        hours=1,
+        extra=f'\n[gcs]\nendpoint = "http://{closed.host}"\nanonymous = true\n'
+        "[uploads]\nwait_secs = 4\ntimeout_secs = 2\nbackoff_secs = 0.5\n",
+    )
+    capfd.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+        code = main(["backtest", "--config", str(path), "--mode", "signals"])
+    out, err = capfd.readouterr()
+    assert code == 0, out + err  # the run completed; its files stay queued
+    assert "Traceback" not in out + err
+    [line] = err.splitlines()
+    assert line.startswith(f"warning: uploads to gs://{BUCKET}/desk/backtest_results/")
+    assert f"gs://{BUCKET}/desk/backtest_results/" in line.split("(", 1)[1]  # the error names it
