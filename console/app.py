@@ -34,7 +34,7 @@ from textual.worker import Worker, WorkerState
 from console.preferences import remember_theme, remembered_theme
 from console.screens.backtests import BacktestsScreen
 from console.screens.dashboard import DashboardScreen
-from console.screens.help import HelpScreen, KeyRow
+from console.screens.help import HelpScreen, KeyRow, node_intro, screen_name
 from console.screens.kill_details import KillContext
 from console.screens.kill_switch import KillDecision, KillSwitchScreen
 from console.screens.quit import QuitChoice, QuitScreen
@@ -109,7 +109,8 @@ class TradeConsoleApp(App[None]):
             "rebalance",
             "Rebalance",
             id="rebalance.preview",
-            tooltip="Rebalance: what it needs, and the last targets file",
+            tooltip="Rebalance: with a node in this console, the orders the targets need, to "
+            "edit and send; without one, the last targets file",
         ),
         Binding(
             "b",
@@ -124,7 +125,7 @@ class TradeConsoleApp(App[None]):
             "Help",
             key_display="?",
             id="app.help",
-            tooltip="Keys and panes",
+            tooltip="Help: the keys of this screen, and what this console is to the node",
         ),
         Binding(
             "q",
@@ -544,7 +545,14 @@ class TradeConsoleApp(App[None]):
         self._open(self.get_screen("backtests"))
 
     def action_help(self) -> None:
-        self._open(HelpScreen(self.key_rows()))
+        # Over the screen it is opened from (Escape goes back there), with that screen's keys.
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        intro = node_intro(self.node_mode, self.node is not None, self.node_refused)
+        dashboard = screen is self.dashboard
+        name = "the dashboard" if dashboard else screen_name(screen)
+        self.push_screen(HelpScreen(name, self.key_rows(screen), intro, panes=dashboard))
 
     def _open(self, screen: Screen[None]) -> None:
         # One view screen at a time over the dashboard: b then r shows the rebalance screen
@@ -555,14 +563,15 @@ class TradeConsoleApp(App[None]):
             self.pop_screen()
         self.push_screen(screen)
 
-    def key_rows(self) -> list[KeyRow]:
-        """The dashboard's keys as bound now (a keymap's changes included)."""
-        screen = self.dashboard if self.dashboard is not None else self.screen
+    def key_rows(self, screen: Screen) -> list[KeyRow]:
+        """The keys that act on ``screen`` now (its own, its focused widget's and the app's, a
+        keymap's changes included): the bindings its footer is made from, so help cannot
+        drift from them."""
         rows: list[KeyRow] = []
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if binding.id is None or binding.id in seen:
+            if binding.id is None or binding.id in seen or not active.enabled:
                 continue
             seen.add(binding.id)
             shown = binding.key_display or self.get_key_display(binding)
@@ -679,7 +688,9 @@ class TradeConsoleApp(App[None]):
             "The run list: space marks runs, = compares them, v compares with the shadow session",
             self.action_backtests,
         )
-        yield SystemCommand("help: keys of this screen", "Keys and panes", self.action_help)
+        yield SystemCommand(
+            "help: keys of this screen", "The keys of this screen, and the node", self.action_help
+        )
         if isinstance(screen, DashboardScreen):
             verb = "restore pane" if screen.maximized is not None else "maximise pane"
             yield SystemCommand(

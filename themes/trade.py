@@ -7,6 +7,10 @@ theme switch recolours everything, and a fourth theme is one more ``Theme`` with
 The extra variables say what a colour *means* (a PnL going up, a LIVE node, a halted desk), not
 what it is: each theme picks its own shade, and the high-contrast one pure, saturated colours
 with black or white text on every badge.
+
+Borders and text are chosen to stay apart from what they are drawn on once a terminal of 256 or
+16 colours has rounded them to its palette (tmux without ``COLORTERM``; ``TERM=screen``):
+``tests/themes/test_trade_themes.py`` reduces them as Rich does and checks.
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ TRADE_DARK = Theme(
         "plot-2": "#E3B341",
         "plot-3": "#A371F7",
         "plot-4": "#3FB950",
+        # Textual's default (the surface, 2.5% darker) maps to the background's colour in a
+        # 256- or 16-colour terminal: unfocused panes lost their borders there.
+        "border-blurred": "#30363D",
     },
 )
 
@@ -132,6 +139,8 @@ TRADE_LIGHT = Theme(
         "plot-2": "#9A6700",
         "plot-3": "#8250DF",
         "plot-4": "#1A7F37",
+        # A mid grey: GitHub's #D0D7DE turns white (the background) at 16 colours.
+        "border-blurred": "#AFB8C1",
     },
 )
 

@@ -66,6 +66,9 @@ class DashboardScreen(Screen[None]):
         ),
     ]
 
+    ALLOW_IN_MAXIMIZED_VIEW: ClassVar[str] = "StatusHeader, Footer"
+    """A maximised pane keeps the header (mode, node and trading state) and the keys."""
+
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-narrow"),
         (GRID_MIN_WIDTH, "-wide"),
@@ -85,6 +88,10 @@ class DashboardScreen(Screen[None]):
         }
         & PaneStrip {
             display: none;
+        }
+        /* Over a maximised pane (which is laid out first), the header stays on top. */
+        &.-maximized-view StatusHeader {
+            dock: top;
         }
         &.-narrow, &.-short {
             & #panes {

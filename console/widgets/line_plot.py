@@ -4,7 +4,9 @@ The desk reads equity curves and drawdowns over SSH in a plain terminal, so the 
 text: each cell holds a 2x4 braille dot matrix, which gives eight times the resolution of block
 characters and works in any UTF-8 terminal. Series are overlaid on one pair of axes (comparing
 runs means seeing their curves on the same scale), each in a theme colour (``plot-1`` ..
-``plot-4``), named in a legend above the plot.
+``plot-4``) and in a line of its own (thin, thick, dotted, thick dotted), named in a legend
+above the plot that draws a sample of each line. The lines tell the curves apart where colour
+cannot: with ``NO_COLOR`` the theme colours become greys a step or two apart.
 
 A curve of a million points is drawn from its minimum and maximum per dot column, so drawing
 costs the width of the plot, not the length of the series, and no spike is lost to sampling.
@@ -30,6 +32,37 @@ _BRAILLE_BASE = 0x2800
 # Dot bit of (column 0..1, row 0..3) inside one braille cell.
 _DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 _Y_LABEL_WIDTH = 12
+_LEGEND_SAMPLE = 3
+"""Cells of line drawn before each series' name in the legend."""
+
+Dot = tuple[int, int]
+"""A braille dot: (column, row from the top) in dots."""
+
+
+def _thin(col: int, row: int) -> tuple[Dot, ...]:
+    return ((col, row),)
+
+
+def _thick(col: int, row: int) -> tuple[Dot, ...]:
+    # The 2x2 dots of the cell's half the dot is in: twice as wide and tall, in the same cell.
+    left, top = col & ~1, row & ~1
+    return ((left, top), (left + 1, top), (left, top + 1), (left + 1, top + 1))
+
+
+def _dotted(col: int, row: int) -> tuple[Dot, ...]:
+    # The cell's left dot column only: a flat line shows one dot per cell, not two.
+    return ((col & ~1, row),)
+
+
+def _thick_dotted(col: int, row: int) -> tuple[Dot, ...]:
+    top = row & ~1
+    return ((col & ~1, top), (col & ~1, top + 1))
+
+
+LINE_STYLES = (_thin, _thick, _dotted, _thick_dotted)
+"""How each series' dots are drawn, in order (a fifth series reuses the first). Each maps a dot
+to dots of the same cell, never none: every column the curve passes through keeps a mark, so a
+spike stays visible whatever the style."""
 
 
 @dataclass(frozen=True)
@@ -129,13 +162,16 @@ def render_plot(
     text = Text(no_wrap=True, overflow="crop", end="")
     legend = Text(title + ("  " if title else ""), style="bold", end="")
     for index, one in enumerate(series):
-        legend.append("━ ", style=_style(colours, index))
+        legend.append(legend_sample(index) + " ", style=_style(colours, index))
         legend.append(f"{one.name}  ")
     text.append_text(legend)
     plot_height = height - 2  # the legend above, the x range below
     plot_width = width - _Y_LABEL_WIDTH - 1
-    arrays = [_finite(one) for one in series]
-    arrays = [(xs, ys) for xs, ys in arrays if len(xs)]
+    # Each keeps its series' index: a series without data leaves its colour and line unused,
+    # so the curves keep the look the legend gives them.
+    indexed = [(index, *_finite(one)) for index, one in enumerate(series)]
+    indexed = [(index, xs, ys) for index, xs, ys in indexed if len(xs)]
+    arrays = [(xs, ys) for _, xs, ys in indexed]
     if plot_height < 1 or plot_width < 4 or not arrays:
         text.append("\n" + ("no data" if not arrays else ""))
         return text
@@ -148,11 +184,13 @@ def render_plot(
     dots_x, dots_y = plot_width * 2, plot_height * 4
     cells = np.zeros((plot_height, plot_width), dtype=np.int32)
     owner = np.full((plot_height, plot_width), -1, dtype=np.int32)
-    for index, (xs, ys) in enumerate(arrays):
-        for col, row in _dot_path(xs, ys, x_min, x_max, y_min, y_max, dots_x, dots_y):
-            cell_row, cell_col = row // 4, col // 2
-            cells[cell_row, cell_col] |= _DOT_BITS[col % 2][row % 4]
-            owner[cell_row, cell_col] = index
+    for index, xs, ys in indexed:
+        style = LINE_STYLES[index % len(LINE_STYLES)]
+        for path_col, path_row in _dot_path(xs, ys, x_min, x_max, y_min, y_max, dots_x, dots_y):
+            for col, row in style(path_col, path_row):
+                cell_row, cell_col = row // 4, col // 2
+                cells[cell_row, cell_col] |= _DOT_BITS[col % 2][row % 4]
+                owner[cell_row, cell_col] = index
     labels = {0: y_label(y_max), plot_height - 1: y_label(y_min)}
     if plot_height >= 5:
         labels[plot_height // 2] = y_label((y_max + y_min) / 2)
@@ -173,6 +211,16 @@ def render_plot(
     gap = max(1, plot_width - len(left) - len(right))
     text.append("\n" + " " * (_Y_LABEL_WIDTH + 1) + left + " " * gap + right, style="dim")
     return text
+
+
+def legend_sample(index: int) -> str:
+    """A flat stretch of series ``index``'s line, as the plot draws it (for the legend)."""
+    style = LINE_STYLES[index % len(LINE_STYLES)]
+    bits = 0
+    for path_col in (0, 1):  # a flat line on the cell's second dot row
+        for col, row in style(path_col, 1):
+            bits |= _DOT_BITS[col % 2][row % 4]
+    return chr(_BRAILLE_BASE + bits) * _LEGEND_SAMPLE
 
 
 def _append_run(text: Text, run: list[str], owner: int, colours: Sequence[str | None]) -> None:
@@ -244,10 +292,12 @@ def _line(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]
 
 
 __all__ = [
+    "LINE_STYLES",
     "SERIES_VARIABLES",
     "LinePlot",
     "PlotSeries",
     "epoch_ns_label",
+    "legend_sample",
     "number_label",
     "percent_label",
     "render_plot",

@@ -78,6 +78,9 @@ class StatusHeader(Horizontal):
         & > #currency {
             padding: 0 0 0 1;
         }
+        & > #currency.-hidden {
+            display: none;
+        }
         & > #pnl {
             display: none;
         }
@@ -213,6 +216,9 @@ class StatusHeader(Horizontal):
             )
             set_label_text(pnl, shown)
             used += len(shown) + pnl_padding
-        currency.display = self._has_currency and used + _label_width(currency) <= room
-        used += _label_width(currency) if currency.display else 0
+        # A class, not ``display``: an inline display would beat the screens' narrow rule
+        # that hides the currency.
+        shows_currency = self._has_currency and used + _label_width(currency) <= room
+        currency.set_class(not shows_currency, "-hidden")
+        used += _label_width(currency) if shows_currency else 0
         venues.display = used + _label_width(venues) <= room

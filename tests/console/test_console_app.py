@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from console_seed import (
     SECOND,
     column,
     config_for,
-    desk_records,
     fixed_clock,
     heartbeat,
     numbers_whole,
@@ -47,16 +45,6 @@ from core.risk.trading_state import operator_name
 
 SMALL = (80, 24)
 LARGE = (160, 48)
-
-
-@pytest.fixture
-async def desk(tmp_path: Path) -> AsyncIterator[OmsStore]:
-    """An OMS holding the seeded desk (no node running)."""
-    store = await OmsStore.open(tmp_path / "oms.sqlite")
-    store.submit_many(desk_records())
-    await store.flush()
-    yield store
-    await store.close()
 
 
 def console(store: OmsStore, **options: object) -> TradeConsoleApp:
@@ -522,7 +510,7 @@ async def test_help_lists_every_key_with_its_binding_id(desk: OmsStore) -> None:
         await loaded(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = {row[1]: row[0] for row in table_rows(app.screen.query_one("#keys", DataTable))}
+        keys = {binding_id: shown for shown, _, binding_id in app.screen.keys}
         assert keys == {
             "view.next_pane": "tab",
             "view.previous_pane": "shift+tab",
@@ -553,7 +541,7 @@ async def test_a_keymap_moves_the_kill_switch_to_another_key(desk: OmsStore) -> 
         assert isinstance(app.screen, KillSwitchScreen)
         await pilot.press("escape")
         await pilot.press("question_mark")
-        keys = {row[1]: row[0] for row in table_rows(app.screen.query_one("#keys", DataTable))}
+        keys = {binding_id: shown for shown, _, binding_id in app.screen.keys}
         assert keys["risk.kill"] == "x"
 
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from rich.style import Style
 
-from console.widgets.line_plot import PlotSeries, number_label, render_plot
+from console.widgets.line_plot import (
+    LINE_STYLES,
+    PlotSeries,
+    legend_sample,
+    number_label,
+    render_plot,
+)
 
 BRAILLE = range(0x2801, 0x2900)
 
@@ -60,3 +67,41 @@ def test_missing_values_are_skipped_and_no_data_says_so() -> None:
     ys = np.array([1.0, np.nan, 3.0, np.inf])
     assert _dots("".join(render_plot([PlotSeries("s", np.arange(4.0), ys)], 30, 6).plain))
     assert "no data" in render_plot([PlotSeries("s", [], [])], 30, 6).plain
+
+
+def _plot_rows(text: str) -> list[str]:
+    """The plot's rows without the legend, the y labels and the x range."""
+    return [line.partition("┤")[2] for line in text.split("\n")[1:-1]]
+
+
+def test_overlaid_series_are_told_apart_without_colour() -> None:
+    # NO_COLOR turns the theme's plot colours into greys a step apart: the characters alone
+    # must say which curve is which, and the legend must show the same characters.
+    xs = np.arange(40, dtype=float)
+    series = [PlotSeries(f"run {n}", xs, xs * 0 + level) for n, level in enumerate((4, 3, 2, 1))]
+    plain = render_plot(series, 40, 10).plain
+    legend = plain.split("\n")[0]
+    drawn = []
+    for index, row in enumerate(_plot_rows(plain)):
+        marks = {char for char in row if ord(char) in BRAILLE}
+        if marks:
+            drawn.append((index, marks))
+    assert len(drawn) == 4
+    looks = [marks for _, marks in drawn]
+    assert all(len(marks) == 1 for marks in looks)
+    assert len({next(iter(marks)) for marks in looks}) == 4
+    samples = [legend_sample(index)[0] for index in range(4)]
+    assert len(set(samples)) == 4
+    for index in range(4):
+        assert f"{legend_sample(index)} run {index}" in legend
+
+
+@pytest.mark.parametrize("index", range(len(LINE_STYLES)))
+def test_every_line_style_keeps_a_one_point_spike(index: int) -> None:
+    ys = np.zeros(100_000)
+    ys[54_321] = 10.0
+    xs = np.arange(ys.size, dtype=float)
+    # Empty series first: the spike is drawn in the style of series ``index``.
+    series = [PlotSeries(f"e{n}", [], []) for n in range(index)] + [PlotSeries("s", xs, ys)]
+    top = _plot_rows(render_plot(series, 60, 8).plain)[0]
+    assert _dots(top)

@@ -18,11 +18,13 @@ from console_seed import column, wait_for
 from node_helpers import BTC, ETH, node_config, write_targets
 from textual.dom import DOMNode
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from console.app import TradeConsoleApp
 from console.screens.confirm_large import ConfirmLargeScreen
+from console.screens.help import HelpScreen
 from console.screens.rebalance_preview import RebalancePreviewScreen
+from console.widgets.status_header import StatusHeader
 from console.widgets.weight_edit import WeightEdit
 from core.config import AppConfig
 from core.errors import TradeConsoleError
@@ -357,3 +359,29 @@ async def test_a_denied_line_says_so_in_words_before_y_and_is_not_sent(
             f"rebalance refused: denied by the risk checks: {BTC} (position_notional: "
         )
         assert "[" not in message and "'" not in message
+
+
+async def test_the_preview_shows_the_trading_state_live_and_its_help_its_keys_and_node(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    config = node_config(config_writer, tmp_path, demo_root)
+    async with console_with_node(config) as (app, pilot, _node, store):
+        screen = await open_preview(app, pilot)
+        trading = screen.query_one(StatusHeader).query_one("#trading", Label)
+        await wait_for(pilot, lambda: str(trading.render()) == "trading ACTIVE")
+        store.submit(
+            TradingStateRecord(ts_event=time.time_ns(), state="HALTED", actor="op", reason="test")
+        )
+        await wait_for(
+            pilot,
+            lambda: str(trading.render()) == "trading HALTED" and trading.has_class("-halted"),
+        )
+        assert app.screen is screen
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert help_screen.intro.startswith("This console runs a SHADOW node in its own process")
+        listed = {binding_id for _, _, binding_id in help_screen.keys}
+        assert {"rebalance.send_all", "rebalance.edit", "rebalance.confirm"} <= listed
+        await pilot.press("escape")
+        assert app.screen is screen
