@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from console_seed import desk_records
 from gcs_emulator import GcsEmulator
 
 from core.data.demo_data import generate_demo_data
+from core.oms import OmsStore
 
 FIRST_DAY = dt.date(2026, 1, 5)
 DAYS = (FIRST_DAY, FIRST_DAY + dt.timedelta(days=1))
@@ -244,3 +246,13 @@ def fill_rule_problems(
 def fill_rule() -> FillRuleCheck:
     """``fill_rule_problems``, for the tests that check fills against the input trades."""
     return fill_rule_problems
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[OmsStore]:
+    """An OMS holding the seeded desk (no node running): the console tests' usual start."""
+    store = await OmsStore.open(tmp_path / "oms.sqlite")
+    store.submit_many(desk_records())
+    await store.flush()
+    yield store
+    await store.close()
