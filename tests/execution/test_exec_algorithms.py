@@ -475,3 +475,28 @@ async def test_on_the_node_a_kill_stops_a_twap_and_cancels_its_working_child(
             assert parents and all(o.is_closed for o in parents)
         finally:
             await session.stop()
+
+
+# -- children judged at the market, minimums, pacing -----------------------------------------
+
+
+def test_market_children_are_judged_at_the_market_when_sent_not_at_the_arrival_price(
+    trial, demo_root: str
+) -> None:
+    # A 1 bps tolerance: the price drifts more than that over ten minutes, so a child judged
+    # at the parent's arrival price would be denied as a stale price; judged at the market
+    # when it goes, each passes.
+    trades = _trades(demo_root).filter(
+        pl.col("ts_event").is_between(PARENT_AT, PARENT_AT + 600 * SECOND)
+    )
+    drift = (trades["price"].max() - trades["price"].min()) / trades["price"][0] * 10_000
+    assert drift > 5  # the premise: an arrival-priced check would break the tolerance
+    done = trial(
+        _parent("TWAP", 0.2, horizon_secs=600, interval_secs=60),
+        risk=RiskConfig(price_tolerance_bps=1.0),
+    )
+    children = _children(done)
+    assert len(children) == 10
+    assert all(child.status == OrderStatus.FILLED for child in children)
+    assert done.strategy.denied == []
+    assert _filled(children) == pytest.approx(0.2)

@@ -10,11 +10,13 @@ it does not, it is closed (``OrderCanceled``, Nautilus's own state for a primary
 closes) once the children have done its work.
 
 Every child is judged by the owning strategy's pre-trade checks (``core.risk.pre_trade``): its
-limits, velocity windows and trading state; a denied child is DENIED like the strategy's own
-orders and the algorithm stops working that parent. A kill (``TradingStateChanged`` to HALTED
-on ``events.risk``, which the node's kill switch and ``RiskEngine.set_trading_state`` publish)
-stops every parent of every algorithm at once and cancels their working children; a parent or
-child cancelled from outside (the strategy's ``cancel_all_orders``) stops its parent too.
+limits, velocity windows and trading state; a market child at the market when it is sent (the
+last trade, else the mid), not at the parent's arrival price. A denied child is DENIED like the
+strategy's own orders and the algorithm stops working that parent. A kill
+(``TradingStateChanged`` to HALTED on ``events.risk``, which the node's kill switch and
+``RiskEngine.set_trading_state`` publish) stops every parent of every algorithm at once and
+cancels their working children; a parent or child cancelled from outside (the strategy's
+``cancel_all_orders``) stops its parent too.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ class DeskExecAlgorithm(ExecAlgorithm):
             order_type="MARKET" if limit is None else "LIMIT",
             ts_ns=now,
             limit_price=None if limit is None else limit.as_double(),
-            expected_price=work.arrival_price if limit is None else None,
+            expected_price=self.market_price(instrument) if limit is None else None,
         )
         state = max(gate.trading_state, self._state, key=lambda s: _TIGHTNESS.get(s, 2))
         if order is not work.primary:
@@ -315,6 +317,14 @@ class DeskExecAlgorithm(ExecAlgorithm):
                 break  # newest first
             total += tick.size.as_double()
         return total
+
+    def market_price(self, instrument: Instrument) -> float | None:
+        """Where a market child is expected to fill: the market when it is sent (the last
+        trade, else the mid), not the parent's arrival price. A child sent minutes after
+        arrival is judged (price tolerance, notional) at the price it will meet; the arrival
+        price stays what the parent's shortfall is measured against."""
+        price = last_price(self.cache, instrument.id)
+        return None if price is None else price.as_double()
 
     def limit_price(self, instrument: Instrument, side: OrderSide, offset_bps: float) -> float:
         """The best price on the order's side (ask to buy, bid to sell; the last trade without

@@ -28,6 +28,8 @@ class ParentWork:
     total: float
     """The parent's quantity at arrival: the algorithm is done when this much has filled."""
     arrival_price: float | None
+    """The last price when the parent arrived: what its shortfall is measured against (each
+    market child is judged at the market when it is sent, ``DeskExecAlgorithm.market_price``)."""
     filled: float = 0.0
     working: dict[ClientOrderId, Order] = field(default_factory=dict)
     """Children sent and not yet closed."""
