@@ -555,3 +555,22 @@ def test_an_iceberg_leftover_under_the_minimum_notional_joins_the_last_refill(tr
     assert [o.quantity.as_double() for o in children] == pytest.approx([0.03] * 5 + [0.03003])
     assert done.strategy.denied == []
     assert _filled(children) == pytest.approx(0.18003)
+
+
+def _most_in_window(times: list[int], window_ns: int) -> int:
+    return max(sum(1 for other in times if start <= other < start + window_ns) for start in times)
+
+
+def test_iceberg_refills_wait_for_the_velocity_limits_instead_of_being_denied(trial) -> None:
+    # Marketable refills of 0.005 (40 of them) follow each fill at the pace trades print: far
+    # more than 10 a minute. Paced, the algorithm waits: nothing is denied, every window stays
+    # under the limits' warning level (80%: 1 a second, 7 a minute) and the parent fills.
+    risk = RiskConfig(max_orders_per_second=2, max_orders_per_minute=10)
+    done = trial(_parent("ICEBERG", 0.2, display_qty=0.005, limit_offset_bps=5.0), risk=risk)
+    children = _children(done)
+    assert done.strategy.denied == []
+    assert len(children) == 40
+    assert _filled(children) == pytest.approx(0.2)
+    sent = [_sent_ns(o) for o in children]
+    assert _most_in_window(sent, SECOND) <= 1
+    assert _most_in_window(sent, 60 * SECOND) == 7  # the pace binds: the test shows it waits

@@ -102,6 +102,11 @@ class DeskExecAlgorithm(ExecAlgorithm):
     def on_child_done(self, work: ParentWork, filled: bool) -> None:
         """A child closed (filled, or cancelled by this algorithm); send what is due."""
 
+    def send_due(self, work: ParentWork) -> None:
+        """Send what ``work`` has due now: called again when a child held back by the
+        velocity limits may go (``send_child``)."""
+        raise NotImplementedError
+
     # -- parents ---------------------------------------------------------------------------
 
     def on_order(self, order: Order) -> None:
@@ -134,11 +139,13 @@ class DeskExecAlgorithm(ExecAlgorithm):
         """Send a child of ``quantity`` (a market order when ``price`` is None) through the
         owner's pre-trade checks; False (and the parent stopped) if it is denied."""
         instrument = work.instrument
+        gate = None if self.gate_lookup is None else self.gate_lookup(work.primary.strategy_id)
+        now = self.clock.timestamp_ns()
+        if gate is not None and self._paced(work, gate, now):
+            return True
         qty = instrument.make_qty(quantity)
         limit = None if price is None else instrument.make_price(price)
         order = self._child_order(work, qty, limit)
-        gate = None if self.gate_lookup is None else self.gate_lookup(order.strategy_id)
-        now = self.clock.timestamp_ns()
         if gate is None:
             reason = f"no pre-trade gate: strategy {order.strategy_id} is not a desk strategy"
             deny_order(self, order, reason, published=order is work.primary)
@@ -167,6 +174,17 @@ class DeskExecAlgorithm(ExecAlgorithm):
         work.children += 1
         work.last_child_ns = now
         self.submit_order(order)
+        return True
+
+    def _paced(self, work: ParentWork, gate: PreTradeGate, now: int) -> bool:
+        # A child the velocity windows would count too close to the limit waits: the parent
+        # calls ``send_due`` again when it may go, and sizes and prices the child then.
+        if "pace" in work.timers:
+            return True  # already waiting: that call sends what is due then
+        when = gate.risk.next_send_ns(str(work.primary.strategy_id), now)
+        if when <= now:
+            return False
+        self.at_time(work, when, self.send_due, purpose="pace")
         return True
 
     def _child_order(self, work: ParentWork, qty: Quantity, limit: Price | None) -> Order:
@@ -353,11 +371,17 @@ class DeskExecAlgorithm(ExecAlgorithm):
         except ParamError as error:
             self.stop_parent(work, str(error))
 
-    def at_time(self, work: ParentWork, ts_ns: int, callback: Callable[[ParentWork], None]) -> None:
-        """Call ``callback(work)`` at ``ts_ns`` (one pending call per parent), on the thread
-        that owns the node's loop: a live clock's timer fires on a runtime thread, where
-        orders would race the loop."""
-        self._cancel_timer(work)
+    def at_time(
+        self,
+        work: ParentWork,
+        ts_ns: int,
+        callback: Callable[[ParentWork], None],
+        purpose: str = "slot",
+    ) -> None:
+        """Call ``callback(work)`` at ``ts_ns`` (one pending call per parent and ``purpose``),
+        on the thread that owns the node's loop: a live clock's timer fires on a runtime
+        thread, where orders would race the loop."""
+        self._cancel_timer(work, purpose)
         self._timers += 1
         name = f"{self.id}-{work.primary.client_order_id}-{self._timers}"
         key = work.primary.client_order_id
@@ -370,14 +394,16 @@ class DeskExecAlgorithm(ExecAlgorithm):
 
         def run() -> None:
             current = self._parents.get(key)
-            if current is not None and current.timer == name:
-                current.timer = None
+            if current is not None and current.timers.get(purpose) == name:
+                del current.timers[purpose]
                 self.guarded(current, callback)
 
-        work.timer = name
+        work.timers[purpose] = name
         self.clock.set_time_alert_ns(name, max(ts_ns, self.clock.timestamp_ns()), fire)
 
-    def _cancel_timer(self, work: ParentWork) -> None:
-        if work.timer is not None and work.timer in self.clock.timer_names:
-            self.clock.cancel_timer(work.timer)
-        work.timer = None
+    def _cancel_timer(self, work: ParentWork, purpose: str | None = None) -> None:
+        # One purpose's pending call, or (None) all of them.
+        for key in [purpose] if purpose is not None else list(work.timers):
+            name = work.timers.pop(key, None)
+            if name is not None and name in self.clock.timer_names:
+                self.clock.cancel_timer(name)

@@ -59,12 +59,12 @@ class IcebergExecAlgorithm(DeskExecAlgorithm):
         price = work.instrument.make_price(price).as_double()
         minimum = min_tradable(work.instrument, price)
         work.extra.update(display=max(display, minimum), price=price, minimum=minimum)
-        self._refill(work)
+        self.send_due(work)
 
     def on_child_done(self, work: ParentWork, filled: bool) -> None:
-        self._refill(work)
+        self.send_due(work)
 
-    def _refill(self, work: ParentWork) -> None:
+    def send_due(self, work: ParentWork) -> None:
         if work.working:
             return  # the shown part is still working: never more than one display out
         lot = work.instrument.size_increment.as_double()

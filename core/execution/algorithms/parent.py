@@ -39,7 +39,9 @@ class ParentWork:
     children: int = 0
     """Children sent (the primary counted if it went as the last one)."""
     last_child_ns: int | None = None
-    timer: str | None = None
+    timers: dict[str, str] = field(default_factory=dict)
+    """The pending clock alert of each purpose (``slot``: the schedule's next slot; ``pace``:
+    a child held back by the velocity limits), by purpose."""
     primary_sent: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     """The algorithm's own schedule (slots, display quantity, limit price...)."""

@@ -74,7 +74,7 @@ class ScheduledExecAlgorithm(DeskExecAlgorithm):
         for order in list(work.working.values()):
             if extra["limit"]:
                 self.cancel_child(work, order)  # re-peg: its rest goes again at the new price
-        self._top_up(work)
+        self.send_due(work)
         if work.primary.client_order_id not in self._parents:
             return  # denied or completed at once
         times = extra["times"]
@@ -84,9 +84,9 @@ class ScheduledExecAlgorithm(DeskExecAlgorithm):
 
     def on_child_done(self, work: ParentWork, filled: bool) -> None:
         if not filled:
-            self.guarded(work, self._top_up)  # a re-pegged child's rest, at the current price
+            self.guarded(work, self.send_due)  # a re-pegged child's rest, at the current price
 
-    def _top_up(self, work: ParentWork) -> None:
+    def send_due(self, work: ParentWork) -> None:
         extra = work.extra
         targets = extra["targets"]
         target = targets[min(extra["slot"], len(targets) - 1)]
