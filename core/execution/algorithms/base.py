@@ -297,8 +297,11 @@ class DeskExecAlgorithm(ExecAlgorithm):
             work.canceling.discard(event.client_order_id)
             self.on_child_done(work, filled=False)
             return
-        what = "parent" if event.client_order_id == work.primary.client_order_id else "child"
-        self.stop_parent(work, f"{what} {event.client_order_id} cancelled outside the algorithm")
+        if event.client_order_id == work.primary.client_order_id:
+            why = "cancelled by its strategy (a newer rebalance replaces it, or a cancel-all)"
+            self.stop_parent(work, f"parent {event.client_order_id} {why}")
+            return
+        self.stop_parent(work, f"child {event.client_order_id} cancelled outside the algorithm")
 
     def on_order_denied(self, event: OrderDenied) -> None:
         self._refused(event.client_order_id, f"denied: {event.reason}")
