@@ -10,8 +10,11 @@ working when the period ends.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -19,12 +22,24 @@ import pytest
 
 from core.backtest.pipeline import BacktestOutcome, run_backtest
 from core.config import load_config
-from core.data.results import FILLS_FILE, ORDERS_FILE
+from core.data.results import FILLS_FILE, ORDERS_FILE, SUMMARY_FILE
 
 ConfigWriter = Callable[..., Path]  # conftest's config_writer
 
 DAY = ("2026-01-06T00:00:00+00:00", "2026-01-07T00:00:00+00:00")  # the VWAP's history: day 1
 CHILD = re.compile(r"-E\d+$")
+HORIZON_SECS = 600  # [execution]'s default TWAP and VWAP horizon
+HALF_LOT = 0.5e-5  # BTC's lot is 1e-5, ETH's 1e-4
+
+
+@dataclass(frozen=True)
+class DayRun:
+    """A finished demo-day run: its orders (with each one's ``parent``), fills, summary."""
+
+    orders: pl.DataFrame
+    fills: pl.DataFrame
+    working_at_end: list[str]
+
 
 # Nautilus's BacktestNode calls a pandas API deprecated in pandas 3 on every run.
 pytestmark = pytest.mark.filterwarnings("ignore:Timestamp.utcnow is deprecated")
@@ -36,7 +51,7 @@ def day_run(
     config_writer: ConfigWriter,
     demo_root: str,
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> DayRun:
     folder = tmp_path_factory.mktemp(f"day-{request.param}")
     path = config_writer(
         folder / "config.toml",
@@ -49,7 +64,12 @@ def day_run(
     assert outcome.status == "COMPLETED", outcome.error
     orders = pl.read_parquet(Path(outcome.folder) / ORDERS_FILE)
     fills = pl.read_parquet(Path(outcome.folder) / FILLS_FILE)
-    return orders.with_columns(parent=pl.col("order_id").str.replace(CHILD.pattern, "")), fills
+    summary = json.loads((Path(outcome.folder) / SUMMARY_FILE).read_text())
+    return DayRun(
+        orders.with_columns(parent=pl.col("order_id").str.replace(CHILD.pattern, "")),
+        fills,
+        summary["execution_stats"]["parents_working_at_end"],
+    )
 
 
 def _parents(orders: pl.DataFrame) -> pl.DataFrame:
@@ -65,14 +85,14 @@ def _parents(orders: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_no_child_of_any_algorithm_is_denied_over_a_demo_day(day_run) -> None:
-    orders, _ = day_run
+    orders = day_run.orders
     assert orders.filter(pl.col("order_id") != pl.col("parent")).height > 50
     denied = orders.filter(pl.col("status") == "DENIED")
     assert denied.height == 0, denied.select("order_id", "rejection_reason").to_dicts()
 
 
 def test_a_new_rebalance_replaces_the_old_parent_so_parents_never_stack(day_run) -> None:
-    orders, _ = day_run
+    orders = day_run.orders
     parents = _parents(orders)
     followed = parents.filter(pl.col("next_parent").is_not_null())
     # The premise: some signals come while the previous parent is still being worked.
@@ -81,3 +101,50 @@ def test_a_new_rebalance_replaces_the_old_parent_so_parents_never_stack(day_run)
     # No order of a parent is sent after the next parent of its instrument arrived.
     stacked = followed.filter(pl.col("last_sent") > pl.col("next_parent"))
     assert stacked.height == 0, stacked.select("order_id", "last_sent", "next_parent").to_dicts()
+
+
+def test_parent_rows_keep_the_original_quantity_with_what_filled_and_the_status(
+    day_run,
+) -> None:
+    orders, fills = day_run.orders, day_run.fills
+    filled = (
+        fills.join(orders.select("order_id", "parent"), on="order_id")
+        .group_by("parent")
+        .agg(from_fills=pl.col("quantity").sum())
+    )
+    parents = _parents(orders).join(filled, on="parent", how="left")
+    assert parents.height > 40
+    for row in parents.iter_rows(named=True):
+        assert row["filled_quantity"] == pytest.approx(row["from_fills"] or 0.0, abs=1e-9), row
+        complete = row["filled_quantity"] >= row["quantity"] - HALF_LOT
+        assert (row["status"] == "FILLED") == complete, row
+    # Complete parents read FILLED at their original size (Nautilus resized a primary sent as
+    # the last slice, and closed one its children filled as CANCELED).
+    done = parents.filter(pl.col("status") == "FILLED")
+    assert done.height > 30
+    assert (done["filled_quantity"] - done["quantity"]).abs().max() < HALF_LOT
+    biggest_child = (
+        orders.filter(pl.col("order_id") != pl.col("parent"))
+        .group_by("parent")
+        .agg(biggest=pl.col("quantity").max())
+    )
+    split = done.join(biggest_child, on="parent").filter(pl.col("biggest") < pl.col("quantity"))
+    assert split.height == done.height  # every parent was split, its row is the whole
+
+
+def test_every_parent_fills_or_is_replaced_or_is_still_worked_when_the_period_ends(
+    day_run,
+) -> None:
+    parents = _parents(day_run.orders)
+    end = parents["created_at"].max().replace(hour=0, minute=0, second=0) + dt.timedelta(days=1)
+    short = parents.filter(pl.col("status") != "FILLED")
+    replaced = short.filter(pl.col("next_parent").is_not_null())
+    at_end = short.filter(pl.col("next_parent").is_null())
+    # Replaced: a newer rebalance came while it was worked (within its horizon).
+    for row in replaced.iter_rows(named=True):
+        assert row["next_parent"] - row["created_at"] < dt.timedelta(seconds=HORIZON_SECS), row
+        assert row["status"] == "CANCELED", row
+    # Still worked at the end: reported in the summary, and within a horizon of the end.
+    assert sorted(at_end["order_id"]) == day_run.working_at_end
+    for row in at_end.iter_rows(named=True):
+        assert end - row["created_at"] < dt.timedelta(seconds=HORIZON_SECS), row

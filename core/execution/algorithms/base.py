@@ -65,6 +65,9 @@ class DeskExecAlgorithm(ExecAlgorithm):
         """Finds the strategy whose checks a parent's children pass (set at registration)."""
         self.stopped: dict[str, str] = {}
         """Why each parent ended (``completed`` or the stop reason), by parent id."""
+        self.working_at_stop: list[str] = []
+        """Ids of the parents still worked when the algorithm stopped (a backtest's period
+        ended, the node stopped): the algorithm closes them, the results report them."""
         self._parents: dict[ClientOrderId, ParentWork] = {}
         self._owner: dict[ClientOrderId, ClientOrderId] = {}
         self._throttle = AlertThrottle()
@@ -84,6 +87,7 @@ class DeskExecAlgorithm(ExecAlgorithm):
             self._loop = None  # a backtest: timers call back on the engine's own thread
 
     def on_stop(self) -> None:
+        self.working_at_stop = [key.value for key in self._parents]
         for work in list(self._parents.values()):
             self.stop_parent(work, "algorithm stopped")
         self.msgbus.unsubscribe(topic="events.risk", handler=self._on_risk_event)
