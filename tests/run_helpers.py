@@ -90,6 +90,7 @@ def write_run(
             "side": "BUY",
             "order_type": "MARKET",
             "quantity": 0.01,
+            "filled_quantity": 0.01,
             "price": pl.Series([None] * orders, dtype=pl.Float64),
             "status": "FILLED",
             "created_at": _ts([times[0]] * orders),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -236,4 +237,6 @@ def _format(value: object) -> str:
         return f"{value:,.4f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    if isinstance(value, list):  # e.g. parents_working_at_end: ids, or none
+        return escape(", ".join(str(item) for item in value) or "none")
+    return escape(str(value))

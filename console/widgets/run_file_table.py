@@ -46,6 +46,7 @@ PRIORITIES = {
     "status": 1,
     "ts_event": 1,
     "created_at": 2,
+    "filled_quantity": 2,
     "fee_currency": 2,
     "order_type": 2,
     "rejection_reason": 2,

@@ -4,18 +4,22 @@ Nautilus builds no mark-to-market equity curve, and its return statistics are wr
 multi-currency cash accounts and short runs, so the desk's metrics come from this curve.
 Portfolio value is counted in one valuation currency: its cash, plus every held base currency at
 the last traded price of its instrument (cash accounts), plus unrealized PnL (margin accounts).
+``margin_used`` is the initial margin of a margin account's open positions at their last prices
+(``core.portfolio.margin``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from nautilus_trader.accounting.accounts.margin import MarginAccount
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.enums import AccountType
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Currency
 
+from core.portfolio.margin import initial_margin
 from core.portfolio.marks import last_price, unrealized_at_last
 
 NANOS_PER_SECOND = 1_000_000_000
@@ -83,11 +87,6 @@ class EquityRecorder(Actor):
                 continue
             balance = account.balance_total(self._valuation)
             cash += 0.0 if balance is None else balance.as_double()
-            if account.type == AccountType.MARGIN:
-                for money in account.margins_init().values():
-                    margin += money.as_double()
-                for money in account.margins_maint().values():
-                    margin += money.as_double()
         margin_unrealized = 0.0
         for instrument_id in self._instrument_ids:
             price = last_price(self.cache, instrument_id)
@@ -98,6 +97,8 @@ class EquityRecorder(Actor):
                 continue
             if account.type != AccountType.CASH:
                 margin_unrealized += pnl_value
+                if isinstance(account, MarginAccount):
+                    margin += initial_margin(self.cache, account, instrument_id)
                 continue
             instrument = self.cache.instrument(instrument_id)
             held = account.balance_total(instrument.base_currency) if instrument else None

@@ -7,6 +7,8 @@ and the rejection or denial reason, which the reports flatten away.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from nautilus_trader.cache.cache import Cache
 from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
@@ -24,15 +26,35 @@ def _exact(value: Price | Quantity | Money) -> float:
 
 
 def order_rows(cache: Cache) -> list[dict]:
-    """One row per order (the columns of ``orders.parquet``, timestamps in ns)."""
+    """One row per order (the columns of ``orders.parquet``, timestamps in ns).
+
+    ``created_at`` is when the order was made: for a rebalance order or an algorithm's parent,
+    the decision time (a parent's children come later, each with its own row and time).
+    A parent's row says what was asked and what became of it: ``quantity`` is its original
+    quantity (Nautilus resizes a primary sent as the last slice), ``filled_quantity`` what it
+    and its children filled, ``status`` FILLED once that is all of it (Nautilus closes a
+    primary its children filled as CANCELED), else the primary's own state.
+    """
+    orders = cache.orders()
+    family_filled: dict[str, float] = defaultdict(float)
+    for order in orders:
+        if order.exec_spawn_id is not None:
+            family_filled[order.exec_spawn_id.value] += _exact(order.filled_qty)
     rows = []
-    for order in sorted(cache.orders(), key=lambda o: (o.ts_init, o.client_order_id.value)):
+    for order in sorted(orders, key=lambda o: (o.ts_init, o.client_order_id.value)):
         operation_id, _ = parse_tags(order.tags)
         reason = None
         for event in order.events:
             if isinstance(event, OrderRejected | OrderDenied):
                 reason = event.reason
         price = getattr(order, "price", None)
+        quantity, filled, status = _exact(order.quantity), _exact(order.filled_qty), None
+        if order.exec_spawn_id == order.client_order_id:  # a parent an algorithm worked
+            quantity = _exact(order.init_event.quantity)
+            precision = order.quantity.precision
+            filled = round(family_filled[order.client_order_id.value], precision)
+            half_lot = 0.5 * 10.0**-precision
+            status = "FILLED" if filled >= quantity - half_lot else None
         rows.append(
             {
                 "order_id": order.client_order_id.value,
@@ -40,9 +62,10 @@ def order_rows(cache: Cache) -> list[dict]:
                 "instrument_key": order.instrument_id.value,
                 "side": order.side_string(),
                 "order_type": order.type_string(),
-                "quantity": _exact(order.quantity),
+                "quantity": quantity,
+                "filled_quantity": filled,
                 "price": None if price is None else _exact(price),
-                "status": order.status_string(),
+                "status": status or order.status_string(),
                 "created_at": order.ts_init,
                 "updated_at": order.ts_last,
                 "rejection_reason": reason,

@@ -195,7 +195,7 @@ def _run(
         if feed is not None:
             feed.close()
     recorder.flush()  # the feed's records are in the OMS before the summary says they are
-    orders, fills, last_prices, equity = recorded
+    orders, fills, last_prices, equity, working_at_end = recorded
     ticks = feed.stats.ticks
     mode_stats: dict[str, object] = {"mode": config.backtest.mode}
     if isinstance(feed, WindowFeed):
@@ -228,6 +228,9 @@ def _run(
             "row_groups_skipped": feed.stats.row_groups_skipped,
             "wall_seconds": wall_seconds,
             "signals": len(inputs.schedule),
+            # Parents still worked at the period's end (at most one per instrument: parents
+            # never stack); their rows say what they filled.
+            "parents_working_at_end": working_at_end,
             **mode_stats,
             **oms,
         },
@@ -271,8 +274,9 @@ def _simulate(
     feed: CatalogFeed | WindowFeed,
     report: ProgressCallback,
     guard: NodeGuard,
-) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list]]:
-    """Run the engine over the feed; return orders, fills, last prices and equity samples."""
+) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list], list[str]]:
+    """Run the engine over the feed; return orders, fills, last prices, equity samples and
+    the parents an execution algorithm was still working when the period ended."""
     span = max(inputs.end_ns - inputs.start_ns, 1)
     equity_recorder = EquityRecorder(
         EquityRecorderConfig(
@@ -320,7 +324,7 @@ def _simulate(
             strategy.run_id = run_id  # route decisions belong to this run (cleared with it)
         engine.add_strategy(strategy)
         # Idle until a parent names one (``[execution] algorithm``): ``market`` trades as before.
-        register_exec_algorithms(engine.trader, config.execution, config.data.root)
+        algorithms = register_exec_algorithms(engine.trader, config.execution, config.data.root)
         report(Progress("running", 0, span, 0))
         engine.add_data_iterator("desk-trade-ticks", feed.chunks())
         with warnings.catch_warnings():
@@ -334,6 +338,7 @@ def _simulate(
             fill_rows(engine.cache),
             last_trade_prices(engine.cache, inputs.instrument_ids),
             equity_recorder.columns,
+            sorted(p for a in algorithms for p in a.working_at_stop),
         )
     finally:
         node.dispose()

@@ -117,6 +117,7 @@ _ORDER_COLUMNS = {
     "side": pl.String,
     "order_type": pl.String,
     "quantity": pl.Float64,
+    "filled_quantity": pl.Float64,
     "price": pl.Float64,
     "status": pl.String,
     "created_at": pl.Int64,

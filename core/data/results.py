@@ -55,10 +55,13 @@ ORDERS_SCHEMA = pa.schema(
         pa.field("instrument_key", pa.string(), nullable=False),  # BTCUSDT.BINANCE
         pa.field("side", pa.string(), nullable=False),  # BUY / SELL
         pa.field("order_type", pa.string(), nullable=False),  # MARKET / LIMIT / ...
+        # An algorithm's parent: its original quantity, what it and its children filled, and
+        # FILLED once they filled it all (whatever state Nautilus left the primary in).
         pa.field("quantity", pa.float64(), nullable=False),
+        pa.field("filled_quantity", pa.float64(), nullable=False),
         pa.field("price", pa.float64(), nullable=True),  # null for market orders
         pa.field("status", pa.string(), nullable=False),  # FILLED, CANCELED, REJECTED, DENIED...
-        pa.field("created_at", TIMESTAMP, nullable=False),
+        pa.field("created_at", TIMESTAMP, nullable=False),  # the decision: the order was made
         pa.field("updated_at", TIMESTAMP, nullable=False),
         pa.field("rejection_reason", pa.string(), nullable=True),
     ]

@@ -80,6 +80,11 @@ class StrategyHost(Protocol):
         """Nautilus's own submit (to the risk engine, then the venue or an algorithm)."""
         ...
 
+    def cancel_order(self, order: Order, *args: Any, **kwargs: Any) -> None:
+        """Nautilus's own cancel (a parent not yet sent goes to its algorithm, which stops it
+        and cancels its working children)."""
+        ...
+
     def last_price(self, instrument: Instrument) -> float | None:
         """The price decisions are made at; None before any trade."""
         ...

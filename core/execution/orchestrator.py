@@ -10,7 +10,9 @@ the same code. For each line with a side:
 2. **Execution algorithm** (``core.execution.algorithms.choice``, ``[execution]``): at or above
    ``algorithm_above_notional`` the order is a parent carrying ``exec_algorithm_id`` and its
    params, worked by the algorithm (whose children pass the same risk checks); otherwise, and
-   with ``algorithm = "market"`` (the default), one plain market order.
+   with ``algorithm = "market"`` (the default), one plain market order. A new rebalance of an
+   instrument first cancels what is left of its older parents (``replace_parents``): parents
+   never stack.
 3. **OMS**: each routed order's decision (venues weighed, costs, choice, one-line explanation)
    is written through the strategy's OMS sink *before* the order goes anywhere.
 4. **Pre-trade risk** (``core.risk``), per order actually sent: a denied order is refused as
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +44,7 @@ from nautilus_trader.model.events import OrderRejected
 from nautilus_trader.model.identifiers import ExecAlgorithmId, InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Quantity
-from nautilus_trader.model.orders import MarketOrder
+from nautilus_trader.model.orders import MarketOrder, Order
 
 from core.config import ExecutionConfig, RoutingConfig
 from core.execution.algorithms.choice import choose_algorithm
@@ -122,6 +124,9 @@ class Orchestrator:
         self.external: ExternalRoutes | None = None
         """The external venues the router may use (``attach_external``; None: Nautilus only)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._parents: dict[str, list[Order]] = {}
+        """Parents sent to an execution algorithm, by instrument id, until a newer rebalance
+        of the instrument replaces them (``replace_parents``)."""
 
     def attach_external(self, routes: ExternalRoutes) -> None:
         """Route to ``routes``' instruments too: each joins the group of the asset it trades
@@ -153,6 +158,25 @@ class Orchestrator:
 
     # -- sending -------------------------------------------------------------------------------
 
+    def replace_parents(self, instrument_ids: Iterable[str]) -> list[str]:
+        """Cancel what is left of the parents still worked for ``instrument_ids`` (every
+        venue of their asset): their algorithm stops them and cancels their working children.
+        A new rebalance calls it before it plans, so it plans from the position as it is and
+        its parent replaces the old one: parents of one instrument never work side by side.
+        Returns the ids of the parents cancelled."""
+        strategy = self._strategy
+        replaced: list[str] = []
+        for instrument_id in instrument_ids:
+            for member in self.groups.get(instrument_id, (instrument_id,)):
+                for parent in self._parents.pop(member, ()):
+                    if parent.is_closed or parent.is_pending_cancel:
+                        continue
+                    strategy.cancel_order(parent)
+                    replaced.append(parent.client_order_id.value)
+        if replaced:
+            strategy.log.info(f"a new rebalance replaces the parents {', '.join(replaced)}")
+        return replaced
+
     def send(self, lines: Sequence[RebalanceLine], operation_id: str) -> int:
         """Send one order per line that has a side (several when the router splits one), in
         the order given (sells first, as planned, so they free room for the buys); returns how
@@ -162,6 +186,7 @@ class Orchestrator:
         view: MarketView | None = None
         now = strategy.clock.timestamp_ns()
         committed: Committed = {}
+        self.replace_parents(line.instrument_id for line in lines if line.side is not None)
         for line in lines:
             if line.side is None:
                 continue
@@ -290,6 +315,8 @@ class Orchestrator:
         verdict = admit_or_deny(strategy, strategy, order, intent, self._warnings, view=view)
         if not verdict.allowed:
             return view, False
+        if order.exec_algorithm_id is not None:
+            self._parents.setdefault(str(instrument.id), []).append(order)
         strategy.submit_order(order)
         return view.after(intent), True
 

@@ -186,7 +186,12 @@ class NautilusRebalanceStrategy(Strategy):
         return self.rebalance(operation_id)
 
     def rebalance(self, operation_id: str) -> list[RebalanceLine]:
-        """Send the orders that bring the portfolio to the targets in force now."""
+        """Send the orders that bring the portfolio to the targets in force now.
+
+        What is left of the parents an execution algorithm still works is cancelled first
+        (``Orchestrator.replace_parents``): the plan starts from the position as it is, and its
+        orders replace the old ones rather than stack on them."""
+        self.orchestrator.replace_parents(str(i) for i in self._instrument_ids)
         plan = self.plan()
         self.last_plan = plan
         for line in plan:

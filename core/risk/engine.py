@@ -91,6 +91,11 @@ class PreTradeRisk:
         """Count ``intent`` in the velocity windows: call it for each order actually sent."""
         self._rate.record(intent.strategy_id, intent.ts_ns)
 
+    def next_send_ns(self, strategy_id: str, ts_ns: int) -> int:
+        """When one more order of ``strategy_id`` may go and stay under the velocity limits
+        with their warning margin (``OrderRate.next_send_ns``): ``ts_ns`` when it may now."""
+        return self._rate.next_send_ns(strategy_id, ts_ns)
+
     def admit(self, intent: OrderIntent, view: MarketView, trading_state: str) -> RiskVerdict:
         """``check``, then ``record_sent`` if allowed: for a caller that sends every allowed
         order at once (the strategy, right before ``submit_order``)."""

@@ -4,7 +4,9 @@ Each scope (one strategy, or all together) keeps the send times of its last N or
 bounded deque, N being the largest of its limits. The newest N are all a window needs: an order
 exceeds a limit L exactly when the L-th most recent send is still inside the window, one index
 away, so a check costs the same whatever the rate. Excess is denied, never queued (as
-Nautilus's own throttle does): a queued order would go out at a price nobody decided on.
+Nautilus's own throttle does): a queued order would go out at a price nobody decided on. An
+execution algorithm, which decides each child when it sends it, asks ``next_send_ns`` instead
+and waits until its next child stays under the near-limit warning of every window.
 """
 
 from __future__ import annotations
@@ -115,6 +117,19 @@ class OrderRate:
             if breach is not None:
                 return breach
         return None
+
+    def next_send_ns(self, strategy_id: str, ts_ns: int) -> int:
+        """The earliest time from ``ts_ns`` on at which one more order of ``strategy_id``
+        stays below the near-limit warning of every window (the strategy's and the total):
+        the pace an algorithm keeps so that its children wait rather than be denied."""
+        sent = self._by_strategy.get(strategy_id, _NONE_SENT)
+        earliest = ts_ns
+        for windows, times in ((self._strategy, sent), (self._total, self._all)):
+            for window in windows:
+                back = max(window.warn_previous, 1)
+                if len(times) >= back:
+                    earliest = max(earliest, times[-back] + window.length_ns + 1)
+        return earliest
 
     def copy(self) -> OrderRate:
         """An independent copy: a batch (a preview) is checked as if each allowed order were

@@ -71,6 +71,7 @@ def tables() -> ResultTables:
             "side": ["BUY", "SELL", "BUY"],
             "order_type": ["MARKET", "LIMIT", "MARKET"],
             "quantity": [1, 2, 3],  # ints: cast to float64 without loss
+            "filled_quantity": [1.0, 0.0, 0.0],
             "price": [None, 40_000.5, None],
             "created_at": [T0, T0 + 1, T0 + 2],
             "updated_at": [T0 + 10, T0 + 11, T0 + 12],

@@ -38,7 +38,13 @@ from core.config import (
 from core.data.layout import trades_path
 from core.execution.algorithms import choose_algorithm
 from core.execution.algorithms.profile import load_profile, slot_weights, volume_profile
-from core.execution.algorithms.schedule import cumulative_targets, slices, slot_count, slot_times
+from core.execution.algorithms.schedule import (
+    cumulative_targets,
+    merge_small,
+    slices,
+    slot_count,
+    slot_times,
+)
 from core.live.session import NodeSession
 from core.oms import OmsStore
 
@@ -475,3 +481,96 @@ async def test_on_the_node_a_kill_stops_a_twap_and_cancels_its_working_child(
             assert parents and all(o.is_closed for o in parents)
         finally:
             await session.stop()
+
+
+# -- children judged at the market, minimums, pacing -----------------------------------------
+
+
+def test_market_children_are_judged_at_the_market_when_sent_not_at_the_arrival_price(
+    trial, demo_root: str
+) -> None:
+    # A 1 bps tolerance: the price drifts more than that over ten minutes, so a child judged
+    # at the parent's arrival price would be denied as a stale price; judged at the market
+    # when it goes, each passes.
+    trades = _trades(demo_root).filter(
+        pl.col("ts_event").is_between(PARENT_AT, PARENT_AT + 600 * SECOND)
+    )
+    drift = (trades["price"].max() - trades["price"].min()) / trades["price"][0] * 10_000
+    assert drift > 5  # the premise: an arrival-priced check would break the tolerance
+    done = trial(
+        _parent("TWAP", 0.2, horizon_secs=600, interval_secs=60),
+        risk=RiskConfig(price_tolerance_bps=1.0),
+    )
+    children = _children(done)
+    assert len(children) == 10
+    assert all(child.status == OrderStatus.FILLED for child in children)
+    assert done.strategy.denied == []
+    assert _filled(children) == pytest.approx(0.2)
+
+
+def test_merge_small_rolls_small_slices_forward_and_merges_a_small_tail_into_the_one_before() -> (
+    None
+):
+    lot = 1.0
+    # Targets 2, 5, 7, 10 with a minimum of 3: the first slot's 2 rolls into the second (5 in
+    # all), the third's 2 rolls into the last (5).
+    assert merge_small([2.0, 5.0, 7.0, 10.0], 3.0, lot) == [0.0, 5.0, 5.0, 10.0]
+    # A tail under the minimum joins the slice before it: 9 then 1 becomes 10 at the end.
+    assert merge_small([3.0, 6.0, 9.0, 10.0], 3.0, lot) == [3.0, 6.0, 6.0, 10.0]
+    # Under two minimums: the whole parent in the first slot, one order.
+    assert merge_small([1.0, 2.0, 4.0, 5.0], 3.0, lot) == [5.0, 5.0, 5.0, 5.0]
+    # Nothing to merge: unchanged.
+    assert merge_small([3.0, 6.0, 9.0, 12.0], 3.0, lot) == [3.0, 6.0, 9.0, 12.0]
+
+
+def _notional(order: Order) -> float:
+    return order.quantity.as_double() * order.avg_px
+
+
+def test_a_small_twap_parent_sends_no_child_below_the_venues_minimum_notional(trial) -> None:
+    # 0.00058 BTC (~55 USDT) in ten slices would be 0.00005-0.00006 BTC (~5 USDT) each, some
+    # under the 5 USDT minimum notional (the venue denies them): the slices merge instead.
+    done = trial(_parent("TWAP", 0.00058, horizon_secs=600, interval_secs=60))
+    children = _children(done)
+    assert done.strategy.denied == []
+    assert 1 < len(children) < 10
+    assert all(child.status == OrderStatus.FILLED for child in children)
+    assert min(_notional(child) for child in children) >= 5.0
+    assert _filled(children) == pytest.approx(0.00058)
+
+
+def test_a_twap_parent_under_two_minimums_goes_as_one_order_at_once(trial) -> None:
+    done = trial(_parent("TWAP", 0.0001, horizon_secs=600, interval_secs=60))  # ~9.5 USDT
+    (child,) = _children(done)
+    assert _sent_ns(child) == PARENT_AT
+    assert child.status == OrderStatus.FILLED and child.quantity.as_double() == pytest.approx(
+        0.0001
+    )
+
+
+def test_an_iceberg_leftover_under_the_minimum_notional_joins_the_last_refill(trial) -> None:
+    # 0.18003 in displays of 0.03: the leftover 0.00003 BTC (~3 USDT) cannot trade alone.
+    done = trial(_parent("ICEBERG", 0.18003, display_qty=0.03, limit_offset_bps=-1.0))
+    children = _children(done)
+    assert [o.quantity.as_double() for o in children] == pytest.approx([0.03] * 5 + [0.03003])
+    assert done.strategy.denied == []
+    assert _filled(children) == pytest.approx(0.18003)
+
+
+def _most_in_window(times: list[int], window_ns: int) -> int:
+    return max(sum(1 for other in times if start <= other < start + window_ns) for start in times)
+
+
+def test_iceberg_refills_wait_for_the_velocity_limits_instead_of_being_denied(trial) -> None:
+    # Marketable refills of 0.005 (40 of them) follow each fill at the pace trades print: far
+    # more than 10 a minute. Paced, the algorithm waits: nothing is denied, every window stays
+    # under the limits' warning level (80%: 1 a second, 7 a minute) and the parent fills.
+    risk = RiskConfig(max_orders_per_second=2, max_orders_per_minute=10)
+    done = trial(_parent("ICEBERG", 0.2, display_qty=0.005, limit_offset_bps=5.0), risk=risk)
+    children = _children(done)
+    assert done.strategy.denied == []
+    assert len(children) == 40
+    assert _filled(children) == pytest.approx(0.2)
+    sent = [_sent_ns(o) for o in children]
+    assert _most_in_window(sent, SECOND) <= 1
+    assert _most_in_window(sent, 60 * SECOND) == 7  # the pace binds: the test shows it waits

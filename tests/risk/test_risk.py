@@ -560,6 +560,20 @@ def test_velocity_warns_from_warn_at_of_the_window() -> None:
     )
 
 
+def test_the_next_send_time_keeps_every_velocity_window_under_its_warning() -> None:
+    engine = risk(max_orders_per_second=10, max_orders_per_minute=20, warn_at=0.8)
+    assert engine.next_send_ns(S1, T0) == T0  # nothing sent yet: now
+    send(engine, view(), *(order(0.01, ts_ns=T0 + i) for i in range(7)))
+    # The 8th in a second would be warned (80% of 10): it may go once the 1st has left.
+    assert engine.next_send_ns(S1, T0 + 7) == T0 + SECOND + 1
+    assert engine.next_send_ns(S2, T0 + 7) == T0 + 7  # another strategy's windows are its own
+    # 15 in the minute (the 16th would be warned: 80% of 20): the minute binds, not the second.
+    send(engine, view(), *(order(0.01, ts_ns=T0 + 2 * i * SECOND) for i in range(1, 9)))
+    assert engine.next_send_ns(S1, T0 + 17 * SECOND) == T0 + 60 * SECOND + 1
+    verdict = engine.check(order(0.01, ts_ns=T0 + 60 * SECOND + 1), view(), "ACTIVE")
+    assert verdict.allowed and verdict.warnings == ()
+
+
 def test_a_rate_excess_is_denied_even_for_a_reducing_order() -> None:
     engine = risk(max_orders_per_second=1)
     held = view({(S1, BTC): 1.0})

@@ -10,11 +10,13 @@ it does not, it is closed (``OrderCanceled``, Nautilus's own state for a primary
 closes) once the children have done its work.
 
 Every child is judged by the owning strategy's pre-trade checks (``core.risk.pre_trade``): its
-limits, velocity windows and trading state; a denied child is DENIED like the strategy's own
-orders and the algorithm stops working that parent. A kill (``TradingStateChanged`` to HALTED
-on ``events.risk``, which the node's kill switch and ``RiskEngine.set_trading_state`` publish)
-stops every parent of every algorithm at once and cancels their working children; a parent or
-child cancelled from outside (the strategy's ``cancel_all_orders``) stops its parent too.
+limits, velocity windows and trading state; a market child at the market when it is sent (the
+last trade, else the mid), not at the parent's arrival price. A denied child is DENIED like the
+strategy's own orders and the algorithm stops working that parent. A kill
+(``TradingStateChanged`` to HALTED on ``events.risk``, which the node's kill switch and
+``RiskEngine.set_trading_state`` publish) stops every parent of every algorithm at once and
+cancels their working children; a parent or child cancelled from outside (the strategy's
+``cancel_all_orders``) stops its parent too.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class DeskExecAlgorithm(ExecAlgorithm):
         """Finds the strategy whose checks a parent's children pass (set at registration)."""
         self.stopped: dict[str, str] = {}
         """Why each parent ended (``completed`` or the stop reason), by parent id."""
+        self.working_at_stop: list[str] = []
+        """Ids of the parents still worked when the algorithm stopped (a backtest's period
+        ended, the node stopped): the algorithm closes them, the results report them."""
         self._parents: dict[ClientOrderId, ParentWork] = {}
         self._owner: dict[ClientOrderId, ClientOrderId] = {}
         self._throttle = AlertThrottle()
@@ -82,6 +87,7 @@ class DeskExecAlgorithm(ExecAlgorithm):
             self._loop = None  # a backtest: timers call back on the engine's own thread
 
     def on_stop(self) -> None:
+        self.working_at_stop = [key.value for key in self._parents]
         for work in list(self._parents.values()):
             self.stop_parent(work, "algorithm stopped")
         self.msgbus.unsubscribe(topic="events.risk", handler=self._on_risk_event)
@@ -99,6 +105,11 @@ class DeskExecAlgorithm(ExecAlgorithm):
 
     def on_child_done(self, work: ParentWork, filled: bool) -> None:
         """A child closed (filled, or cancelled by this algorithm); send what is due."""
+
+    def send_due(self, work: ParentWork) -> None:
+        """Send what ``work`` has due now: called again when a child held back by the
+        velocity limits may go (``send_child``)."""
+        raise NotImplementedError
 
     # -- parents ---------------------------------------------------------------------------
 
@@ -132,11 +143,13 @@ class DeskExecAlgorithm(ExecAlgorithm):
         """Send a child of ``quantity`` (a market order when ``price`` is None) through the
         owner's pre-trade checks; False (and the parent stopped) if it is denied."""
         instrument = work.instrument
+        gate = None if self.gate_lookup is None else self.gate_lookup(work.primary.strategy_id)
+        now = self.clock.timestamp_ns()
+        if gate is not None and self._paced(work, gate, now):
+            return True
         qty = instrument.make_qty(quantity)
         limit = None if price is None else instrument.make_price(price)
         order = self._child_order(work, qty, limit)
-        gate = None if self.gate_lookup is None else self.gate_lookup(order.strategy_id)
-        now = self.clock.timestamp_ns()
         if gate is None:
             reason = f"no pre-trade gate: strategy {order.strategy_id} is not a desk strategy"
             deny_order(self, order, reason, published=order is work.primary)
@@ -150,7 +163,7 @@ class DeskExecAlgorithm(ExecAlgorithm):
             order_type="MARKET" if limit is None else "LIMIT",
             ts_ns=now,
             limit_price=None if limit is None else limit.as_double(),
-            expected_price=work.arrival_price if limit is None else None,
+            expected_price=self.market_price(instrument) if limit is None else None,
         )
         state = max(gate.trading_state, self._state, key=lambda s: _TIGHTNESS.get(s, 2))
         if order is not work.primary:
@@ -165,6 +178,17 @@ class DeskExecAlgorithm(ExecAlgorithm):
         work.children += 1
         work.last_child_ns = now
         self.submit_order(order)
+        return True
+
+    def _paced(self, work: ParentWork, gate: PreTradeGate, now: int) -> bool:
+        # A child the velocity windows would count too close to the limit waits: the parent
+        # calls ``send_due`` again when it may go, and sizes and prices the child then.
+        if "pace" in work.timers:
+            return True  # already waiting: that call sends what is due then
+        when = gate.risk.next_send_ns(str(work.primary.strategy_id), now)
+        if when <= now:
+            return False
+        self.at_time(work, when, self.send_due, purpose="pace")
         return True
 
     def _child_order(self, work: ParentWork, qty: Quantity, limit: Price | None) -> Order:
@@ -277,8 +301,11 @@ class DeskExecAlgorithm(ExecAlgorithm):
             work.canceling.discard(event.client_order_id)
             self.on_child_done(work, filled=False)
             return
-        what = "parent" if event.client_order_id == work.primary.client_order_id else "child"
-        self.stop_parent(work, f"{what} {event.client_order_id} cancelled outside the algorithm")
+        if event.client_order_id == work.primary.client_order_id:
+            why = "cancelled by its strategy (a newer rebalance replaces it, or a cancel-all)"
+            self.stop_parent(work, f"parent {event.client_order_id} {why}")
+            return
+        self.stop_parent(work, f"child {event.client_order_id} cancelled outside the algorithm")
 
     def on_order_denied(self, event: OrderDenied) -> None:
         self._refused(event.client_order_id, f"denied: {event.reason}")
@@ -316,6 +343,14 @@ class DeskExecAlgorithm(ExecAlgorithm):
             total += tick.size.as_double()
         return total
 
+    def market_price(self, instrument: Instrument) -> float | None:
+        """Where a market child is expected to fill: the market when it is sent (the last
+        trade, else the mid), not the parent's arrival price. A child sent minutes after
+        arrival is judged (price tolerance, notional) at the price it will meet; the arrival
+        price stays what the parent's shortfall is measured against."""
+        price = last_price(self.cache, instrument.id)
+        return None if price is None else price.as_double()
+
     def limit_price(self, instrument: Instrument, side: OrderSide, offset_bps: float) -> float:
         """The best price on the order's side (ask to buy, bid to sell; the last trade without
         quotes) moved ``offset_bps`` towards the other side (positive: more aggressive).
@@ -343,11 +378,17 @@ class DeskExecAlgorithm(ExecAlgorithm):
         except ParamError as error:
             self.stop_parent(work, str(error))
 
-    def at_time(self, work: ParentWork, ts_ns: int, callback: Callable[[ParentWork], None]) -> None:
-        """Call ``callback(work)`` at ``ts_ns`` (one pending call per parent), on the thread
-        that owns the node's loop: a live clock's timer fires on a runtime thread, where
-        orders would race the loop."""
-        self._cancel_timer(work)
+    def at_time(
+        self,
+        work: ParentWork,
+        ts_ns: int,
+        callback: Callable[[ParentWork], None],
+        purpose: str = "slot",
+    ) -> None:
+        """Call ``callback(work)`` at ``ts_ns`` (one pending call per parent and ``purpose``),
+        on the thread that owns the node's loop: a live clock's timer fires on a runtime
+        thread, where orders would race the loop."""
+        self._cancel_timer(work, purpose)
         self._timers += 1
         name = f"{self.id}-{work.primary.client_order_id}-{self._timers}"
         key = work.primary.client_order_id
@@ -360,14 +401,16 @@ class DeskExecAlgorithm(ExecAlgorithm):
 
         def run() -> None:
             current = self._parents.get(key)
-            if current is not None and current.timer == name:
-                current.timer = None
+            if current is not None and current.timers.get(purpose) == name:
+                del current.timers[purpose]
                 self.guarded(current, callback)
 
-        work.timer = name
+        work.timers[purpose] = name
         self.clock.set_time_alert_ns(name, max(ts_ns, self.clock.timestamp_ns()), fire)
 
-    def _cancel_timer(self, work: ParentWork) -> None:
-        if work.timer is not None and work.timer in self.clock.timer_names:
-            self.clock.cancel_timer(work.timer)
-        work.timer = None
+    def _cancel_timer(self, work: ParentWork, purpose: str | None = None) -> None:
+        # One purpose's pending call, or (None) all of them.
+        for key in [purpose] if purpose is not None else list(work.timers):
+            name = work.timers.pop(key, None)
+            if name is not None and name in self.clock.timer_names:
+                self.clock.cancel_timer(name)

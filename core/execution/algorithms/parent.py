@@ -7,6 +7,7 @@ value with a one-line ``ParamError`` that denies the parent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class ParentWork:
     total: float
     """The parent's quantity at arrival: the algorithm is done when this much has filled."""
     arrival_price: float | None
+    """The last price when the parent arrived: what its shortfall is measured against (each
+    market child is judged at the market when it is sent, ``DeskExecAlgorithm.market_price``)."""
     filled: float = 0.0
     working: dict[ClientOrderId, Order] = field(default_factory=dict)
     """Children sent and not yet closed."""
@@ -36,7 +39,9 @@ class ParentWork:
     children: int = 0
     """Children sent (the primary counted if it went as the last one)."""
     last_child_ns: int | None = None
-    timer: str | None = None
+    timers: dict[str, str] = field(default_factory=dict)
+    """The pending clock alert of each purpose (``slot``: the schedule's next slot; ``pace``:
+    a child held back by the velocity limits), by purpose."""
     primary_sent: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     """The algorithm's own schedule (slots, display quantity, limit price...)."""
@@ -50,6 +55,30 @@ class ParentWork:
     def remaining(self) -> float:
         """What no child covers yet."""
         return self.total - self.filled - self.working_qty
+
+
+MIN_NOTIONAL_MARGIN = 0.05
+"""Headroom over a venue's minimum notional when sizing a child ahead of its send: the price
+may move between the plan and the child (5%: far beyond a horizon's usual move)."""
+
+
+def min_tradable(instrument: Instrument, price: float | None) -> float:
+    """The smallest child the venue takes at about ``price``, in whole lots: its minimum
+    quantity, or its minimum notional (with ``MIN_NOTIONAL_MARGIN``) at ``price`` if larger;
+    one lot when the venue sets neither (no price: the minimum quantity alone)."""
+    lot = instrument.size_increment.as_double()
+    smallest = lot
+    if instrument.min_quantity is not None:
+        smallest = max(smallest, instrument.min_quantity.as_double())
+    min_notional = instrument.min_notional
+    if min_notional is not None and price is not None and price > 0:
+        units = (
+            min_notional.as_double()
+            * (1 + MIN_NOTIONAL_MARGIN)
+            / (price * float(instrument.multiplier))
+        )
+        smallest = max(smallest, math.ceil(units / lot - 1e-9) * lot)
+    return smallest
 
 
 def number(params: dict[str, Any], key: str, default: float, low: float, high: float) -> float:

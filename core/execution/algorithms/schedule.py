@@ -66,3 +66,26 @@ def cumulative_targets(total: float, weights: Sequence[float], lot: float) -> li
 def slices(targets: Sequence[float]) -> list[float]:
     """The size of each slot's child from the cumulative targets."""
     return [b - a for a, b in zip([0.0, *targets[:-1]], targets, strict=True)]
+
+
+def merge_small(targets: Sequence[float], minimum: float, lot: float) -> list[float]:
+    """``targets`` with no slice below ``minimum`` (the venue's minimum quantity, or its
+    minimum notional at the price, in units): a slot whose slice would be too small sends
+    nothing and its share rolls into the next; a tail too small is merged into the slice
+    before it. A parent under two minimums goes whole in the first slot, as one order.
+
+    The venue would deny a slice under its minimum, and a denied child stops the parent: so
+    the schedule bends (fewer, larger slices) rather than send what cannot trade.
+    """
+    total = targets[-1]
+    floor = minimum - lot / 2
+    if total < 2 * minimum - lot / 2:
+        return [total] * len(targets)
+    merged: list[float] = []
+    done = 0.0
+    for target in targets[:-1]:
+        if target - done >= floor and total - target >= floor:
+            done = target
+        merged.append(done)
+    merged.append(total)
+    return merged

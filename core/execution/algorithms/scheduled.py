@@ -2,7 +2,9 @@
 should be done by then, within the participation cap, as a market or a limit child.
 
 A subclass only says when the slots are and what share each gets (``plan``). What the cap or
-an unfilled limit child holds back is carried to later slots; after the last one the
+an unfilled limit child holds back is carried to later slots; no slice is below the venue's
+minimum quantity or notional (``schedule.merge_small``: small slices roll forward, a small tail
+joins the slice before it, a parent under two minimums goes as one order); after the last one the
 algorithm keeps a slot every interval until the parent is done (a cap binds: the horizon
 stretches rather than the cap breaking). Limit children still working at the next slot are
 cancelled and their rest sent again at the new price (re-pegged).
@@ -16,8 +18,12 @@ from nautilus_trader.config import ExecAlgorithmConfig
 from nautilus_trader.model.enums import OrderSide, OrderType
 
 from core.execution.algorithms.base import DeskExecAlgorithm
-from core.execution.algorithms.parent import ParentWork, choice, number
-from core.execution.algorithms.schedule import NANOS_PER_SECOND, cumulative_targets
+from core.execution.algorithms.parent import ParentWork, choice, min_tradable, number
+from core.execution.algorithms.schedule import (
+    NANOS_PER_SECOND,
+    cumulative_targets,
+    merge_small,
+)
 
 
 class ScheduledExecAlgorithmConfig(ExecAlgorithmConfig, frozen=True):
@@ -50,9 +56,10 @@ class ScheduledExecAlgorithm(DeskExecAlgorithm):
         interval_secs = number(params, "interval_secs", config.interval_secs, 0.001, horizon)
         times, weights = self.plan(work, params, horizon, interval_secs)
         lot = work.instrument.size_increment.as_double()
+        minimum = min_tradable(work.instrument, self._plan_price(work))
         work.extra.update(
             times=times,
-            targets=cumulative_targets(work.total, weights, lot),
+            targets=merge_small(cumulative_targets(work.total, weights, lot), minimum, lot),
             slot=-1,
             interval_ns=round(interval_secs * NANOS_PER_SECOND),
             limit=child_type == "limit",
@@ -67,7 +74,7 @@ class ScheduledExecAlgorithm(DeskExecAlgorithm):
         for order in list(work.working.values()):
             if extra["limit"]:
                 self.cancel_child(work, order)  # re-peg: its rest goes again at the new price
-        self._top_up(work)
+        self.send_due(work)
         if work.primary.client_order_id not in self._parents:
             return  # denied or completed at once
         times = extra["times"]
@@ -77,9 +84,9 @@ class ScheduledExecAlgorithm(DeskExecAlgorithm):
 
     def on_child_done(self, work: ParentWork, filled: bool) -> None:
         if not filled:
-            self.guarded(work, self._top_up)  # a re-pegged child's rest, at the current price
+            self.guarded(work, self.send_due)  # a re-pegged child's rest, at the current price
 
-    def _top_up(self, work: ParentWork) -> None:
+    def send_due(self, work: ParentWork) -> None:
         extra = work.extra
         targets = extra["targets"]
         target = targets[min(extra["slot"], len(targets) - 1)]
@@ -98,10 +105,23 @@ class ScheduledExecAlgorithm(DeskExecAlgorithm):
             if quantity < lot / 2:
                 self.log.info(f"{work.primary.client_order_id}: participation cap holds the slot")
                 return
-        minimum = work.instrument.min_quantity
-        if minimum is not None and quantity < minimum.as_double() and quantity < work.remaining:
+        price = self._child_price(work)
+        minimum = min_tradable(work.instrument, price or self.market_price(work.instrument))
+        rest = work.remaining - quantity
+        if lot / 2 < rest < minimum - lot / 2:
+            # What would be left could never trade alone: it goes with this child (or, under
+            # the cap, this child leaves a tradable rest).
+            quantity = work.remaining if extra["cap"] <= 0 else work.remaining - minimum
+        if quantity < minimum - lot / 2 and quantity < work.remaining - lot / 2:
             return  # too small to trade yet: it rolls into a later slot
-        self.send_child(work, quantity, self._child_price(work))
+        self.send_child(work, quantity, price)
+
+    def _plan_price(self, work: ParentWork) -> float | None:
+        # The price the schedule's slices are sized against the venue's minimums at.
+        primary = work.primary
+        if primary.order_type == OrderType.LIMIT:
+            return primary.price.as_double()
+        return work.arrival_price
 
     def _child_price(self, work: ParentWork) -> float | None:
         # A limit parent's price bounds every child: never pay more (or sell for less).
