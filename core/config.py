@@ -674,7 +674,7 @@ def _check_root(field: str, url: str, fail: Callable[[str, str], ConfigError]) -
         raise fail(field, f"unknown protocol {protocol!r} in {url!r} (a local path or gs://)")
     bucket = rest.split("/", 1)[0]
     if not bucket:
-        raise fail(field, f"{url!r} names no bucket")
+        raise fail(field, "names no bucket")
     if not _BUCKET.fullmatch(bucket) or ".." in bucket:
         raise fail(
             field,

@@ -210,7 +210,7 @@ def test_empty_venue_list_is_refused(tmp_path: Path) -> None:
             "results.upload_root: 'Bad Bucket!' is not a valid bucket name (3-63 lowercase "
             "letters, digits, '-', '_', '.')",
         ),
-        ('[results]\nroot = "gs:///x"\n', "results.root: 'gs:///x' names no bucket"),
+        ('[results]\nroot = "gs:///x"\n', "results.root: names no bucket"),
         ("[targets]\nmax_bytes = 0\n", "targets.max_bytes: must be positive, got 0"),
         (
             "[targets]\nmax_clock_skew_secs = inf\n",

@@ -33,10 +33,6 @@ def pnl_texts(pnl: PnlSnapshot | None) -> list[str]:
     return [f"PnL {session:+,.{d}f} day {day:+,.{d}f}" for d in (2, 0)]
 
 
-_CLOCK_WIDTH = len(" 2026-01-05 00:00:00 UTC ")
-"""The clock's width with its padding, before it was first laid out."""
-
-
 def _label_width(label: Label) -> int:
     # One line of plain text: its length and its padding.
     return len(str(label.content)) + label.styles.padding.width
@@ -200,7 +196,11 @@ class StatusHeader(Horizontal):
         pnl_padding = pnl.styles.padding.width if self._pnl_texts else 0
         pnl_least = len(self._pnl_texts[-1]) + pnl_padding if self._pnl_texts else 0
         trading_least = len(self._trading_texts[-1]) + trading_padding
-        clock_width = clock.outer_size.width or _CLOCK_WIDTH
+        # Its width from its labels: before the first layout (a screen just opened) its
+        # size is 0, and a narrow screen's rule hides the date.
+        clock_width = clock.styles.padding.width + sum(
+            _label_width(label) for label in clock.query(Label) if label.display
+        )
         clock.display = used + trading_least + pnl_least + clock_width <= room
         used += clock_width if clock.display else 0
         text = next(

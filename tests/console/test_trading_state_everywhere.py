@@ -130,7 +130,10 @@ def trading_label(screen: Screen) -> Label:
 
 def says(screen: Screen, state: str) -> bool:
     trading = trading_label(screen)
-    return str(trading.render()) == f"trading {state}" and trading.has_class(f"-{state.lower()}")
+    text = str(trading.render())
+    # ACTIVE reads "trading ACTIVE"; a state someone set says who: "HALTED by tester 12:00Z".
+    named = text == f"trading {state}" or text.startswith(f"{state} by ")
+    return named and trading.has_class(f"-{state.lower()}")
 
 
 @asynccontextmanager

@@ -83,7 +83,7 @@ async def backtests(pilot: Pilot) -> BacktestsScreen:
 
 async def fill(pilot: Pilot, screen: BacktestsScreen, **values: str) -> None:
     for name, value in values.items():
-        screen.query_one(f"#{name}", Input).value = value
+        screen.query_one(LaunchForm).query_one(f"#{name}", Input).value = value
     await pilot.pause()
 
 
@@ -304,15 +304,15 @@ async def test_the_launcher_fits_an_80_by_24_terminal(
         more = screen.query_one("#more", Collapsible)
         assert more.collapsed  # one line until asked for
         for name in MAIN_FIELDS:
-            field = screen.query_one(f"#{name}", Input)
+            field = screen.query_one(LaunchForm).query_one(f"#{name}", Input)
             assert field.region.height > 0 and visible.contains_region(field.region), name
         more.collapsed = False
         await pilot.pause()
         for name in FIELDS:
-            field = screen.query_one(f"#{name}", Input)
+            field = screen.query_one(LaunchForm).query_one(f"#{name}", Input)
             assert field.region.height > 0 and visible.contains_region(field.region), name
         for name in MORE_FIELDS:  # wide enough to show what they hold ("100000 USDT", "0.0005")
-            field = screen.query_one(f"#{name}", Input)
+            field = screen.query_one(LaunchForm).query_one(f"#{name}", Input)
             assert field.region.width >= len(field.value) + 1, name
         runs = screen.query_one(RunsPane)  # the runs are still on screen below the open form
         assert runs.region.height >= 4 and visible.contains_region(runs.region)
@@ -348,7 +348,7 @@ async def test_a_bad_strategy_venue_or_algorithm_field_opens_the_row_and_names_i
             await fill(pilot, screen, **{name: bad})
             assert set(form.problems) == {name}, form.problems
             assert words in str(screen.query_one("#problems", Static).render())
-            assert screen.query_one(f"#{name}", Input).has_class("-invalid")
+            assert screen.query_one(LaunchForm).query_one(f"#{name}", Input).has_class("-invalid")
             assert not more.collapsed  # opened, so the wrong field is in sight
             await pilot.press("ctrl+r")
             await pilot.pause(0.05)

@@ -66,7 +66,7 @@ def test_a_service_account_file_or_anonymous_access_from_the_config(tmp_path: Pa
         ('[results]\nupload_root = "/srv/up"\n', "results.upload_root: must be a gs://"),
         ('[results]\nupload_root = "gs://"\n', "results.upload_root: names no bucket"),
         (
-            '[results]\nroot = "gs://a/b"\nupload_root = "gs://c/d"\n',
+            '[results]\nroot = "gs://aaa/b"\nupload_root = "gs://ccc/d"\n',
             "results.upload_root: set while results.root is already remote",
         ),
         ('[gcs]\nendpoint = "127.0.0.1:9"\n', "gcs.endpoint: must start with http://"),
