@@ -4,7 +4,8 @@ A row of the Alerts pane has room for 40-130 characters of the message, and the 
 target file was refused runs to hundreds: the row ends in ``…`` and Enter shows the whole
 alert (time, severity, kind, instrument, run, message, details), scrolling if it is long.
 The text comes from outside (a file's contents, a venue's error): it is shown as plain text,
-never read as markup, and bounded to ``MAX_TEXT`` characters.
+never read as markup, bounded to ``MAX_TEXT`` characters and its control characters shown
+escaped (``core.errors.bounded``, as everywhere else).
 """
 
 from __future__ import annotations
@@ -20,19 +21,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.widgets.key_footer import KeyFooter
+from core.errors import bounded
 from core.oms import RiskAlert
 
 MAX_TEXT = 4_000
 """Characters of a message (and of the details) shown at most: a screenful and more at 80x24."""
 MAX_DETAILS = 20
 """Detail entries shown at most."""
-
-
-def bounded(text: str, limit: int = MAX_TEXT) -> str:
-    """``text``, or its first ``limit`` characters and how many more there are."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters not shown)"
 
 
 def alert_fields(alert: RiskAlert) -> list[tuple[str, str]]:
@@ -48,7 +43,7 @@ def alert_fields(alert: RiskAlert) -> list[tuple[str, str]]:
         fields.append(("run", alert.run_id))
     details = alert.details or {}
     for key, value in list(details.items())[:MAX_DETAILS]:
-        fields.append((str(key)[:40], bounded(str(value), 200)))
+        fields.append((bounded(str(key), 40), bounded(str(value), 200)))
     if len(details) > MAX_DETAILS:
         fields.append(("details", f"… {len(details) - MAX_DETAILS} more not shown"))
     return fields
@@ -61,7 +56,7 @@ def alert_text(alert: RiskAlert) -> Text:
         text.append(f"{label:<11}", style="bold")
         text.append(f"{value}\n")
     text.append("\n")
-    text.append(bounded(alert.message))
+    text.append(bounded(alert.message, MAX_TEXT))
     return text
 
 
