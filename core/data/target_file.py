@@ -119,11 +119,14 @@ def _read_remote(url: str, max_bytes: int) -> bytes | None:
         size = fs.size(path)
         if size is not None and size > max_bytes:
             raise DataError(_too_large(size, max_bytes), url)
-        return fs.cat_file(path, start=0, end=max_bytes + 1)
+        raw = fs.cat_file(path, start=0, end=max_bytes + 1)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise DataError(f"cannot read target-weights file ({error})", url) from None
+    if len(raw) > max_bytes:  # a store that reported no size, or the object grew
+        raise DataError(_too_large(len(raw), max_bytes, grew=True), url)
+    return raw
 
 
 def _too_large(size: int, max_bytes: int, *, grew: bool = False) -> str:

@@ -3,10 +3,11 @@ operator types in the rebalance preview; said as the file writes it or in percen
 
 from __future__ import annotations
 
+import fsspec
 import pytest
 
 from core.config import WatcherConfig
-from core.data.target_file import check_weights
+from core.data.target_file import check_weights, read_target_bytes
 from core.errors import DataError
 
 BTC = "BTCUSDT.BINANCE"
@@ -76,3 +77,13 @@ def test_weights_within_every_rule_pass() -> None:
     check_weights({BTC: 0.4, ETH: 0.3}, WatcherConfig(), KNOWN)
     check_weights({BTC: 0.1 + 0.2, ETH: 0.7}, WatcherConfig(), KNOWN)  # rounding at the gross
     check_weights({BTC: -0.5}, WatcherConfig(long_only=False, min_weight=-0.5), KNOWN)
+
+
+def test_a_remote_target_file_above_max_bytes_is_refused_and_a_small_one_read() -> None:
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/desk/big.json", b"x" * 2_000)
+    fs.pipe_file("/desk/small.json", b"{}")
+    with pytest.raises(DataError, match=r"2,000 bytes, larger than targets\.max_bytes 1,000"):
+        read_target_bytes("memory://desk/big.json", 1_000)
+    assert read_target_bytes("memory://desk/small.json", 1_000) == b"{}"
+    assert read_target_bytes("memory://desk/absent.json", 1_000) is None
