@@ -25,13 +25,14 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "data": _STORAGE,
     "oms": _STORAGE,
     "portfolio": frozenset(),
+    "fills": frozenset(),
     "risk": _BOOKS,
     "execution": _ORDERS,
-    "backtest": _ORDERS | {"execution"},
-    "live": _ORDERS | {"execution", "backtest"},
+    "backtest": _ORDERS | {"execution", "fills"},
+    "live": _ORDERS | {"execution", "backtest", "fills"},
     "runs": _ORDERS | {"execution", "backtest"},
 }
 """Package -> the packages it may import, lowest first in the listing: ``storage`` (reaching a
 root), ``data`` (the desk's files), ``oms`` (the order store), ``portfolio`` (rebalance
-arithmetic), ``risk``, ``execution``, ``backtest``, then ``live`` and ``runs``, which never
-import each other."""
+arithmetic), ``fills`` (how the simulated venue fills), ``risk``, ``execution``, ``backtest``,
+then ``live`` and ``runs``, which never import each other."""

@@ -108,8 +108,21 @@ class VenueConfig(msgspec.Struct, **_STRUCT):
     """Balances at the start, each ``"AMOUNT CURRENCY"``."""
     latency_ms: float = 20.0
     """One-way latency from the strategy to the venue: orders meet the market this much later."""
-    fill_model: Literal["last_trade_then_one_tick"] = "last_trade_then_one_tick"
-    """How market orders fill on trade ticks (see the docs' "How a backtest runs", fill model)."""
+    fill_model: Literal[
+        "trades_after_arrival", "trades_then_sqrt_impact", "last_trade_then_one_tick"
+    ] = "trades_after_arrival"
+    """How orders fill, in a backtest and in the shadow node's sandbox alike.
+    ``trades_after_arrival``: only from trades of the order's instrument printed at or after
+    its arrival, on the side that could meet it, each printed size once; the rest waits (market)
+    or rests (limit). ``trades_then_sqrt_impact``: the same, but the rest of a market order fills
+    at once, moved by square-root impact. ``last_trade_then_one_tick``: Nautilus's own matching
+    (the old default; can use trades printed before arrival). See the docs' fill models."""
+    impact_coefficient_bps: float = 10.0
+    """``trades_then_sqrt_impact``: the cost in bps of taking the whole window's traded volume;
+    a rest of ``q`` pays ``impact_coefficient_bps * sqrt(q / volume)``."""
+    impact_window_secs: float = 300.0
+    """``trades_then_sqrt_impact``: the window over which the instrument's traded volume is
+    summed for participation (up to and including the trade the order meets)."""
 
 
 class StrategyConfig(msgspec.Struct, **_STRUCT):
@@ -574,6 +587,15 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     for i, venue in enumerate(config.venues):
         if venue.latency_ms < 0 or not math.isfinite(venue.latency_ms):
             raise fail(f"venues.{i}.latency_ms", f"must be >= 0, got {venue.latency_ms}")
+        if venue.impact_coefficient_bps < 0 or not math.isfinite(venue.impact_coefficient_bps):
+            raise fail(
+                f"venues.{i}.impact_coefficient_bps",
+                f"must be >= 0, got {venue.impact_coefficient_bps}",
+            )
+        if venue.impact_window_secs <= 0 or not math.isfinite(venue.impact_window_secs):
+            raise fail(
+                f"venues.{i}.impact_window_secs", f"must be > 0, got {venue.impact_window_secs}"
+            )
         if not venue.starting_balances:
             raise fail(f"venues.{i}.starting_balances", "at least one balance is required")
         for balance in venue.starting_balances:

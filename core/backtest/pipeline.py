@@ -63,6 +63,7 @@ from core.execution.strategy import (
     NautilusRebalanceStrategyConfig,
     rebalance_strategy_config,
 )
+from core.fills.exec_client import install_desk_fills
 from core.oms.events import BacktestStarted
 from core.oms.run_recorder import RunRecorder
 from core.storage.roots import is_remote, storage_errors
@@ -313,6 +314,7 @@ def _simulate(
     try:
         node.build()  # venues, instruments and logging from the run config
         engine = node.get_engines()[0]
+        install_desk_fills(engine, config.venues)  # the honest fill models' venue clients
         engine.add_actor(equity_recorder)
         if guard.recording:
             guard.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
