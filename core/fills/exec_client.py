@@ -89,6 +89,7 @@ class TradeFlowExecClient(ExecutionClient):
         self.matcher = TradeFlowMatcher(impact)
         self._latency_ns = latency_ns
         self._now_ns: Callable[[], int] = clock.timestamp_ns
+        self._filling = True
         self._venue_ids: dict[str, VenueOrderId] = {}
         self._trade_ids = itertools.count(1)
         self._cache_ref = cache
@@ -134,10 +135,16 @@ class TradeFlowExecClient(ExecutionClient):
         for cancel in command.cancels:
             self.cancel_order(cancel)
 
+    def stop_filling(self) -> None:
+        """Stop filling: the node holding this venue is stopping (its orders get settled)."""
+        self._filling = False
+
     # Market data -------------------------------------------------------------------------
 
     def on_trade(self, tick: TradeTick) -> None:
         """Feed one printed trade of the venue to the matcher and emit the fills it gives."""
+        if not self._filling:
+            return
         instrument = self._cache_ref.instrument(tick.instrument_id)
         if instrument is None:
             return
@@ -189,7 +196,9 @@ class TradeFlowExecClient(ExecutionClient):
                 buy=order.side == OrderSide.BUY,
                 leaves=order.leaves_qty.raw,
                 limit=order.price.raw if order.order_type == OrderType.LIMIT else None,
-                arrival_ns=now + self._latency_ns,
+                # No latency: the next trade fed meets it, whatever its stamp (a replay stamps
+                # a batch of trades with one instant, which may precede the send by a hair).
+                arrival_ns=now + self._latency_ns if self._latency_ns > 0 else 0,
             )
         )
 

@@ -465,6 +465,11 @@ class DeskSandboxExecutionClient(SandboxExecutionClient):
         self._client.cancel_all_orders(command)
         self._process_on_arrival()
 
+    def stop_filling(self) -> None:
+        """Fill nothing more (the node is stopping): its orders are settled, not left to fill."""
+        if isinstance(self._client, TradeFlowExecClient):
+            self._client.stop_filling()
+
     def _process_on_arrival(self) -> None:
         # The exchange only looks at its in-flight queue when data arrive; a quiet market
         # would hold the order forever. A timer at the arrival does what a backtest clock does.
