@@ -175,10 +175,12 @@ def fill_rule_problems(
 
     Checked from the result files and the input trades alone, as an auditor would:
 
-    - every fill is at a printed trade of its instrument: the same instant and price, the
-      aggressor on the side the order takes (a BUY fill at a trade a buyer made), and not
-      before the order arrived (``created_at + latency_ns``);
-    - no printed size is used twice: at each (instrument, instant, price, side) our fills add
+    - every fill is at a trade of its instrument printed at the fill's instant, not before the
+      order arrived (``created_at + latency_ns``): either a trade on the order's side at the
+      fill's price (it took liquidity: a BUY at a trade a buyer made), or, for a limit order
+      filled at its limit, a trade of the other side at or through the limit (its resting
+      order was hit);
+    - no printed size is used twice: at each (instrument, instant, aggressor side) our fills add
       up to at most what traded there;
     - an order's fills add up to at most its quantity, and to exactly it when FILLED.
 
@@ -186,12 +188,11 @@ def fill_rule_problems(
     ``side`` the aggressor's BUY/SELL).
     """
     problems: list[str] = []
-    printed: dict[tuple[str, int, float, str], float] = {}
+    printed: dict[tuple[str, int, str], pl.DataFrame] = {}
     for key, market in trades.items():
-        grouped = market.group_by(["ts_event", "price", "side"]).agg(pl.col("size").sum())
-        for ts, price, side, size in grouped.iter_rows():
-            printed[(key, ts, price, side)] = size
-    used: dict[tuple[str, int, float, str], float] = {}
+        for (ts, side), group in market.partition_by(["ts_event", "side"], as_dict=True).items():
+            printed[(key, ts, side)] = group
+    used: dict[tuple[str, int, str], float] = {}
     by_order = fills.partition_by("order_id", as_dict=True)
     for order in orders.iter_rows(named=True):
         name = f"{order['order_id']} ({order['side']} {order['quantity']})"
@@ -202,20 +203,32 @@ def fill_rule_problems(
         if order["status"] == "FILLED" and abs(filled - order["quantity"]) > 1e-9:
             problems.append(f"{name}: FILLED but its fills add up to {filled}")
         arrival = order["created_at"] + latency_ns
+        buy = order["side"] == "BUY"
+        other = "SELL" if buy else "BUY"
+        limit = order.get("price") if order["order_type"] == "LIMIT" else None
         for fill in () if own is None else own.iter_rows(named=True):
-            at = (order["instrument_key"], fill["ts_event"], fill["price"], order["side"])
-            if fill["ts_event"] < arrival:
-                problems.append(f"{name}: filled at {fill['ts_event']}, before arriving {arrival}")
-            if at not in printed:
-                problems.append(
-                    f"{name}: fill {fill['quantity']} @ {fill['price']} at {fill['ts_event']} "
-                    f"is at no {order['side']} trade printed then"
-                )
-                continue
-            used[at] = used.get(at, 0.0) + fill["quantity"]
-    for at, quantity in used.items():
-        if quantity > printed[at] + 1e-9:
-            problems.append(f"{at}: our fills took {quantity} of the {printed[at]} printed")
+            key, ts, px = order["instrument_key"], fill["ts_event"], fill["price"]
+            if ts < arrival:
+                problems.append(f"{name}: filled at {ts}, before arriving {arrival}")
+            taken = printed.get((key, ts, order["side"]))
+            if taken is not None and (taken["price"] == px).any():
+                pool = (key, ts, order["side"])
+            else:
+                hit = printed.get((key, ts, other))
+                through = None
+                if hit is not None and limit is not None and px == limit:
+                    through = hit.filter(pl.col("price") <= px if buy else pl.col("price") >= px)
+                if through is None or through.height == 0:
+                    problems.append(
+                        f"{name}: fill {fill['quantity']} @ {px} at {ts} meets no trade then"
+                    )
+                    continue
+                pool = (key, ts, other)
+            used[pool] = used.get(pool, 0.0) + fill["quantity"]
+    for pool, quantity in used.items():
+        size = float(printed[pool]["size"].sum())
+        if quantity > size + 1e-9:
+            problems.append(f"{pool}: our fills took {quantity} of the {size} printed")
     return problems
 
 

@@ -6,8 +6,8 @@ market order one tick worse at once; its hooks (``FillModel``, liquidity consump
 make an order wait for later trades. So with an honest model the venue's execution client does
 not hand our orders to the matching engine: it acknowledges them, gives them to
 ``core.fills.matcher`` and emits the fills the matcher decides, each at the printed trade's time,
-with the venue's taker fee. Positions, balances, the cache and the OMS see ordinary Nautilus
-order events; the simulated exchange still holds the account.
+with the venue's fee (taker; maker when a resting limit is hit). Positions, balances, the cache
+and the OMS see ordinary Nautilus order events; the simulated exchange still holds the account.
 
 The same client runs in a backtest (``install_trade_flow_venue`` swaps it in after
 ``BacktestNode.build``) and in the shadow node's sandbox (``core.live.venues``), so both fill
@@ -248,8 +248,8 @@ class TradeFlowExecClient(ExecutionClient):
                 last_qty=last_qty,
                 last_px=last_px,
                 quote_currency=instrument.quote_currency,
-                commission=taker_commission(instrument, last_qty, last_px),
-                liquidity_side=LiquiditySide.TAKER,
+                commission=commission(instrument, last_qty, last_px, fill.maker),
+                liquidity_side=LiquiditySide.MAKER if fill.maker else LiquiditySide.TAKER,
                 ts_event=fill.ts_ns,
             )
         if quantity < fill.quantity and not order.is_closed:
@@ -266,11 +266,11 @@ class TradeFlowExecClient(ExecutionClient):
         return Quantity(abs(net), order.quantity.precision).raw
 
 
-def taker_commission(instrument: Any, quantity: Quantity, price: Price) -> Money:
-    """The instrument's taker fee on a fill, as Nautilus's ``MakerTakerFeeModel`` charges it
-    (our fills all take liquidity)."""
+def commission(instrument: Any, quantity: Quantity, price: Price, maker: bool) -> Money:
+    """The instrument's maker or taker fee on a fill, as Nautilus's ``MakerTakerFeeModel``
+    charges it."""
     notional = instrument.notional_value(quantity, price, use_quote_for_inverse=False)
-    value = notional.as_decimal() * instrument.taker_fee
+    value = notional.as_decimal() * (instrument.maker_fee if maker else instrument.taker_fee)
     currency = (
         instrument.get_base_currency() if instrument.is_inverse else instrument.quote_currency
     )

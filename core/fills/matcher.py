@@ -10,8 +10,9 @@ The rules (``core.fills.models`` names the models):
   own instrument printed at or after the arrival, and seen after the order was added, fill it:
   a trade the strategy saw before sending has already happened.
 - **Side**: a buy takes what sellers offered, so it fills against trades whose aggressor bought
-  (or is unknown), at or under its limit; a sell against trades whose aggressor sold, at or over
-  its limit. Fills are at the trade's price.
+  (or is unknown), at or under its limit, at the trade's price (taking liquidity). A buy limit
+  is also hit by sellers: a trade whose aggressor sold at or under its limit fills it at its
+  limit (resting liquidity, a maker fill). A sell mirrors this.
 - **Each printed size fills at most once** across all our orders, oldest order first.
 - What the trades cannot fill **waits** for later trades (a market order) or **rests** (a limit
   order). With an impact model, the rest of a market order fills at once at the first trade's
@@ -68,6 +69,8 @@ class Fill:
     ts_ns: int
     impact: bool = False
     """True for the part filled by the impact model (not against a printed trade)."""
+    maker: bool = False
+    """True when a resting limit was hit (at its limit price): the venue's maker fee applies."""
 
 
 @dataclass(slots=True)
@@ -125,11 +128,13 @@ class TradeFlowMatcher:
                 continue
             first_meeting = not order.met_market
             order.met_market = True
-            if remaining > 0 and _meets(order, price, aggressor):
+            meets = _meets(order, price, aggressor) if remaining > 0 else None
+            if meets is not None:
                 quantity = min(order.leaves, remaining)
                 remaining -= quantity
                 order.leaves -= quantity
-                fills.append(Fill(order.key, quantity, price, ts_ns))
+                fill_price, maker = meets
+                fills.append(Fill(order.key, quantity, fill_price, ts_ns, maker=maker))
             if first_meeting and order.leaves > 0 and order.limit is None and self._impact:
                 fills.append(self._impact_fill(order, instrument, ts_ns, price, price_increment))
             if order.leaves == 0:
@@ -161,8 +166,17 @@ class TradeFlowMatcher:
             volume.total -= volume.trades.popleft()[1]
 
 
-def _meets(order: WorkingOrder, price: int, aggressor: int) -> bool:
-    # A buy takes offers (trades a buyer lifted); a sell takes bids. Unknown aggressor: either.
+def _meets(order: WorkingOrder, price: int, aggressor: int) -> tuple[int, bool] | None:
+    """Whether a trade at ``price`` fills ``order``: None, or (the fill price, maker)."""
+    limit = order.limit
     if order.buy:
-        return aggressor != SELLER and (order.limit is None or price <= order.limit)
-    return aggressor != BUYER and (order.limit is None or price >= order.limit)
+        if limit is not None and price > limit:
+            return None
+        if aggressor != SELLER:
+            return price, False  # it takes the offer the buyer lifted
+        return (limit, True) if limit is not None else None  # a seller hits our bid
+    if limit is not None and price < limit:
+        return None
+    if aggressor != BUYER:
+        return price, False
+    return (limit, True) if limit is not None else None
