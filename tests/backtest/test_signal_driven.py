@@ -43,7 +43,9 @@ INSTRUMENTS = ("BTCUSDT.BINANCE", "ETHUSDT.BINANCE")
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 END = dt.datetime(2026, 1, 7, tzinfo=dt.UTC)
 NS = 1_000_000_000
-WINDOW_SECS = 300
+WINDOW_SECS = 900
+"""Longer than the slowest order of the period takes to fill from the trades printed after
+it (the honest fill model: 614 s at most here), so the windows cover every fill."""
 WINDOW_NS = WINDOW_SECS * NS
 
 # Nautilus's BacktestNode calls a pandas API deprecated in pandas 3 on every run.
@@ -210,8 +212,10 @@ def test_signal_driven_reads_far_fewer_bytes_and_ticks_than_full(
     signal_run: BacktestOutcome, full_run: BacktestOutcome
 ) -> None:
     windowed, full = stats_of(signal_run), stats_of(full_run)
-    assert windowed["bytes_read"] < 0.5 * full["bytes_read"]
-    assert windowed["ticks_processed"] < 0.25 * full["ticks_processed"]
+    # Fifteen-minute windows after signals minutes apart overlap (measured: 54% of the bytes,
+    # 28% of the ticks); the direction-change mode is for far fewer.
+    assert windowed["bytes_read"] < 0.6 * full["bytes_read"]
+    assert windowed["ticks_processed"] < 0.35 * full["ticks_processed"]
     assert windowed["row_groups_read"] < 0.5 * full["row_groups_read"]
     # The comparison figures come from the files' metadata, in the same run.
     assert windowed["ticks_in_files"] == full["ticks_processed"]
