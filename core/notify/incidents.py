@@ -27,6 +27,8 @@ SEVERITY_RANK = {"INFO": 0, "WARNING": 1, "ERROR": 2, "CRITICAL": 3}
 HALT_RULES = frozenset({"trading_state", "drawdown_limit", "daily_loss_limit"})
 """Alerts whose incident lasts while the node is not trading ACTIVE."""
 NODE_DOWN_RULE = "node_down"
+JUDGED_STATES = frozenset({"RUNNING", "DEGRADED"})
+"""The node states whose heartbeat opens or resolves incidents."""
 _SECOND = 1_000_000_000
 
 
@@ -134,7 +136,13 @@ class IncidentBook:
         return [message]
 
     def on_status(self, status: NodeStatus, now_ns: int) -> list[Message]:
-        """The node's heartbeat: incidents its parts open, and those its state resolves."""
+        """The node's heartbeat: incidents its parts open, and those its state resolves.
+
+        Only a node that runs is judged: while it starts (its clients still connecting) or
+        stops, its feed and parts are down by design, and say nothing of an incident.
+        """
+        if status.node_state not in JUDGED_STATES:
+            return []
         messages = []
         problems = status_problems(status)
         for key, reason in problems.items():

@@ -111,6 +111,16 @@ def test_a_failing_oms_writer_and_a_venue_down_are_problems() -> None:
     }
 
 
+def test_a_starting_node_whose_feed_is_not_connected_yet_opens_nothing() -> None:
+    book = IncidentBook(CONFIG)
+    starting = msgspec.structs.replace(
+        heartbeat(T0, node_state="STARTING"), data_feed="DOWN", venue_connection="DOWN"
+    )
+    assert book.on_status(starting, T0) == []
+    (opened, _) = book.on_status(msgspec.structs.replace(starting, node_state="DEGRADED"), T0)
+    assert opened.incident == "part:data feed"
+
+
 def test_node_down_from_a_console_is_resolved_once_a_node_runs() -> None:
     book = IncidentBook(CONFIG)
     book.on_alert(alert(1, rule="node_down", severity="CRITICAL", at=T0), T0 + S)
