@@ -192,7 +192,9 @@ class Notifier:
             return
         status = self._status
         mode = self._mode if status is None else status.mode
-        trading = status.trading_state if status is not None else _persisted_state(connection)
+        # The state recorded in force, fresher than the last heartbeat (up to a beat old): an
+        # automatic halt's alert and its state change are written together.
+        trading = _persisted_state(connection)
         for message in messages:
             title, body = compose(message, self.desk, mode, trading)
             outgoing = Outgoing(
