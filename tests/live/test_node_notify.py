@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 from node_helpers import node_config, running, until
 from webhook_server import HangingServer, WebhookServer
 
 from core.config import NotifyConfig
-from core.oms import RiskAlert
+from core.errors import ConfigError
+from core.live.session import NodeSession
+from core.oms import OmsStore, RiskAlert
 from core.risk.trading_state import change_trading_state
 
 
@@ -52,3 +55,19 @@ async def test_a_kill_reaches_halted_while_a_channel_hangs_and_the_others_hear_o
         assert "trading state HALTED by alice" in hook.received[1]["message"]
         assert health["notify 1"] == "OK" and health["notify 2"] == "OK"
         print(f"kill -> HALTED with a channel hanging: {halted_ms:.1f} ms")
+
+
+async def test_a_channel_whose_secret_is_not_set_refuses_the_node_before_it_is_built(
+    config_writer, tmp_path: Path, demo_root: str
+) -> None:
+    base = node_config(config_writer, tmp_path, demo_root)
+    notify = NotifyConfig(urls=("tgram://${DESK_BOT_TOKEN_NOT_SET}/12345",))
+    config = msgspec.structs.replace(base, notify=notify)
+    async with await OmsStore.open(config.oms.database) as store:
+        with pytest.raises(ConfigError) as raised:
+            await NodeSession.create(config, store)
+        assert str(raised.value) == (
+            "notify.urls.0: ${DESK_BOT_TOKEN_NOT_SET} is not set in the node's environment"
+        )
+        assert await store.node_holder() is None  # the OMS was let go again
+        assert await store.node_status() is None  # no heartbeat: nothing of the node ran
