@@ -23,7 +23,7 @@ from pathlib import Path
 from core.config import AppConfig
 from core.errors import one_line
 from core.notify.channels import Channel, load_channels
-from core.notify.incidents import IncidentBook, Message
+from core.notify.incidents import IncidentBook, Message, alert_key
 from core.notify.sender import ChannelSender, Outgoing
 from core.notify.text import compose
 from core.oms import NodeStatus, Notification, RiskAlert
@@ -161,9 +161,14 @@ class Notifier:
             " (SELECT alert_id FROM notifications WHERE alert_id IS NOT NULL) ORDER BY rowid",
             (since,),
         ).fetchall()
-        self._dispatch(
-            [m for row in missed for m in self._book.on_alert(_alert(row), now)], connection
-        )
+        messages = []
+        for row in missed:
+            alert = _alert(row)
+            told = latest.get(alert_key(alert))
+            if told is not None and alert.ts_event <= told[3]:
+                continue  # came before its incident's last message: counted then, or resolved
+            messages += self._book.on_alert(alert, now)
+        self._dispatch(messages, connection)
         return cursor
 
     def _poll(self, connection: sqlite3.Connection, cursor: int) -> int:

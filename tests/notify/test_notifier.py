@@ -182,6 +182,30 @@ async def test_a_restarted_notifier_sends_what_was_missed_and_nothing_twice(
         assert hook.titles() == ["DESK-A: ERROR target_file", "DESK-A: CRITICAL node_down"]
 
 
+async def test_a_restart_after_an_incident_was_resolved_does_not_announce_its_repeats(
+    tmp_path: Path,
+) -> None:
+    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+        first = await started(config(hook.url(), resolve_after_secs=0.2), store)
+        try:
+            store.submit_many([alert(n) for n in range(5)])  # one incident, four repeats
+            await rows_until(store, lambda r: {x.kind for x in r} == {"incident", "resolved"}, "")
+        finally:
+            await asyncio.to_thread(first.stop)
+        second = await started(config(hook.url()), store)
+        try:
+            store.submit(alert(0, rule="orphaned_orders"))  # read after the catch-up
+            await store.flush()
+            await until(lambda: len(hook.received) == 3, what="the new incident")
+        finally:
+            await asyncio.to_thread(second.stop)
+        assert hook.titles() == [
+            "DESK-A: ERROR target_file",
+            "DESK-A: resolved target_file",
+            "DESK-A: ERROR orphaned_orders",
+        ]
+
+
 async def test_channel_secrets_come_from_the_environment_and_are_never_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
