@@ -28,10 +28,13 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "risk": _BOOKS,
     "execution": _ORDERS,
     "backtest": _ORDERS | {"execution"},
-    "live": _ORDERS | {"execution", "backtest"},
+    "notify": _STORAGE | {"oms"},
+    "monitor": _STORAGE | {"oms"},
+    "live": _ORDERS | {"execution", "backtest", "notify", "monitor"},
     "runs": _ORDERS | {"execution", "backtest"},
 }
 """Package -> the packages it may import, lowest first in the listing: ``storage`` (reaching a
 root), ``data`` (the desk's files), ``oms`` (the order store), ``portfolio`` (rebalance
-arithmetic), ``risk``, ``execution``, ``backtest``, then ``live`` and ``runs``, which never
+arithmetic), ``risk``, ``execution``, ``backtest``, ``notify`` (messages to the desk's
+channels) and ``monitor`` (the health endpoint), then ``live`` and ``runs``, which never
 import each other."""
