@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,17 +83,27 @@ def figures(values: list[float]) -> str:
     )
 
 
-async def write_to_submit(folder: Path, data_root: str, writes: int, interval: float) -> None:
+async def write_to_submit(
+    folder: Path,
+    data_root: str,
+    writes: int,
+    interval: float,
+    configure: Callable[[AppConfig], AppConfig] | None = None,
+) -> list[float]:
+    """Measure and print write -> submitted; returns its latencies (ms). ``configure`` changes
+    the node's config (``bench_notify`` turns notifications and the health endpoint on)."""
     from core.live.session import NodeSession
 
     config = config_for(folder, data_root, 60.0)
+    if configure is not None:
+        config = configure(config)
     async with await OmsStore.open(config.oms.database) as store:
         session = NodeSession(config, store)
         state = await session.start()
         if state.node_state != "RUNNING":
             print(f"  node not running: {state.detail}")
             await session.stop()
-            return
+            return []
         await asyncio.sleep(2.0)  # every instrument has traded (prices in the cache)
         # Popen, not asyncio's subprocesses: importing Nautilus set uvloop's policy, which has
         # no child watcher for this (standard) loop.
@@ -121,6 +132,7 @@ async def write_to_submit(folder: Path, data_root: str, writes: int, interval: f
     )
     print(f"  write -> submitted: {figures(latencies)}")
     print(f"  write -> watcher saw the change: {figures(detect)}")
+    return latencies
 
 
 def _accepted(session: object) -> list:

@@ -187,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and upload again those that are not",
     )
 
+    notify = commands.add_parser(
+        "notify", parents=[config_option], help="the desk's notification channels ([notify])"
+    )
+    notify.add_argument(
+        "--test", action="store_true", help="send a test message to every channel now"
+    )
+
     compare = commands.add_parser(
         "compare",
         parents=[config_option],
@@ -240,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.uploads import run_uploads_command
 
             return run_uploads_command(args)
+        if args.command == "notify":
+            from console.commands.notify import run_notify_command
+
+            return run_notify_command(args)
         if args.command == "compare":
             from console.commands.compare import run_compare_command
 

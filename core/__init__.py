@@ -29,10 +29,13 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "risk": _BOOKS,
     "execution": _ORDERS,
     "backtest": _ORDERS | {"execution", "fills"},
-    "live": _ORDERS | {"execution", "backtest", "fills"},
+    "notify": _STORAGE | {"oms"},
+    "monitor": _STORAGE | {"oms"},
+    "live": _ORDERS | {"execution", "backtest", "fills", "notify", "monitor"},
     "runs": _ORDERS | {"execution", "backtest"},
 }
 """Package -> the packages it may import, lowest first in the listing: ``storage`` (reaching a
 root), ``data`` (the desk's files), ``oms`` (the order store), ``portfolio`` (rebalance
 arithmetic), ``fills`` (how the simulated venue fills), ``risk``, ``execution``, ``backtest``,
-then ``live`` and ``runs``, which never import each other."""
+``notify`` (messages to the desk's channels) and ``monitor`` (the health endpoint), then
+``live`` and ``runs``, which never import each other."""

@@ -452,6 +452,50 @@ class RoutingConfig(msgspec.Struct, **_STRUCT):
     bps through the decision price (Gemini has no market orders)."""
 
 
+class NotifyConfig(msgspec.Struct, **_STRUCT):
+    """Notifications to the desk's phones (``core.notify``): the node sends its ERROR and
+    CRITICAL alerts through apprise, one message per incident, so nobody has to watch the
+    terminal at night. Off while ``urls`` is empty."""
+
+    urls: tuple[str, ...] = ()
+    """apprise URLs, one per channel (``tgram://...``, ``slack://...``, ``ntfy://...``,
+    ``mailtos://...``, ``json://host/path`` for a plain webhook). ``${NAME}`` is replaced by
+    the environment variable ``NAME`` when the node starts, so tokens stay out of this file;
+    logs, the Health pane and the OMS show each URL with its secrets masked."""
+    desk: str = ""
+    """The desk's name at the head of each message; empty: ``node.trader_id``."""
+    min_severity: Literal["ERROR", "CRITICAL"] = "ERROR"
+    """The least severe alert sent: ``ERROR`` sends ERROR and CRITICAL, ``CRITICAL`` only
+    CRITICAL."""
+    remind_after_secs: float = 1800.0
+    """An incident still open this long after its last message is sent again, as a reminder
+    (with how many alerts it raised since)."""
+    resolve_after_secs: float = 900.0
+    """An incident without a state to watch (a refused target file, a denied order) is
+    resolved after this long without another alert of its kind; a halt is resolved by the
+    re-arm, a part of the node by the part working again."""
+    max_per_minute: int = 10
+    """Messages one channel may send per minute; more wait their turn (incidents, not alerts,
+    become messages, so a storm of one kind is still one message)."""
+    timeout_secs: float = 10.0
+    """One send's bound: a channel that does not answer is recorded as failed after this."""
+    catch_up_secs: float = 3600.0
+    """At start, alerts this recent that no notification covers yet are sent (a node_down a
+    console recorded while no node ran, an alert raised just before a restart)."""
+
+
+class HealthConfig(msgspec.Struct, **_STRUCT):
+    """The node's health endpoint (``core.monitor``): ``/healthz`` for a probe and ``/metrics``
+    for Prometheus. Off while ``listen`` is empty."""
+
+    listen: str = ""
+    """``HOST:PORT`` the node serves on, e.g. ``127.0.0.1:9108``; empty: no endpoint."""
+    allow_remote: bool = False
+    """Serve on an address other than loopback (``0.0.0.0``, a LAN address). The endpoint has
+    no authentication: without this, only ``127.0.0.1``, ``::1`` or ``localhost`` is
+    accepted."""
+
+
 class AppConfig(msgspec.Struct, **_STRUCT):
     """The whole configuration file."""
 
@@ -473,6 +517,8 @@ class AppConfig(msgspec.Struct, **_STRUCT):
     external_venues: tuple[ExternalVenueConfig, ...] = ()
     execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    notify: NotifyConfig = msgspec.field(default_factory=NotifyConfig)
+    health: HealthConfig = msgspec.field(default_factory=HealthConfig)
 
 
 _BALANCE = re.compile(r"^\s*(?P<amount>[0-9]+(\.[0-9]+)?)\s+(?P<currency>[A-Z0-9]{2,10})\s*$")
@@ -610,7 +656,59 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     _validate_external_venues(config, fail)
     _validate_routing(config, fail)
     _validate_storage(config, fail)
+    _validate_notify(config.notify, fail)
+    _validate_health(config.health, fail)
     return config
+
+
+def _validate_notify(notify: NotifyConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    # The URLs themselves are checked when the node starts (core.notify.channels): their
+    # ${NAME} variables belong to the node's environment, not to every command's.
+    for name in ("remind_after_secs", "resolve_after_secs", "timeout_secs", "catch_up_secs"):
+        value = getattr(notify, name)
+        if not math.isfinite(value) or value <= 0:
+            raise fail(f"notify.{name}", f"must be a positive number of seconds, got {value}")
+    if notify.max_per_minute <= 0:
+        raise fail("notify.max_per_minute", f"must be positive, got {notify.max_per_minute}")
+    for i, url in enumerate(notify.urls):
+        if "://" not in url:
+            raise fail(f"notify.urls.{i}", "is not an apprise URL (SCHEME://...)")
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+"""The addresses ``[health] listen`` may name without ``allow_remote``."""
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9108`` for IPv6) as (host, port).
+
+    Raises
+    ------
+    ValueError
+        Not ``HOST:PORT`` with a port from 1 to 65535 (the message says which part).
+    """
+    host, sep, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host:
+        raise ValueError(f"'{listen}' is not HOST:PORT (e.g. 127.0.0.1:9108)")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"'{listen}': the port must be a number from 1 to 65535")
+    return host, int(port)
+
+
+def _validate_health(health: HealthConfig, fail: Callable[[str, str], ConfigError]) -> None:
+    if not health.listen:
+        return
+    try:
+        host, _ = parse_listen(health.listen)
+    except ValueError as error:
+        raise fail("health.listen", str(error)) from None
+    if host not in LOOPBACK_HOSTS and not health.allow_remote:
+        raise fail(
+            "health.listen",
+            f"'{host}' is not loopback: the endpoint has no authentication; set "
+            "health.allow_remote = true to serve beyond this machine",
+        )
 
 
 def _validate_routing(config: AppConfig, fail: Callable[[str, str], ConfigError]) -> None:

@@ -67,6 +67,9 @@ from core.live.strategy import (
     denied_text,
 )
 from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatcher, WatchOutcome
+from core.monitor.loop_lag import LoopLag
+from core.monitor.server import HealthServer
+from core.notify.notifier import Notifier
 from core.oms import OmsStore
 from core.oms.events import (
     AuditEntry,
@@ -135,6 +138,23 @@ class NodeSession:
         self._now_ns = now_ns
         self.lease = lease
         """The OMS held for this node; None until ``start`` takes it (without ``create``)."""
+        self.notifier: Notifier | None = None
+        """Sends the node's ERROR and CRITICAL alerts to ``[notify] urls`` (None: none set).
+        Built first: a bad URL is refused before anything of the node exists."""
+        if config.notify.urls:
+            self.notifier = Notifier(
+                config, store.path, store.submit, mode=(mode or config.node.mode).upper()
+            )
+        self.loop_lag: LoopLag | None = None
+        """The event loop's lag, measured while the health endpoint is on."""
+        self.health_server: HealthServer | None = None
+        """``/healthz`` and ``/metrics`` on ``[health] listen`` (None: not set)."""
+        if config.health.listen:
+            self.loop_lag = LoopLag()
+            self.health_server = HealthServer(
+                config, store.path, writer_stats=lambda: store.stats, loop_lag=self.loop_lag
+            )
+        self._lag_task: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
         self.engine = NautilusLiveEngine(config, loop, mode=mode, confirm_live=confirm_live)
         self.strategy = LiveRebalanceStrategy(
@@ -249,6 +269,13 @@ class NodeSession:
                 raise
         self._started = True
         try:
+            if self.notifier is not None:  # first: an alert of the start itself is sent too
+                self.notifier.start()
+            if self.health_server is not None and self.loop_lag is not None:
+                self.health_server.start()  # a port in use refuses the node before it trades
+                self._lag_task = asyncio.get_running_loop().create_task(
+                    self.loop_lag.measure(), name="node-loop-lag"
+                )
             self._beat("STARTING")
             if self.external is not None:  # connected first: a persisted kill cancels there too
                 await self.external.start()
@@ -293,7 +320,7 @@ class NodeSession:
                 with contextlib.suppress(Exception):
                     await self._external_kill
             await self.external.stop()
-        for task in (self._heartbeat, self._state_watch, self._flattening):
+        for task in (self._heartbeat, self._state_watch, self._flattening, self._lag_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -310,6 +337,10 @@ class NodeSession:
             self._beat("STOPPED")
             try:
                 await self.store.flush()
+                if self.notifier is not None:  # reads what was just flushed, sends it
+                    await asyncio.to_thread(self.notifier.stop)
+                if self.health_server is not None:
+                    await asyncio.to_thread(self.health_server.stop)
             finally:
                 await self._release()
 
@@ -747,6 +778,8 @@ class NodeSession:
         if phase is None:  # STARTING and STOPPED: the parts are not running, by design
             status = msgspec.structs.replace(status, parts=self.parts())
         self.store.submit(status)
+        if self.notifier is not None:
+            self.notifier.observe(status)
         if self.pnl is not None and self.strategy.is_running:
             snapshot = self.pnl.snapshot()
             if snapshot is not None:
@@ -768,6 +801,8 @@ class NodeSession:
         parts = [*self.watcher.parts(), task_part("state watch", self._state_watch)]
         if self.external is not None:
             parts.extend(self.external.poller.parts())
+        if self.notifier is not None:
+            parts.extend(self.notifier.parts())
         stats = self.store.stats
         if stats.last_error is not None:
             parts.append(("OMS writer", "WARN", stats.last_error[:300]))

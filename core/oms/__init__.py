@@ -40,6 +40,7 @@ from core.oms.events import (
     TradingStateRecord,
     UploadState,
 )
+from core.oms.notification_record import NOTIFICATION_KINDS, Notification
 from core.oms.pnl_record import MARK_SOURCES, InstrumentPnl, PnlSnapshot
 from core.oms.schema import SCHEMA_VERSION
 from core.oms.store import DEFAULT_DATABASE, Changes, OmsStore
@@ -51,6 +52,7 @@ __all__ = [
     "MARK_SOURCES",
     "NODE_MODES",
     "NODE_STATES",
+    "NOTIFICATION_KINDS",
     "RUN_STATES",
     "SCHEMA_VERSION",
     "SEVERITIES",
@@ -69,6 +71,7 @@ __all__ = [
     "NodeReleased",
     "NodeStarted",
     "NodeStatus",
+    "Notification",
     "OmsError",
     "OmsMissingError",
     "OmsStore",

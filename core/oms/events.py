@@ -31,6 +31,8 @@ record                  key                         tables
                                                     holding it names in ``replaces``)
 ``NodeReleased``        token                       deletes that holding's node_holder row
 ``PnlSnapshot``         (a single row)              pnl (state; ``core.oms.pnl_record``)
+``Notification``        notification_id             notifications (history;
+                                                    ``core.oms.notification_record``)
 ======================  ==========================  ===========================================
 
 Construction checks only the values the OMS itself defines (upload and run states, alert
@@ -46,6 +48,7 @@ from typing import Any
 import msgspec
 
 from core.errors import one_line_text
+from core.oms.notification_record import Notification
 from core.oms.pnl_record import PnlSnapshot
 
 _RECORD = {"frozen": True, "kw_only": True}
@@ -556,4 +559,5 @@ Record = (
     | NodeReleased
     | TargetsRecord
     | PnlSnapshot
+    | Notification
 )

@@ -39,6 +39,7 @@ from core.oms.events import (
     TradingStateRecord,
     UploadState,
 )
+from core.oms.notification_record import Notification
 from core.oms.schema import BACKTEST_FED
 
 _JSON_FIELDS = frozenset(
@@ -153,6 +154,7 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
         ),
     ),
     NodeReleased: (_Statement("node_holder", "DELETE FROM node_holder WHERE token = ?"),),
+    Notification: (_history("notifications", _fields(Notification)),),
     PnlSnapshot: (
         _state("pnl", _fields(PnlSnapshot), ("id",), "excluded.ts_event >= pnl.ts_event"),
     ),

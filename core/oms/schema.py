@@ -10,7 +10,8 @@ schema grew in steps: the trading tables (v1), the operations tables (v2), the n
 heartbeat, the persisted trading state and the backtest marks on trading rows (v3), the flatten
 flag (v4), the router's decisions (v5), child orders' parents (v6), then the node that holds the
 OMS (v7), the node's parts (v8), the targets in force (v9), the node's marks and PnL (v10), and
-where a trading-state change came from with the ORPHANED order status (v11).
+where a trading-state change came from with the ORPHANED order status (v11), and the
+notifications sent to the desk's channels (v12).
 
 Conventions: timestamps are int64 ns since the epoch, UTC; prices, quantities and money are
 REAL (as in the result files); tables are STRICT so a wrong type is an error, not a silent
@@ -431,6 +432,30 @@ _V11_PROVENANCE = (
     "CREATE INDEX orders_open_recent ON orders (is_open, ts_event)",
 )
 
+_V12_NOTIFICATIONS = (
+    # Each message the node's notifier sent to a channel, or failed to (core.notify): one row
+    # per channel per message, the channel's URL masked. Keyed by its own id; read newest first.
+    """
+    CREATE TABLE notifications (
+        notification_id TEXT PRIMARY KEY,
+        ts_event INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        incident TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        alert_id TEXT,
+        error TEXT,
+        elapsed_ms REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX notifications_recent ON notifications (ts_event)",
+    "CREATE INDEX notifications_by_alert ON notifications (alert_id) WHERE alert_id IS NOT NULL",
+    "INSERT INTO table_versions (name) VALUES ('notifications')",
+)
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V1_TRADING,
     _V2_OPERATIONS,
@@ -443,6 +468,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _V9_TARGETS,
     _V10_PNL,
     _V11_PROVENANCE,
+    _V12_NOTIFICATIONS,
 )
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
@@ -469,5 +495,6 @@ TABLES = (
     "node_holder",
     "targets",
     "pnl",
+    "notifications",
 )
 """Every data table of the current schema (``table_versions`` has a row for each)."""

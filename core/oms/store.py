@@ -47,6 +47,7 @@ from core.oms.events import (
     UploadState,
 )
 from core.oms.ingest import decode, is_record, select_columns
+from core.oms.notification_record import Notification
 from core.oms.opening import (
     connect,
     database_exists,
@@ -330,6 +331,12 @@ class OmsStore:
         """The latest ``limit`` risk alerts, newest first."""
         return await self._select(
             RiskAlert, "FROM risk_alerts ORDER BY ts_event DESC LIMIT ?", (limit,)
+        )
+
+    async def notifications(self, limit: int = 100) -> list[Notification]:
+        """The latest ``limit`` messages sent (or failed) to the desk's channels, newest first."""
+        return await self._select(
+            Notification, "FROM notifications ORDER BY ts_event DESC LIMIT ?", (limit,)
         )
 
     async def routes(self, client_order_ids: Sequence[str]) -> dict[str, RoutedOrder]:

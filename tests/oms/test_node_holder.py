@@ -57,7 +57,7 @@ async def test_a_v6_database_gains_an_empty_holder_table_and_keeps_its_rows(
                 connection.execute(statement)
         connection.execute("PRAGMA user_version = 6")
     async with await OmsStore.open(path) as store:
-        assert await store.schema_version() == SCHEMA_VERSION == 11
+        assert await store.schema_version() == SCHEMA_VERSION == 12
         assert len(await store.fills()) == 1
         assert await store.node_holder() is None
         before = await store.version()

@@ -111,7 +111,7 @@ async def test_a_v2_database_is_migrated_keeping_its_rows(tmp_path: Path) -> Non
     path = tmp_path / "oms.sqlite"
     _v2_database(path)
     async with await OmsStore.open(path) as store:
-        assert await store.schema_version() == SCHEMA_VERSION == 11
+        assert await store.schema_version() == SCHEMA_VERSION == 12
         assert [run.run_id for run in await store.runs()] == ["BT-1"]
         (kept,) = await store.fills()
         assert (kept.trade_id, kept.run_id) == ("T-1", None)  # a node's fill, as it was
