@@ -23,24 +23,17 @@ import pytest
 
 from core.backtest.pipeline import run_backtest
 from core.config import load_config
-from core.data.layout import (
-    INSTRUMENT_SCHEMA,
-    SIGNAL_SCHEMA,
-    TRADE_SCHEMA,
-    instruments_path,
-    signals_path,
-    trades_path,
-)
+from core.data.binance_sample import SAMPLE_FILE, write_sample
+from core.data.layout import SIGNAL_SCHEMA, signals_path
 
 ConfigWriter = Callable[..., Path]  # conftest's config_writer
 FillRuleCheck = Callable[..., list[str]]  # conftest's fill_rule
 
 # The shared data folder sits beside the checkout (README: ../shared/data/real/).
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-TRADES_FILE = REAL / "binance_btcusdt_trades_2021-01-08.parquet"
+TRADES_FILE = REAL / SAMPLE_FILE
 DAY = dt.date(2021, 1, 8)
 BTC = "BTCUSDT.BINANCE"
-TICK = 0.01
 LATENCY_NS = 20_000_000
 MIDNIGHT_NS = int(dt.datetime(2021, 1, 8, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
 # Three target sets inside the 46 recorded seconds: buy, trim, add back.
@@ -56,46 +49,9 @@ pytestmark = [
 ]
 
 
-def real_trades() -> pa.Table:
-    """The recorded trades in the desk's schema (``buyer_maker`` True: the seller aggressed)."""
-    raw = pq.read_table(TRADES_FILE)
-    ts = raw["timestamp"].cast(pa.int64()).to_numpy() * 1_000_000  # ms -> ns
-    sells = np.asarray(raw["buyer_maker"].to_pylist()) == "True"
-    return pa.table(
-        {
-            "ts_event": pa.array(ts, pa.int64()),
-            "price": raw["price"],
-            "size": raw["quantity"],
-            "side": pa.array(np.where(sells, "SELL", "BUY")).cast(pa.string()),
-            "trade_id": raw["trade_id"].cast(pa.string()),
-        },
-        schema=TRADE_SCHEMA,
-    )
-
-
 def write_real_day(root: Path) -> pa.Table:
     """Lay the real trades, Binance's BTCUSDT spec and the target sets out under ``root``."""
-    trades = real_trades()
-    spec = {
-        "instrument_id": BTC,
-        "venue": "BINANCE",
-        "symbol": "BTCUSDT",
-        "kind": "spot",
-        "base": "BTC",
-        "quote": "USDT",
-        "settlement": "USDT",
-        "tick_size": TICK,
-        "lot_size": 0.000001,
-        "price_precision": 2,
-        "size_precision": 6,
-        "min_quantity": 0.000001,
-        "max_quantity": None,
-        "min_notional": 0.0,  # none in the recorded spec
-        "maker_fee": 0.001,
-        "taker_fee": 0.001,
-        "multiplier": 1.0,
-        "is_inverse": False,
-    }
+    trades = write_sample(TRADES_FILE, root)
     signals = pa.table(
         {
             "ts_event": [MIDNIGHT_NS + ms * 1_000_000 for ms, _, _ in TARGETS],
@@ -106,13 +62,9 @@ def write_real_day(root: Path) -> pa.Table:
         },
         schema=SIGNAL_SCHEMA,
     )
-    for path, table in (
-        (trades_path(str(root), DAY, BTC), trades),
-        (instruments_path(str(root), DAY), pa.Table.from_pylist([spec], INSTRUMENT_SCHEMA)),
-        (signals_path(str(root), DAY), signals),
-    ):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
+    path = signals_path(str(root), DAY)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(signals, path)
     return trades
 
 
