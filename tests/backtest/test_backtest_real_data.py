@@ -134,3 +134,54 @@ def test_real_trades_backtest_fills_at_real_prices_after_the_decision(
         # what was taken at each instant and price.
         assert at_each_instant(got) == at_each_instant(expected), order["order_id"]
         assert len(got) > 10  # each order dwarfs the real trades: it waited for many
+
+
+def _real_run(
+    config_writer: ConfigWriter, tmp_path: Path, fill_model: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    trades = pl.from_arrow(write_real_day(tmp_path / "data"))
+    config = config_writer(
+        tmp_path / "config.toml",
+        data_root=str(tmp_path / "data"),
+        results_root=str(tmp_path / "results"),
+        backtest={"start": "2021-01-08T00:00:00Z", "end": "2021-01-08T00:01:00Z"},
+        venues=[{"fill_model": fill_model}],
+    )
+    outcome = run_backtest(load_config(config))
+    assert outcome.status == "COMPLETED", outcome.error
+    return (
+        trades,
+        read(outcome.folder, "orders.parquet"),
+        read(outcome.folder, "fills.parquet"),
+    )
+
+
+def test_the_legacy_fill_model_fails_the_audit_that_the_default_passes(
+    config_writer: ConfigWriter, tmp_path: Path, fill_rule: FillRuleCheck
+) -> None:
+    # Nautilus's own matching (the old default): the rest of each order one tick worse at once,
+    # at no printed trade, and more than the trades printed at that instant.
+    trades, orders, fills = _real_run(config_writer, tmp_path, "last_trade_then_one_tick")
+    problems = fill_rule(orders, fills, {BTC: trades}, LATENCY_NS)
+    assert len(problems) >= len(orders)
+    assert any("meets no trade" in problem for problem in problems)
+
+
+def test_the_impact_model_fills_the_rest_at_once_at_a_price_moved_against_the_order(
+    config_writer: ConfigWriter, tmp_path: Path
+) -> None:
+    _, orders, fills = _real_run(config_writer, tmp_path, "trades_then_sqrt_impact")
+    assert orders["status"].to_list() == ["FILLED"] * 3
+    for order in orders.iter_rows(named=True):
+        own = fills.filter(pl.col("order_id") == order["order_id"]).sort("ts_event")
+        assert own.height == 2  # the first trade after arrival, then the rest with impact
+        first, rest = own.row(0, named=True), own.row(1, named=True)
+        assert rest["ts_event"] == first["ts_event"]
+        worse = (
+            rest["price"] > first["price"]
+            if order["side"] == "BUY"
+            else rest["price"] < first["price"]
+        )
+        assert worse, order["order_id"]
+        moved_bps = abs(rest["price"] / first["price"] - 1) * 1e4
+        assert 0 < moved_bps <= 10.0  # the default coefficient: 10 bps at participation 1
