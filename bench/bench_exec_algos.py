@@ -15,8 +15,9 @@ what filled; positive is a cost. ``filled`` is the share of the parents' quantit
 
 Two sources:
 
-- ``demo``: generated data (3 days, the last traded), 16 parents an hour apart (BTC and ETH,
-  each bucket, a BUY and a SELL), the interval 600 s, one backtest per way and model;
+- ``demo``: generated data (3 days, the last traded), 32 parents 40 minutes apart (BTC and
+  ETH, each bucket, a BUY and a SELL, twice), the interval 600 s, one backtest per way and
+  model;
 - ``real``: Binance's recorded BTCUSDT trades (46 s, ``../shared/data/real``), 8 parents at
   12 s (each bucket, BUY and SELL), the interval 10 s, one backtest per parent, way and model.
 
@@ -56,6 +57,7 @@ WAYS = ("market", "twap", "vwap", "iceberg")
 FIRST_DAY = dt.date(2026, 1, 5)
 BTC, ETH = "BTCUSDT.BINANCE", "ETHUSDT.BINANCE"
 SECOND = 1_000_000_000
+SPACING_MIN = 40  # between parents on the demo day: each is done before the next comes
 LOTS = {BTC: 1e-5, ETH: 1e-4}
 REAL_DATA = ROOT.parent / "shared" / "data" / "real" / SAMPLE_FILE
 # Room to trade any bucket: balances in every currency (a cash account sells what it holds)
@@ -140,7 +142,7 @@ def _trial(root, instruments, start, end, parents, folder, model, profiles=None)
     )
 
 
-def demo(folder: Path, trades: int, horizon: float, interval: float) -> dict:
+def demo(folder: Path, trades: int, horizon: float, interval: float, repeats: int) -> dict:
     root = str(folder / "demo")
     generate_demo_data(root, days=3, first_day=FIRST_DAY, trades_per_day={BTC: trades, ETH: trades})
     day = FIRST_DAY + dt.timedelta(days=2)
@@ -148,13 +150,15 @@ def demo(folder: Path, trades: int, horizon: float, interval: float) -> dict:
     reader = TickReader(root)
     horizon_ns = round(horizon * SECOND)
     specs: list[tuple[str, str, float, int, float]] = []  # instrument, side, bucket, at, qty
-    for instrument in (BTC, ETH):
-        for bucket in BUCKETS:
-            for side in ("BUY", "SELL"):
-                at = int((start + dt.timedelta(hours=1 + len(specs))).timestamp()) * SECOND
-                qty = _sized(reader, instrument, at, horizon_ns, bucket)
-                specs.append((instrument, side, bucket, at, qty))
-    end = start + dt.timedelta(hours=len(specs) + 2)
+    for _ in range(repeats):
+        for instrument in (BTC, ETH):
+            for bucket in BUCKETS:
+                for side in ("BUY", "SELL"):
+                    moment = start + dt.timedelta(minutes=30 + SPACING_MIN * len(specs))
+                    at = int(moment.timestamp()) * SECOND
+                    qty = _sized(reader, instrument, at, horizon_ns, bucket)
+                    specs.append((instrument, side, bucket, at, qty))
+    end = start + dt.timedelta(minutes=30 + SPACING_MIN * len(specs) + 90)
     results: dict = {}
     for model in MODELS:
         for way in WAYS:
@@ -203,7 +207,8 @@ def table(title: str, results: dict) -> None:
     print()
     print(title)
     for model in MODELS:
-        print(f"fill model {model}: shortfall bps (+ = cost), mean over parents [filled %]")
+        count = len(results[(model, "market")]) // len(BUCKETS)
+        print(f"fill model {model}: shortfall bps (+ = cost), mean of {count} parents [filled %]")
         print(f"{'bucket':<8}{'notional':>14}" + "".join(f"{way:>18}" for way in WAYS))
         for bucket in BUCKETS:
             notional = statistics.fmean(
@@ -223,10 +228,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("demo", "real", "both"), default="both")
     parser.add_argument("--trades", type=int, default=120_000, help="demo trades a day")
+    parser.add_argument("--repeats", type=int, default=2, help="demo parents per bucket/side")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-exec-"))
     if args.source in ("demo", "both"):
-        results = demo(folder, args.trades, horizon=600.0, interval=60.0)
+        results = demo(folder, args.trades, 600.0, 60.0, args.repeats)
         table("demo data, interval 600 s; TWAP/VWAP horizon 600 s, a child every 60 s", results)
     if args.source in ("real", "both"):
         if not REAL_DATA.exists():
