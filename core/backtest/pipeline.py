@@ -54,7 +54,7 @@ from core.data.results import (
     write_results,
 )
 from core.data.run_id import allocate_run_id
-from core.data.signal_windows import signal_windows
+from core.data.signal_windows import orders_filled_after_their_window, signal_windows
 from core.errors import EmptyWindowError, RunCancelled, TradeConsoleError, bounded
 from core.execution.algorithms.choice import register_exec_algorithms
 from core.execution.oms_feed import OmsFeed, OmsFeedConfig
@@ -206,6 +206,12 @@ def _run(
             "window_seconds_total": sum(e - s for s, e in feed.windows) / NANOS_PER_SECOND,
             "bytes_in_files": feed.bytes_in_files,
             "ticks_in_files": feed.rows_in_files,
+            # Orders still filling after their window: make the windows longer than that.
+            "orders_filled_after_their_window": orders_filled_after_their_window(
+                {row["order_id"]: row["created_at"] for row in orders},
+                ((row["order_id"], row["ts_event"]) for row in fills),
+                feed.windows,
+            ),
         }
     wall_seconds = time.perf_counter() - wall_start
     oms: dict[str, object] = {} if recorder.problem is None else {"oms": recorder.problem}

@@ -145,11 +145,14 @@ class TradeFlowExecClient(ExecutionClient):
         """Feed one printed trade of the venue to the matcher and emit the fills it gives."""
         if not self._filling:
             return
+        key = tick.instrument_id.value
+        if self.matcher.idle(key):
+            return
         instrument = self._cache_ref.instrument(tick.instrument_id)
         if instrument is None:
             return
         fills = self.matcher.on_trade(
-            tick.instrument_id.value,
+            key,
             tick.ts_event,
             tick.price.raw,
             tick.size.raw,

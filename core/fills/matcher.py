@@ -100,6 +100,11 @@ class TradeFlowMatcher:
         orders = self._working.get(instrument)
         return None if orders is None else orders.pop(key, None)
 
+    def idle(self, instrument: str) -> bool:
+        """Whether a trade of ``instrument`` can be skipped: no order of it works and no
+        impact model needs its volume (the per-trade fast path)."""
+        return self._impact is None and not self._working.get(instrument)
+
     def working(self, instrument: str | None = None) -> list[WorkingOrder]:
         """The orders still working, oldest first (of ``instrument``, or all)."""
         if instrument is not None:

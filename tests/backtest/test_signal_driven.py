@@ -330,3 +330,34 @@ def test_a_bad_day_file_fails_the_signal_driven_run_with_one_line_naming_it(
     assert outcome.status == "FAILED"
     assert outcome.error is not None and "\n" not in outcome.error
     assert problem in outcome.error and str(path) in outcome.error
+
+
+def test_orders_still_filling_after_their_window_are_named_in_the_summary(
+    config_writer: ConfigWriter,
+    demo_root: str,
+    tmp_path: Path,
+    signal_run: BacktestOutcome,
+    signal_times: dict[str, int],
+) -> None:
+    # Windows long enough: no order outlives its window.
+    assert stats_of(signal_run)["orders_filled_after_their_window"] == []
+    # One-minute windows: large orders go on filling in later windows, and the summary says
+    # which (recomputed here from the result files and the signals).
+    config = write_run_config(config_writer, tmp_path, demo_root, mode="signals", window_secs=60)
+    run = run_backtest(load_config(config))
+    orders, fills = read(run.folder, ORDERS_FILE), read(run.folder, FILLS_FILE)
+    short = signal_windows(signal_times.values(), 60 * NS, ns(START), ns(END))
+    starts = np.array([low for low, _ in short])
+    window_end = {
+        order["order_id"]: short[int(np.searchsorted(starts, order["created_at"], "right")) - 1][1]
+        for order in orders.iter_rows(named=True)
+    }
+    late = sorted(
+        {
+            fill["order_id"]
+            for fill in fills.iter_rows(named=True)
+            if fill["ts_event"] >= window_end[fill["order_id"]]
+        }
+    )
+    assert late, "one-minute windows must cut some order short"
+    assert stats_of(run)["orders_filled_after_their_window"] == late
