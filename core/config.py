@@ -166,6 +166,14 @@ class BacktestConfig(msgspec.Struct, **_STRUCT):
     window_secs: int = 300
     """Signal-driven mode: seconds of ticks streamed after each signal; overlapping windows
     merge. Fills later than this after their signal are not simulated the same way."""
+    fetch: Literal["every-signal", "direction-change"] = "every-signal"
+    """Signal-driven mode: which signals get a window of ticks. ``every-signal``: each one is
+    applied and rebalanced to. ``direction-change``: only a signal that changes the side
+    (long > 0, short < 0, flat 0) of some instrument's target in force (an instrument it does
+    not list keeps its target; at the start every side is flat) is fetched and applied; the
+    others are skipped whole: no ticks, no rebalance, the previous targets stay, so weights
+    drift from target between direction changes (``core.backtest.signal_fetch``). Ignored in
+    ``full`` mode, like ``window_secs``."""
 
 
 class LoggingConfig(msgspec.Struct, **_STRUCT):
