@@ -95,6 +95,10 @@ class UploadsConfig(msgspec.Struct, **_STRUCT):
     wait_secs: float = 120.0
     """How long ``trade-console backtest`` waits for its run's uploads before leaving the rest
     queued (they resume with ``trade-console uploads`` or the next run)."""
+    probe_secs: float = 60.0
+    """How often a running node checks that ``results.upload_root``'s bucket answers (a part
+    of the node in the Health pane, ``status`` and ``/healthz``: WARN when it does not); 0:
+    never. A check may take ``timeout_secs``."""
 
 
 class VenueConfig(msgspec.Struct, **_STRUCT):
@@ -838,7 +842,7 @@ def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]
     uploads = config.uploads
     if uploads.max_attempts < 1:
         raise fail("uploads.max_attempts", f"must be at least 1, got {uploads.max_attempts}")
-    for name in ("backoff_secs", "max_backoff_secs", "timeout_secs", "wait_secs"):
+    for name in ("backoff_secs", "max_backoff_secs", "timeout_secs", "wait_secs", "probe_secs"):
         value = getattr(uploads, name)
         if not math.isfinite(value) or value < 0 or (value == 0 and name == "timeout_secs"):
             raise fail(f"uploads.{name}", f"must be a positive number, got {value}")
