@@ -91,7 +91,8 @@ async def test_a_run_uploads_byte_identical_under_its_run_id(
     server, tmp_path: Path, run_folder, log_dir: Path
 ) -> None:
     folder, run_id = copy_of(run_folder, tmp_path)
-    config = desk_config(tmp_path)
+    # No retry is expected here: a timeout roomy enough for a loaded machine (2 s was not).
+    config = desk_config(tmp_path, msgspec.structs.replace(FAST, timeout_secs=15.0))
     (tmp_path / "logs").mkdir()
     log = shutil.copy(log_dir / f"{run_id}.log", tmp_path / "logs")  # the run's Nautilus log
     async with await OmsStore.open(config.oms.database) as store:
