@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="signal-driven mode: seconds of ticks after each signal ([backtest] window_secs)",
     )
+    backtest.add_argument(
+        "--fetch",
+        choices=("every-signal", "direction-change"),
+        help="signal-driven mode: a window after every signal, or only after those that change "
+        "a side (long/short/flat) ([backtest] fetch)",
+    )
     # Read as text and checked by apply_overrides (as the console's form is): one line per field.
     for option, what in (
         ("--min-trade-notional", "strategy.min_trade_notional: smaller orders are skipped"),

@@ -25,16 +25,17 @@ ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
     "data": _STORAGE,
     "oms": _STORAGE,
     "portfolio": frozenset(),
+    "fills": frozenset(),
     "risk": _BOOKS,
     "execution": _ORDERS,
-    "backtest": _ORDERS | {"execution"},
+    "backtest": _ORDERS | {"execution", "fills"},
     "notify": _STORAGE | {"oms"},
     "monitor": _STORAGE | {"oms"},
-    "live": _ORDERS | {"execution", "backtest", "notify", "monitor"},
+    "live": _ORDERS | {"execution", "backtest", "fills", "notify", "monitor"},
     "runs": _ORDERS | {"execution", "backtest"},
 }
 """Package -> the packages it may import, lowest first in the listing: ``storage`` (reaching a
 root), ``data`` (the desk's files), ``oms`` (the order store), ``portfolio`` (rebalance
-arithmetic), ``risk``, ``execution``, ``backtest``, ``notify`` (messages to the desk's
-channels) and ``monitor`` (the health endpoint), then ``live`` and ``runs``, which never
-import each other."""
+arithmetic), ``fills`` (how the simulated venue fills), ``risk``, ``execution``, ``backtest``,
+``notify`` (messages to the desk's channels) and ``monitor`` (the health endpoint), then
+``live`` and ``runs``, which never import each other."""

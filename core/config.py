@@ -95,6 +95,10 @@ class UploadsConfig(msgspec.Struct, **_STRUCT):
     wait_secs: float = 120.0
     """How long ``trade-console backtest`` waits for its run's uploads before leaving the rest
     queued (they resume with ``trade-console uploads`` or the next run)."""
+    probe_secs: float = 60.0
+    """How often a running node checks that ``results.upload_root``'s bucket answers (a part
+    of the node in the Health pane, ``status`` and ``/healthz``: WARN when it does not); 0:
+    never. A check may take ``timeout_secs``."""
 
 
 class VenueConfig(msgspec.Struct, **_STRUCT):
@@ -108,8 +112,21 @@ class VenueConfig(msgspec.Struct, **_STRUCT):
     """Balances at the start, each ``"AMOUNT CURRENCY"``."""
     latency_ms: float = 20.0
     """One-way latency from the strategy to the venue: orders meet the market this much later."""
-    fill_model: Literal["last_trade_then_one_tick"] = "last_trade_then_one_tick"
-    """How market orders fill on trade ticks (see the docs' "How a backtest runs", fill model)."""
+    fill_model: Literal[
+        "trades_after_arrival", "trades_then_sqrt_impact", "last_trade_then_one_tick"
+    ] = "trades_after_arrival"
+    """How orders fill, in a backtest and in the shadow node's sandbox alike.
+    ``trades_after_arrival``: only from trades of the order's instrument printed at or after
+    its arrival, on the side that could meet it, each printed size once; the rest waits (market)
+    or rests (limit). ``trades_then_sqrt_impact``: the same, but the rest of a market order fills
+    at once, moved by square-root impact. ``last_trade_then_one_tick``: Nautilus's own matching
+    (the old default; can use trades printed before arrival). See the docs' fill models."""
+    impact_coefficient_bps: float = 10.0
+    """``trades_then_sqrt_impact``: the cost in bps of taking the whole window's traded volume;
+    a rest of ``q`` pays ``impact_coefficient_bps * sqrt(q / volume)``."""
+    impact_window_secs: float = 300.0
+    """``trades_then_sqrt_impact``: the window over which the instrument's traded volume is
+    summed for participation (up to and including the trade the order meets)."""
 
 
 class StrategyConfig(msgspec.Struct, **_STRUCT):
@@ -153,6 +170,14 @@ class BacktestConfig(msgspec.Struct, **_STRUCT):
     window_secs: int = 300
     """Signal-driven mode: seconds of ticks streamed after each signal; overlapping windows
     merge. Fills later than this after their signal are not simulated the same way."""
+    fetch: Literal["every-signal", "direction-change"] = "every-signal"
+    """Signal-driven mode: which signals get a window of ticks. ``every-signal``: each one is
+    applied and rebalanced to. ``direction-change``: only a signal that changes the side
+    (long > 0, short < 0, flat 0) of some instrument's target in force (an instrument it does
+    not list keeps its target; at the start every side is flat) is fetched and applied; the
+    others are skipped whole: no ticks, no rebalance, the previous targets stay, so weights
+    drift from target between direction changes (``core.backtest.signal_fetch``). Ignored in
+    ``full`` mode, like ``window_secs``."""
 
 
 class LoggingConfig(msgspec.Struct, **_STRUCT):
@@ -620,6 +645,15 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     for i, venue in enumerate(config.venues):
         if venue.latency_ms < 0 or not math.isfinite(venue.latency_ms):
             raise fail(f"venues.{i}.latency_ms", f"must be >= 0, got {venue.latency_ms}")
+        if venue.impact_coefficient_bps < 0 or not math.isfinite(venue.impact_coefficient_bps):
+            raise fail(
+                f"venues.{i}.impact_coefficient_bps",
+                f"must be >= 0, got {venue.impact_coefficient_bps}",
+            )
+        if venue.impact_window_secs <= 0 or not math.isfinite(venue.impact_window_secs):
+            raise fail(
+                f"venues.{i}.impact_window_secs", f"must be > 0, got {venue.impact_window_secs}"
+            )
         if not venue.starting_balances:
             raise fail(f"venues.{i}.starting_balances", "at least one balance is required")
         for balance in venue.starting_balances:
@@ -808,7 +842,7 @@ def _validate_storage(config: AppConfig, fail: Callable[[str, str], ConfigError]
     uploads = config.uploads
     if uploads.max_attempts < 1:
         raise fail("uploads.max_attempts", f"must be at least 1, got {uploads.max_attempts}")
-    for name in ("backoff_secs", "max_backoff_secs", "timeout_secs", "wait_secs"):
+    for name in ("backoff_secs", "max_backoff_secs", "timeout_secs", "wait_secs", "probe_secs"):
         value = getattr(uploads, name)
         if not math.isfinite(value) or value < 0 or (value == 0 and name == "timeout_secs"):
             raise fail(f"uploads.{name}", f"must be a positive number, got {value}")

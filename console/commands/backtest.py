@@ -45,9 +45,11 @@ def apply_overrides(config: AppConfig, args: argparse.Namespace) -> AppConfig:
         "start": args.start,
         "end": args.end,
         "targets": args.targets,
-        # --mode/--window-secs: getattr, so a parser without them (an older cli.py) still works
+        # --mode/--window-secs/--fetch: getattr, so a parser without them (an older cli.py, the
+        # console's launch form) still works
         "mode": getattr(args, "mode", None),
         "window_secs": getattr(args, "window_secs", None),
+        "fetch": getattr(args, "fetch", None),
         "instruments": _instruments(args.instruments),
     }
     backtest = msgspec.structs.replace(

@@ -36,6 +36,7 @@ from core.data.ticks import TickReader
 from core.execution.algorithms.base import DeskExecAlgorithm
 from core.execution.algorithms.choice import register_exec_algorithms
 from core.execution.strategy import NautilusRebalanceStrategy, NautilusRebalanceStrategyConfig
+from core.fills.exec_client import install_desk_fills
 from core.portfolio.marks import last_price
 
 
@@ -160,6 +161,7 @@ def run_trial(
         latency_model=get_latency_model(nautilus_venue),
         trade_execution=True,
     )
+    install_desk_fills(engine, (desk_venue,))
     for instrument in instruments:
         engine.add_instrument(instrument)
     engine.add_data(catalog.query(TradeTick))

@@ -11,7 +11,9 @@ way, when the progress callback raised ``RunCancelled``: the operator cancelled 
 
 With ``[backtest] mode = "signals"`` the engine gets only the ``window_secs`` after each target
 set (``core.data.signal_windows``, ``WindowFeed``), read in this process: same strategy, fill model
-and result files; positions are marked at the last price seen between windows.
+and result files; positions are marked at the last price seen between windows. With ``fetch =
+"direction-change"`` only the target sets that change a side get a window and are applied
+(``core.backtest.signal_fetch``).
 
 The run is also recorded in the OMS (``config.oms.database``): its state and progress in the
 ``runs`` table and, with ``config.oms.record_backtests``, its orders, fills, positions and
@@ -44,6 +46,7 @@ from core.backtest.nautilus_results import fill_rows, last_trade_prices, order_r
 from core.backtest.nautilus_setup import logging_config, run_config
 from core.backtest.node_guard import NodeGuard
 from core.backtest.results_builder import build_results
+from core.backtest.signal_fetch import FetchPlan, plan_fetch
 from core.config import AppConfig, parse_balance, to_builtins
 from core.data.instrument_specs import InstrumentSpec
 from core.data.nautilus_instruments import to_nautilus_instrument
@@ -54,15 +57,17 @@ from core.data.results import (
     write_results,
 )
 from core.data.run_id import allocate_run_id
-from core.data.signal_windows import signal_windows
+from core.data.signal_windows import orders_filled_after_their_window, signal_windows
 from core.errors import EmptyWindowError, RunCancelled, TradeConsoleError, bounded
 from core.execution.algorithms.choice import register_exec_algorithms
 from core.execution.oms_feed import OmsFeed, OmsFeedConfig
 from core.execution.strategy import (
     NautilusRebalanceStrategy,
     NautilusRebalanceStrategyConfig,
+    ScheduledTargets,
     rebalance_strategy_config,
 )
+from core.fills.exec_client import install_desk_fills
 from core.oms.events import BacktestStarted
 from core.oms.run_recorder import RunRecorder
 from core.storage.roots import is_remote, storage_errors
@@ -175,6 +180,7 @@ def _run(
 ) -> BacktestOutcome:
     wall_start = time.perf_counter()
     feed: CatalogFeed | WindowFeed | None = None
+    plan: FetchPlan | None = None
     if config.backtest.mode == "full":
         feed = CatalogFeed(config.backtest.chunk_size)  # its worker imports while we prepare
     recorder.running("reading", 0.0)
@@ -185,12 +191,15 @@ def _run(
             [to_nautilus_instrument(inputs.specs[i]) for i in inputs.instrument_ids]
         )
         specs = [inputs.specs[i] for i in inputs.instrument_ids]
+        schedule = inputs.schedule
         if isinstance(feed, CatalogFeed):
             feed.start(config.data.root, str(catalog_path), specs, inputs.start, inputs.end)
         else:
-            feed = _window_feed(config, inputs, specs, str(catalog_path))
+            plan = plan_fetch(inputs.schedule, config.backtest.fetch)
+            schedule = plan.fetched  # a skipped signal is not applied either
+            feed = _window_feed(config, inputs, schedule, specs, str(catalog_path))
         guard = NodeGuard(recorder, config.oms.record_backtests)
-        recorded = _simulate(config, inputs, catalog_path, run_id, feed, report, guard)
+        recorded = _simulate(config, inputs, schedule, catalog_path, run_id, feed, report, guard)
     finally:
         if feed is not None:
             feed.close()
@@ -198,13 +207,20 @@ def _run(
     orders, fills, last_prices, equity, working_at_end = recorded
     ticks = feed.stats.ticks
     mode_stats: dict[str, object] = {"mode": config.backtest.mode}
-    if isinstance(feed, WindowFeed):
+    if isinstance(feed, WindowFeed) and plan is not None:
         mode_stats |= {
+            **plan.stats(config.backtest.fetch),
             "window_secs": config.backtest.window_secs,
             "windows": len(feed.windows),
             "window_seconds_total": sum(e - s for s, e in feed.windows) / NANOS_PER_SECOND,
             "bytes_in_files": feed.bytes_in_files,
             "ticks_in_files": feed.rows_in_files,
+            # Orders still filling after their window: make the windows longer than that.
+            "orders_filled_after_their_window": orders_filled_after_their_window(
+                {row["order_id"]: row["created_at"] for row in orders},
+                ((row["order_id"], row["ts_event"]) for row in fills),
+                feed.windows,
+            ),
         }
     wall_seconds = time.perf_counter() - wall_start
     oms: dict[str, object] = {} if recorder.problem is None else {"oms": recorder.problem}
@@ -241,18 +257,28 @@ def _run(
 
 
 def _window_feed(
-    config: AppConfig, inputs: BacktestInputs, specs: list[InstrumentSpec], catalog_path: str
+    config: AppConfig,
+    inputs: BacktestInputs,
+    schedule: list[ScheduledTargets],
+    specs: list[InstrumentSpec],
+    catalog_path: str,
 ) -> WindowFeed:
-    """The signal-driven feed: the ``window_secs`` after each scheduled target set."""
+    """The signal-driven feed: the ``window_secs`` after each target set of ``schedule``."""
     windows = signal_windows(
-        (scheduled.ts_event for scheduled in inputs.schedule),
+        (scheduled.ts_event for scheduled in schedule),
         config.backtest.window_secs * NANOS_PER_SECOND,
         inputs.start_ns,
         inputs.end_ns,
     )
+    period = f"[{inputs.start.isoformat()}, {inputs.end.isoformat()})"
+    if not windows and inputs.schedule:
+        raise EmptyWindowError(
+            f"no target set in {period} changes a side (long, short, flat): nothing to run"
+            ' with backtest.fetch = "direction-change"'
+        )
     if not windows:
         raise EmptyWindowError(
-            f"no target set in [{inputs.start.isoformat()}, {inputs.end.isoformat()}):"
+            f"no target set in {period}:"
             ' nothing to run in signal-driven mode (backtest.mode = "signals")'
         )
     return WindowFeed(
@@ -269,6 +295,7 @@ def _window_feed(
 def _simulate(
     config: AppConfig,
     inputs: BacktestInputs,
+    schedule: list[ScheduledTargets],
     catalog_path: Path,
     run_id: str,
     feed: CatalogFeed | WindowFeed,
@@ -294,7 +321,7 @@ def _simulate(
     strategy = NautilusRebalanceStrategy(
         rebalance_strategy_config(config, inputs.instrument_ids, NautilusRebalanceStrategyConfig)
     )
-    strategy.schedule_targets(inputs.schedule)
+    strategy.schedule_targets(schedule)
     node = BacktestNode(
         [
             run_config(
@@ -313,6 +340,7 @@ def _simulate(
     try:
         node.build()  # venues, instruments and logging from the run config
         engine = node.get_engines()[0]
+        install_desk_fills(engine, config.venues)  # the honest fill models' venue clients
         engine.add_actor(equity_recorder)
         if guard.recording:
             guard.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one

@@ -266,6 +266,31 @@ class _SizedFile(CountingFile):
         self.size = int(size)
 
 
+def orders_filled_after_their_window(
+    created: dict[str, int],
+    fills: Iterable[tuple[str, int]],
+    windows: list[tuple[int, int]],
+) -> list[str]:
+    """The orders (by id, sorted) with a fill after the window they were created in.
+
+    With an honest fill model a large order fills over the trades after it; in signal-driven
+    mode the trades between windows are never fed, so such an order goes on filling in a later
+    window, hours on, where a full run would have filled it at once: the run says so rather than
+    pass it off. ``created`` maps order ids to their creation time, ``fills`` gives each fill's
+    order id and time, ``windows`` are the disjoint windows streamed.
+    """
+    starts = np.array([start for start, _ in windows], dtype=np.int64)
+    late: set[str] = set()
+    for order_id, ts in fills:
+        made = created.get(order_id)
+        if made is None or not windows:
+            continue
+        index = int(np.searchsorted(starts, made, side="right")) - 1
+        if index < 0 or ts >= windows[index][1]:
+            late.add(order_id)
+    return sorted(late)
+
+
 def _touches(day_file: _DayFile, low: int, high: int) -> bool:
     """Whether a selected row group of ``day_file`` holds ticks of ``[low, high)``."""
     spans = [day_file.spans[i] for i in day_file.selected]

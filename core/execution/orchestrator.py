@@ -159,22 +159,30 @@ class Orchestrator:
     # -- sending -------------------------------------------------------------------------------
 
     def replace_parents(self, instrument_ids: Iterable[str]) -> list[str]:
-        """Cancel what is left of the parents still worked for ``instrument_ids`` (every
-        venue of their asset): their algorithm stops them and cancels their working children.
-        A new rebalance calls it before it plans, so it plans from the position as it is and
-        its parent replaces the old one: parents of one instrument never work side by side.
-        Returns the ids of the parents cancelled."""
+        """Cancel what is left of the orders still working for ``instrument_ids`` (every
+        venue of their asset): the parents an algorithm works (it stops them and cancels their
+        working children) and plain orders still waiting for the market (an honest fill model
+        fills a large market order over later trades). A new rebalance calls it before it
+        plans, so it plans from the position as it is and its orders replace the old ones:
+        orders of one instrument never work side by side. Returns the ids cancelled."""
         strategy = self._strategy
         replaced: list[str] = []
         for instrument_id in instrument_ids:
             for member in self.groups.get(instrument_id, (instrument_id,)):
-                for parent in self._parents.pop(member, ()):
-                    if parent.is_closed or parent.is_pending_cancel:
+                plain = [
+                    order
+                    for order in strategy.cache.orders_open(
+                        instrument_id=InstrumentId.from_str(member), strategy_id=strategy.id
+                    )
+                    if order.exec_algorithm_id is None
+                ]
+                for order in [*self._parents.pop(member, ()), *plain]:
+                    if order.is_closed or order.is_pending_cancel:
                         continue
-                    strategy.cancel_order(parent)
-                    replaced.append(parent.client_order_id.value)
+                    strategy.cancel_order(order)
+                    replaced.append(order.client_order_id.value)
         if replaced:
-            strategy.log.info(f"a new rebalance replaces the parents {', '.join(replaced)}")
+            strategy.log.info(f"a new rebalance replaces the orders {', '.join(replaced)}")
         return replaced
 
     def send(self, lines: Sequence[RebalanceLine], operation_id: str) -> int:

@@ -29,9 +29,10 @@ What that takes, from what we measured (``nautilus-notes.md``):
   node's fills stayed out of it for good) and the stop lines were lost with the process, which
   leaves with ``os._exit``. The engine asks every ``LOG_FLUSH_SECS`` while it runs and waits
   for the file once the node is stopped (``sync_logger_to_disk``).
-- **Fills** in SHADOW come from the desk's sandbox (``core.live.venues``), which fills a market
-  order larger than the last trade completely, as the backtest does: the last trade's size at
-  its price and the rest one tick worse. Its latency is the venue's ``latency_ms`` in recorded
+- **Fills** in SHADOW come from the desk's sandbox (``core.live.venues``), which fills as the
+  backtest venue does, with the same fill model (``core.fills``; by default only from trades
+  printed after an order arrives, each printed size once). It stops filling when the node
+  starts to stop. Its latency is the venue's ``latency_ms`` in recorded
   time: ``latency_ms / speed`` of live time on a paced replay, none flat out (an order then
   meets the last trade replayed), ``latency_ms`` on venue data.
 """
@@ -76,6 +77,7 @@ from core.live.replay_client import (
 from core.live.venues import (
     ClientSpec,
     DeskSandboxExecClientConfig,
+    DeskSandboxExecutionClient,
     add_sandbox,
     route_order_events_inline,
     sandbox_exec_config,
@@ -240,6 +242,7 @@ class NautilusLiveEngine:
         self.instrument_ids = plan.instrument_ids
         self.venues = tuple(venue.name for venue in plan.venues)
         self.log_path = Path(config.logging.directory) / f"{log_file_name}.log"
+        self._sandboxes: list[DeskSandboxExecutionClient] = []
         node_config = TradingNodeConfig(
             trader_id=config.node.trader_id,
             logging=logging_config(
@@ -265,8 +268,7 @@ class NautilusLiveEngine:
             for spec in plan.execs:
                 self.node.add_exec_client_factory(spec.factory_name, spec.factory)
             self.node.build()
-            for sandbox in plan.sandboxes:
-                add_sandbox(self.node, sandbox)
+            self._sandboxes = [add_sandbox(self.node, sandbox) for sandbox in plan.sandboxes]
             # Idle until a parent names one; their children pass the strategy's checks.
             self.exec_algorithms = register_exec_algorithms(
                 self.node.trader, config.execution, config.data.root
@@ -350,6 +352,8 @@ class NautilusLiveEngine:
             # it would start the trader after we stopped.
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        for sandbox in self._sandboxes:
+            sandbox.stop_filling()  # a stopping node's simulated venue fills nothing more
         try:
             if kernel.is_running():
                 await self.node.stop_async()

@@ -84,6 +84,7 @@ from core.risk.drift import DriftTracker
 from core.risk.equity_limits import EquityLimits
 from core.risk.fat_finger import Confirmation, SizedOrder, confirmation_needed
 from core.risk.trading_state import change_trading_state
+from core.storage.probe import BucketProbe
 
 _log = logging.getLogger(__name__)
 _TIGHTNESS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
@@ -155,6 +156,14 @@ class NodeSession:
                 config, store.path, writer_stats=lambda: store.stats, loop_lag=self.loop_lag
             )
         self._lag_task: asyncio.Task[None] | None = None
+        self.bucket_probe: BucketProbe | None = None
+        """Checks the results' bucket answers (None: no upload root, or ``probe_secs`` 0)."""
+        if config.results.upload_root and config.uploads.probe_secs > 0:
+            self.bucket_probe = BucketProbe(
+                config.results.upload_root,
+                config.uploads.probe_secs,
+                config.uploads.timeout_secs,
+            )
         loop = asyncio.get_running_loop()
         self.engine = NautilusLiveEngine(config, loop, mode=mode, confirm_live=confirm_live)
         self.strategy = LiveRebalanceStrategy(
@@ -271,6 +280,8 @@ class NodeSession:
         try:
             if self.notifier is not None:  # first: an alert of the start itself is sent too
                 self.notifier.start()
+            if self.bucket_probe is not None:
+                self.bucket_probe.start()
             if self.health_server is not None and self.loop_lag is not None:
                 self.health_server.start()  # a port in use refuses the node before it trades
                 self._lag_task = asyncio.get_running_loop().create_task(
@@ -341,6 +352,8 @@ class NodeSession:
                     await asyncio.to_thread(self.notifier.stop)
                 if self.health_server is not None:
                     await asyncio.to_thread(self.health_server.stop)
+                if self.bucket_probe is not None:
+                    self.bucket_probe.stop()
             finally:
                 await self._release()
 
@@ -796,13 +809,16 @@ class NodeSession:
 
         The heartbeat carries them, so a part that died is seen as DOWN in every console and
         in ``status`` while the node beats on: the target watcher, the trading-state watch,
-        each external venue's poller, and the OMS writer.
+        each external venue's poller, the notification channels, the results' bucket, and the
+        OMS writer.
         """
         parts = [*self.watcher.parts(), task_part("state watch", self._state_watch)]
         if self.external is not None:
             parts.extend(self.external.poller.parts())
         if self.notifier is not None:
             parts.extend(self.notifier.parts())
+        if self.bucket_probe is not None:
+            parts.append(self.bucket_probe.part())
         stats = self.store.stats
         if stats.last_error is not None:
             parts.append(("OMS writer", "WARN", stats.last_error[:300]))

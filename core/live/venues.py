@@ -7,8 +7,11 @@ with the desk's sandbox for fills. SHADOW on REPLAY: ``core.live.replay_client``
 Adapters are imported only when a venue is used, so a missing optional dependency (IBKR's
 ``ibapi``) is a one-line ``ConfigError`` saying what to install, not an import crash.
 
-The desk's sandbox (``DeskSandboxExecutionClient``) fills like the backtest venue
-(``core.backtest.nautilus_setup.venue_config``). Nautilus's own sandbox differs in two ways:
+The desk's sandbox (``DeskSandboxExecutionClient``) fills like the backtest venue. With an
+honest fill model (the default, ``core.fills``) its orders go to ``TradeFlowExecClient``, the
+client a backtest venue uses too; with ``last_trade_then_one_tick`` they go to Nautilus's
+simulated exchange, set up as ``core.backtest.nautilus_setup.venue_config``. Nautilus's own
+sandbox differs from the latter in two ways:
 
 1. **Partial fills left open.** Its matching engine fills a market order against the last
    trade's size, then fills the rest one tick worse only if the order is *open*
@@ -55,6 +58,8 @@ from nautilus_trader.portfolio.base import PortfolioFacade
 from core.backtest.nautilus_setup import venue_config
 from core.config import VenueConfig
 from core.errors import ConfigError
+from core.fills.exec_client import TradeFlowExecClient
+from core.fills.models import HONEST_MODELS, impact_model
 
 VENUE_KINDS = ("binance-spot", "binance-futures", "bybit", "okx", "ibkr")
 
@@ -294,12 +299,16 @@ class DeskSandboxExecClientConfig(SandboxExecutionClientConfig, frozen=True, kw_
     latency_ns : int, default 0
         One-way latency in live nanoseconds: an order meets the market this much after it is
         sent. 0 processes it at once against the last trade (no queue).
-    fill_model : str, default "last_trade_then_one_tick"
+    fill_model : str, default "trades_after_arrival"
         The desk's fill model (``core.config.VenueConfig.fill_model``).
+    impact_coefficient_bps, impact_window_secs : float
+        The impact model's (``trades_then_sqrt_impact``), as in ``VenueConfig``.
     """
 
     latency_ns: int = 0
-    fill_model: str = "last_trade_then_one_tick"
+    fill_model: str = "trades_after_arrival"
+    impact_coefficient_bps: float = 10.0
+    impact_window_secs: float = 300.0
 
 
 def sandbox_exec_config(venue: VenueConfig, latency_ns: int) -> DeskSandboxExecClientConfig:
@@ -314,6 +323,8 @@ def sandbox_exec_config(venue: VenueConfig, latency_ns: int) -> DeskSandboxExecC
         account_type=venue.account_type.upper(),
         latency_ns=latency_ns,
         fill_model=venue.fill_model,
+        impact_coefficient_bps=venue.impact_coefficient_bps,
+        impact_window_secs=venue.impact_window_secs,
     )
 
 
@@ -377,14 +388,15 @@ class DeskSandboxExecutionClient(SandboxExecutionClient):
         )
         self._set_account_id(AccountId(f"{config.venue}-001"))
         self.latency_ns = config.latency_ns
-        backtest_venue = venue_config(
-            VenueConfig(
-                name=config.venue,
-                account_type=config.account_type.lower(),
-                starting_balances=tuple(config.starting_balances),
-                fill_model=config.fill_model,
-            )
+        desk_venue = VenueConfig(
+            name=config.venue,
+            account_type=config.account_type.lower(),
+            starting_balances=tuple(config.starting_balances),
+            fill_model=config.fill_model,  # type: ignore[arg-type]  # checked by the config
+            impact_coefficient_bps=config.impact_coefficient_bps,
+            impact_window_secs=config.impact_window_secs,
         )
+        backtest_venue = venue_config(desk_venue)
         self.exchange = SimulatedExchange(
             venue=venue,
             oms_type=oms_type,
@@ -415,10 +427,22 @@ class DeskSandboxExecutionClient(SandboxExecutionClient):
             # they meet the market at once, as Nautilus's sandbox does.
             use_message_queue=config.latency_ns > 0,
         )
-        self._client = BacktestExecClient(
+        exchange_client = BacktestExecClient(
             exchange=self.exchange, msgbus=msgbus, cache=cache, clock=self.test_clock
         )
-        self.exchange.register_client(self._client)
+        self.exchange.register_client(exchange_client)  # the exchange reports the account
+        self._client: BacktestExecClient | TradeFlowExecClient = exchange_client
+        if config.fill_model in HONEST_MODELS:
+            # Orders go to the honest client instead, as in a backtest (core.fills).
+            self._client = TradeFlowExecClient(
+                venue=config.venue,
+                account_type=account_type,
+                msgbus=msgbus,
+                cache=cache,
+                clock=clock,
+                latency_ns=config.latency_ns,
+                impact=impact_model(desk_venue),
+            )
         self.exchange.initialize_account()
 
     def submit_order(self, command: Any) -> None:
@@ -440,6 +464,11 @@ class DeskSandboxExecutionClient(SandboxExecutionClient):
     def cancel_all_orders(self, command: Any) -> None:
         self._client.cancel_all_orders(command)
         self._process_on_arrival()
+
+    def stop_filling(self) -> None:
+        """Fill nothing more (the node is stopping): its orders are settled, not left to fill."""
+        if isinstance(self._client, TradeFlowExecClient):
+            self._client.stop_filling()
 
     def _process_on_arrival(self) -> None:
         # The exchange only looks at its in-flight queue when data arrive; a quiet market

@@ -7,6 +7,7 @@ A grid file is TOML::
     periods = [{start = "2026-01-05T00:00:00Z", end = "2026-01-06T00:00:00Z"}]
     mode = ["full", "signals"]
     window_secs = [60, 300]
+    fetch = ["every-signal", "direction-change"]
     weight_tolerance = [0.0005, 0.002]
 
 Every other key is a list of values (an *axis*); the grid is their Cartesian product, in the
@@ -38,6 +39,7 @@ AXES: dict[str, tuple[str, str]] = {
     "periods": ("backtest", "start/end"),
     "mode": ("backtest", "mode"),
     "window_secs": ("backtest", "window_secs"),
+    "fetch": ("backtest", "fetch"),
     "targets": ("backtest", "targets"),
     "weight_tolerance": ("strategy", "weight_tolerance"),
     "min_trade_notional": ("strategy", "min_trade_notional"),
@@ -170,6 +172,7 @@ _CHECKS: dict[str, Callable[[Any, str, str], None]] = {
     "periods": _check_period,
     "mode": _choice(("full", "signals")),
     "window_secs": _typed((int,), "a whole number of seconds"),
+    "fetch": _choice(("every-signal", "direction-change")),
     "targets": _typed((str,), "'signals' or a target-weights file"),
     "weight_tolerance": _typed((int, float), "a number"),
     "min_trade_notional": _typed((int, float), "a number"),

@@ -36,7 +36,7 @@ import msgspec
 
 from core.config import AppConfig, UploadsConfig
 from core.errors import one_line
-from core.oms import OmsStore, UploadState
+from core.oms import OmsStore, RiskAlert, UploadState
 from core.storage.roots import join, resolve
 
 RUN_CONFIG_FILE = "run_config.json"
@@ -316,7 +316,25 @@ class UploadQueue:
             row, state=state, retries=retries, last_error=error, updated_at=stamp
         )
         self.store.submit(changed)
+        if state == "failed" and row.state != "failed":
+            self.store.submit(failed_for_good(changed))
         return changed
+
+
+def failed_for_good(row: UploadState) -> RiskAlert:
+    """The ERROR alert of a file that will not be tried again without an operator: the panes,
+    ``status`` and the desk's notification channels (``core.notify``) all see it."""
+    return RiskAlert(
+        alert_id=f"upload:{row.file}:{row.updated_at}",
+        ts_event=row.updated_at,
+        severity="ERROR",
+        rule="upload_failed",
+        message=(
+            f"upload of {row.file} failed for good after {row.retries} attempts: "
+            f"{row.last_error or 'no error recorded'}; `trade-console uploads --retry-failed`"
+        ),
+        details={"destination": row.destination, "attempts": row.retries},
+    )
 
 
 def _object_matches(row: UploadState, timeout: float) -> bool:

@@ -262,19 +262,18 @@ def test_books_balance_by_average_cost_and_by_cash(
     assert summary["execution_stats"]["books_balance"] is True
 
 
-def test_every_order_fills_at_the_market_it_meets(
+def test_every_fill_is_a_trade_printed_after_arrival_and_no_printed_size_is_used_twice(
     orders: pl.DataFrame,
     fills: pl.DataFrame,
     trades: dict[str, pl.DataFrame],
     fill_rule: FillRuleCheck,
 ) -> None:
     assert set(orders["order_type"]) == {"MARKET"}
-    assert set(orders["status"]) == {"FILLED"}
-    ticks = dict.fromkeys(INSTRUMENTS, TICK)
-    assert fill_rule(orders, fills, trades, ticks, LATENCY_NS) == []
-    # The model was exercised both ways: orders larger than the trade they met, and not.
+    assert fill_rule(orders, fills, trades, LATENCY_NS) == []
+    # The model was exercised: orders larger than the first trade they met waited for more.
     per_order = fills.group_by("order_id").len()
-    assert set(per_order["len"]) == {1, 2}
+    assert per_order["len"].max() > 1
+    assert (orders["status"] == "FILLED").sum() >= orders.height - len(INSTRUMENTS)
 
 
 def test_order_quantities_are_on_the_lot_grid_and_above_the_minimums(
@@ -293,8 +292,8 @@ def test_order_quantities_are_on_the_lot_grid_and_above_the_minimums(
         assert notional >= MIN_TRADE_NOTIONAL * 0.99, order
 
 
-def test_equity_curve_has_a_sample_every_minute_plus_one_at_each_fill(
-    run: BacktestOutcome, fills: pl.DataFrame
+def test_equity_curve_has_a_sample_every_minute_plus_one_at_each_balance_change(
+    run: BacktestOutcome, fills: pl.DataFrame, orders: pl.DataFrame
 ) -> None:
     curve = read(run.folder, EQUITY_FILE)
     ts = curve["ts_event"].to_numpy()
@@ -303,7 +302,9 @@ def test_equity_curve_has_a_sample_every_minute_plus_one_at_each_fill(
     on_grid = ts[ts % MINUTE_NS == 0]
     assert on_grid.tolist() == list(range(ns(START), ns(END) + 1, MINUTE_NS))
     off_grid = set(ts[ts % MINUTE_NS != 0].tolist())
-    assert off_grid and off_grid <= set(fills["ts_event"].to_list())
+    # A fill changes the balances, and so does an order accepted (a cash account locks funds).
+    changes = set(fills["ts_event"].to_list()) | set(orders["created_at"].to_list())
+    assert off_grid and off_grid <= changes
     drawdown = curve["drawdown_pct"].to_numpy()
     value = curve["portfolio_value"].to_numpy()
     peak = np.maximum.accumulate(value)
@@ -323,14 +324,17 @@ def test_each_signal_brings_the_weights_to_its_targets(
     checked = 0
     for (signal_id,), rows in signals.partition_by("signal_id", as_dict=True).items():
         ts = int(rows["ts_event"][0])
-        sent = orders.filter(pl.col("operation_id") == signal_id)["order_id"]
+        own = orders.filter(pl.col("operation_id") == signal_id)
+        if (own["status"] != "FILLED").any():
+            continue  # the next signal came while its orders waited for trades: replaced
+        sent = own["order_id"]
         done = fills.filter(pl.col("order_id").is_in(sent.implode()))
         after = int(done["ts_event"].max()) if done.height else ts
         weights = weights_at(fills, trades, after)
         for key, target in zip(rows["instrument_id"], rows["target_weight"], strict=True):
             assert weights[key] == pytest.approx(target, abs=REACHED), (signal_id, key)
         checked += 1
-    assert checked == signals["signal_id"].n_unique() > 40
+    assert checked >= 0.9 * signals["signal_id"].n_unique() > 36
     assert set(orders["operation_id"]) <= set(signals["signal_id"])
 
 

@@ -23,24 +23,17 @@ import pytest
 
 from core.backtest.pipeline import run_backtest
 from core.config import load_config
-from core.data.layout import (
-    INSTRUMENT_SCHEMA,
-    SIGNAL_SCHEMA,
-    TRADE_SCHEMA,
-    instruments_path,
-    signals_path,
-    trades_path,
-)
+from core.data.binance_sample import SAMPLE_FILE, write_sample
+from core.data.layout import SIGNAL_SCHEMA, signals_path
 
 ConfigWriter = Callable[..., Path]  # conftest's config_writer
 FillRuleCheck = Callable[..., list[str]]  # conftest's fill_rule
 
 # The shared data folder sits beside the checkout (README: ../shared/data/real/).
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-TRADES_FILE = REAL / "binance_btcusdt_trades_2021-01-08.parquet"
+TRADES_FILE = REAL / SAMPLE_FILE
 DAY = dt.date(2021, 1, 8)
 BTC = "BTCUSDT.BINANCE"
-TICK = 0.01
 LATENCY_NS = 20_000_000
 MIDNIGHT_NS = int(dt.datetime(2021, 1, 8, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
 # Three target sets inside the 46 recorded seconds: buy, trim, add back.
@@ -56,46 +49,9 @@ pytestmark = [
 ]
 
 
-def real_trades() -> pa.Table:
-    """The recorded trades in the desk's schema (``buyer_maker`` True: the seller aggressed)."""
-    raw = pq.read_table(TRADES_FILE)
-    ts = raw["timestamp"].cast(pa.int64()).to_numpy() * 1_000_000  # ms -> ns
-    sells = np.asarray(raw["buyer_maker"].to_pylist()) == "True"
-    return pa.table(
-        {
-            "ts_event": pa.array(ts, pa.int64()),
-            "price": raw["price"],
-            "size": raw["quantity"],
-            "side": pa.array(np.where(sells, "SELL", "BUY")).cast(pa.string()),
-            "trade_id": raw["trade_id"].cast(pa.string()),
-        },
-        schema=TRADE_SCHEMA,
-    )
-
-
 def write_real_day(root: Path) -> pa.Table:
     """Lay the real trades, Binance's BTCUSDT spec and the target sets out under ``root``."""
-    trades = real_trades()
-    spec = {
-        "instrument_id": BTC,
-        "venue": "BINANCE",
-        "symbol": "BTCUSDT",
-        "kind": "spot",
-        "base": "BTC",
-        "quote": "USDT",
-        "settlement": "USDT",
-        "tick_size": TICK,
-        "lot_size": 0.000001,
-        "price_precision": 2,
-        "size_precision": 6,
-        "min_quantity": 0.000001,
-        "max_quantity": None,
-        "min_notional": 0.0,  # none in the recorded spec
-        "maker_fee": 0.001,
-        "taker_fee": 0.001,
-        "multiplier": 1.0,
-        "is_inverse": False,
-    }
+    trades = write_sample(TRADES_FILE, root)
     signals = pa.table(
         {
             "ts_event": [MIDNIGHT_NS + ms * 1_000_000 for ms, _, _ in TARGETS],
@@ -106,14 +62,18 @@ def write_real_day(root: Path) -> pa.Table:
         },
         schema=SIGNAL_SCHEMA,
     )
-    for path, table in (
-        (trades_path(str(root), DAY, BTC), trades),
-        (instruments_path(str(root), DAY), pa.Table.from_pylist([spec], INSTRUMENT_SCHEMA)),
-        (signals_path(str(root), DAY), signals),
-    ):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
+    path = signals_path(str(root), DAY)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(signals, path)
     return trades
+
+
+def at_each_instant(fills: list[tuple[int, float, float]]) -> dict[tuple[int, float], float]:
+    """Quantities taken at each (instant, price), on the lot grid."""
+    taken: dict[tuple[int, float], float] = {}
+    for ts, price, quantity in fills:
+        taken[(ts, price)] = round(taken.get((ts, price), 0.0) + quantity, 6)
+    return taken
 
 
 def read(folder: str, name: str) -> pl.DataFrame:
@@ -148,28 +108,80 @@ def test_real_trades_backtest_fills_at_real_prices_after_the_decision(
     assert orders["side"].to_list() == ["BUY", "SELL", "BUY"]
     decided = [MIDNIGHT_NS + ms * 1_000_000 for ms, _, _ in TARGETS]
     assert orders["created_at"].to_list() == decided
-    assert fill_rule(orders, fills, {BTC: trades}, {BTC: TICK}, LATENCY_NS) == []
+    assert fill_rule(orders, fills, {BTC: trades}, LATENCY_NS) == []
+    assert orders["status"].to_list() == ["FILLED"] * 3
 
+    # Recomputed by hand: each order takes, in print order, the trades after its arrival whose
+    # aggressor was on its side (a buy takes what buyers lifted), each whole, the last in part.
     ts = trades["ts_event"].to_numpy()
     price = trades["price"].to_numpy()
     size = trades["size"].to_numpy()
+    side = np.asarray(trades["side"].to_list())
     for order in orders.iter_rows(named=True):
         own = fills.filter(pl.col("order_id") == order["order_id"]).sort("ts_event")
-        assert own.height == 2  # each order dwarfs the real trade it meets
-        first, rest = own.row(0, named=True), own.row(1, named=True)
         arrival = order["created_at"] + LATENCY_NS
-        # Nautilus matches an arrived order at the next event, after that event's trade has
-        # set the book: the first part takes the first real trade at or after the arrival
-        # (its price and size), not the last one before it; the rest goes one tick worse.
-        met = int(np.searchsorted(ts, arrival, side="left"))
-        # (Recorded sizes carry float noise, 0.025271000000000002: compare on the lot grid.)
-        assert (first["ts_event"], first["price"], first["quantity"]) == (
-            ts[met],
-            price[met],
-            round(size[met], 6),
-        )
-        assert ts[met] - arrival < 1_000_000_000  # real trades: met within a second
-        step = TICK if order["side"] == "BUY" else -TICK
+        expected = []
+        left = round(order["quantity"], 6)
+        for i in np.flatnonzero((ts >= arrival) & (side == order["side"])):
+            if left <= 0:
+                break
+            # (Recorded sizes carry float noise, 0.025271000000000002: compare on the lot grid.)
+            take = min(round(size[i], 6), left)
+            expected.append((int(ts[i]), float(price[i]), take))
+            left = round(left - take, 6)
+        got = [(f["ts_event"], f["price"], f["quantity"]) for f in own.iter_rows(named=True)]
+        # Trades of one instant may reach the engine in another order than the file's: compare
+        # what was taken at each instant and price.
+        assert at_each_instant(got) == at_each_instant(expected), order["order_id"]
+        assert len(got) > 10  # each order dwarfs the real trades: it waited for many
+
+
+def _real_run(
+    config_writer: ConfigWriter, tmp_path: Path, fill_model: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    trades = pl.from_arrow(write_real_day(tmp_path / "data"))
+    config = config_writer(
+        tmp_path / "config.toml",
+        data_root=str(tmp_path / "data"),
+        results_root=str(tmp_path / "results"),
+        backtest={"start": "2021-01-08T00:00:00Z", "end": "2021-01-08T00:01:00Z"},
+        venues=[{"fill_model": fill_model}],
+    )
+    outcome = run_backtest(load_config(config))
+    assert outcome.status == "COMPLETED", outcome.error
+    return (
+        trades,
+        read(outcome.folder, "orders.parquet"),
+        read(outcome.folder, "fills.parquet"),
+    )
+
+
+def test_the_legacy_fill_model_fails_the_audit_that_the_default_passes(
+    config_writer: ConfigWriter, tmp_path: Path, fill_rule: FillRuleCheck
+) -> None:
+    # Nautilus's own matching (the old default): the rest of each order one tick worse at once,
+    # at no printed trade, and more than the trades printed at that instant.
+    trades, orders, fills = _real_run(config_writer, tmp_path, "last_trade_then_one_tick")
+    problems = fill_rule(orders, fills, {BTC: trades}, LATENCY_NS)
+    assert len(problems) >= len(orders)
+    assert any("meets no trade" in problem for problem in problems)
+
+
+def test_the_impact_model_fills_the_rest_at_once_at_a_price_moved_against_the_order(
+    config_writer: ConfigWriter, tmp_path: Path
+) -> None:
+    _, orders, fills = _real_run(config_writer, tmp_path, "trades_then_sqrt_impact")
+    assert orders["status"].to_list() == ["FILLED"] * 3
+    for order in orders.iter_rows(named=True):
+        own = fills.filter(pl.col("order_id") == order["order_id"]).sort("ts_event")
+        assert own.height == 2  # the first trade after arrival, then the rest with impact
+        first, rest = own.row(0, named=True), own.row(1, named=True)
         assert rest["ts_event"] == first["ts_event"]
-        assert rest["price"] == pytest.approx(first["price"] + step, abs=1e-9)
-        assert rest["quantity"] == pytest.approx(order["quantity"] - first["quantity"], abs=1e-9)
+        worse = (
+            rest["price"] > first["price"]
+            if order["side"] == "BUY"
+            else rest["price"] < first["price"]
+        )
+        assert worse, order["order_id"]
+        moved_bps = abs(rest["price"] / first["price"] - 1) * 1e4
+        assert 0 < moved_bps <= 10.0  # the default coefficient: 10 bps at participation 1

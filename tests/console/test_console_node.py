@@ -166,11 +166,12 @@ async def test_after_a_flatten_t_re_arms_and_restores_the_targets_in_force_befor
             node = app.node
             assert node is not None
             write_targets(config, {BTC: 0.4, ETH: 0.3})
-            await wait_for(pilot, lambda: settled(node, 2), timeout=10)
+            # Orders fill from the trades replayed after them (30x): allow for a loaded machine.
+            await wait_for(pilot, lambda: settled(node, 2), timeout=40)
 
             await pilot.press("k", "f", "y")  # flatten, with the default reason
             await wait_for(pilot, lambda: node.trading_state == "HALTED", timeout=15)
-            await wait_for(pilot, lambda: settled(node, 4), timeout=10)
+            await wait_for(pilot, lambda: settled(node, 4), timeout=40)
             await store.flush()
             [flattened, research] = await store.targets_history()
             assert (flattened.source, flattened.weights) == ("flatten", {BTC: 0.0, ETH: 0.0})
@@ -186,7 +187,7 @@ async def test_after_a_flatten_t_re_arms_and_restores_the_targets_in_force_befor
             before = len(node.strategy.cache.orders())
             await pilot.press("tab", "o", "k", "enter", "t")
             await wait_for(pilot, lambda: node.trading_state == "ACTIVE", timeout=5)
-            await wait_for(pilot, lambda: settled(node, before + 2), timeout=10)
+            await wait_for(pilot, lambda: settled(node, before + 2), timeout=40)
             await store.flush()
             restored = (await store.targets_history())[0]
             assert (restored.source, restored.weights) == ("restore", {BTC: 0.4, ETH: 0.3})

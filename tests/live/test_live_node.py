@@ -22,7 +22,7 @@ from nautilus_trader.adapters.binance.config import (
 )
 from nautilus_trader.config import LiveExecEngineConfig, TradingNodeConfig
 from nautilus_trader.live.node import TradingNode
-from nautilus_trader.model.enums import AccountType
+from nautilus_trader.model.enums import AccountType, OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Currency
@@ -180,14 +180,73 @@ async def test_node_runs_on_the_callers_loop_and_stops_without_disposing_it(
     await engine.stop()  # a second stop is harmless
 
 
+def _trades_after(data_root: str, instrument_id: str, moment: dt.datetime) -> pl.DataFrame:
+    """The recorded trades strictly after ``moment`` (half an hour of them), in print order."""
+    table = TickReader(data_root).read_window(
+        instrument_id, moment + dt.timedelta(microseconds=1), moment + dt.timedelta(minutes=30)
+    )
+    return pl.from_arrow(table)
+
+
+async def test_shadow_market_orders_fill_from_the_trades_printed_after_they_were_sent(
+    demo_root: str, log_dir: Path, make_engine: EngineFactory
+) -> None:
+    # The default fill model in the sandbox, as in a backtest: each order takes, in print
+    # order, the trades after it whose aggressor was on its side, until it is filled.
+    moment = DAY_START + dt.timedelta(hours=10)
+    config = _config(
+        demo_root,
+        log_dir,
+        replay_speed=0.0,
+        **_window(moment - dt.timedelta(seconds=30), moment + dt.timedelta(minutes=30)),
+    )
+    engine = make_engine(config)
+    strategy = _strategy()
+    engine.add_strategy(strategy)
+
+    async def rebalance() -> None:
+        # The replay waits until the venue has the orders (the live execution engine queues
+        # them), then goes on: they need the trades after them to fill.
+        strategy.apply_targets(TARGETS, "op-1")
+        orders = engine.node.cache.orders
+        await _until(
+            lambda: len(orders()) == 2 and all(o.status_string() == "ACCEPTED" for o in orders())
+        )
+
+    assert engine.replay is not None
+    done = engine.replay.at_recorded_time(_ns(moment), rebalance)
+    state = await engine.start()
+    assert state.node_state == "RUNNING", state.error
+    assert await asyncio.wait_for(done, timeout=10) is True
+    orders = engine.node.cache.orders
+    await _until(lambda: len(orders()) == 2 and all(order.is_closed for order in orders()), 10)
+
+    for order in orders():
+        assert order.status_string() == "FILLED"
+        side = "BUY" if order.side == OrderSide.BUY else "SELL"
+        later = _trades_after(demo_root, str(order.instrument_id), moment)
+        expected: list[tuple[float, float]] = []
+        left = order.quantity.as_double()
+        for trade in later.filter(pl.col("side") == side).iter_rows(named=True):
+            take = min(trade["size"], left)
+            expected.append((take, trade["price"]))
+            left -= take
+            if left < 1e-12:
+                break
+        got = [(qty, px) for qty, px, _ in _fills(order)]
+        assert len(got) > 1  # larger than the first trade after it: it waited for more
+        assert [v for fill in got for v in fill] == pytest.approx([v for f in expected for v in f])
+
+
 @pytest.mark.parametrize("speed", [0.0, 60.0])
-async def test_rebalance_market_orders_fill_completely_at_the_backtest_rule_prices(
+async def test_legacy_fill_model_fills_the_rest_of_a_market_order_one_tick_worse_at_once(
     demo_root: str, log_dir: Path, make_engine: EngineFactory, speed: float
 ) -> None:
     moment = DAY_START + dt.timedelta(hours=10)
     config = _config(
         demo_root,
         log_dir,
+        venues=(VenueConfig(fill_model="last_trade_then_one_tick"),),
         replay_speed=speed,
         **_window(moment - dt.timedelta(seconds=30), moment + dt.timedelta(seconds=30)),
     )
@@ -254,7 +313,8 @@ async def test_nautilus_sandbox_alone_leaves_the_rest_of_a_market_order_open(
     signal.signal(signal.SIGINT, previous_sigint)  # what NautilusLiveEngine does for us
     node.add_data_client_factory("REPLAY", ReplayDataClientFactory)
     node.build()
-    add_sandbox(node, sandbox_exec_config(VenueConfig(), latency_ns=0))
+    legacy = VenueConfig(fill_model="last_trade_then_one_tick")  # Nautilus's matching engine
+    add_sandbox(node, sandbox_exec_config(legacy, latency_ns=0))
     strategy = _strategy()
     node.trader.add_strategy(strategy)
     replay = node.kernel.data_engine._clients[next(iter(node.kernel.data_engine._clients))]

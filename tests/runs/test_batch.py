@@ -169,6 +169,10 @@ def test_cli_prints_a_line_per_run_and_the_summary_table_and_exits_1_on_a_failur
         ('periods = [{start = "yesterday", end = "2026-01-05"}]\n', ["periods[0].start"]),
         ('mode = ["full", "fast"]\n', ["mode[1]", "must be one of full, signals"]),
         ("window_secs = [60, 0]\n", ["point 1", "backtest.window_secs"]),
+        (
+            'fetch = ["direction-change", "sometimes"]\n',
+            ["fetch[1]", "must be one of every-signal, direction-change"],
+        ),
         ("weight_tolerance = [-1.0]\n", ["point 0", "strategy.weight_tolerance"]),
         ("periods = [\n", ["not valid TOML"]),
     ],
@@ -192,6 +196,14 @@ def test_bad_grid_file_is_one_line_naming_the_file_and_key(
     for name in names:
         assert name in line, line
     assert not results_root.exists()  # refused before any run
+
+
+def test_the_fetch_axis_sets_each_points_backtest_fetch(base_config: Path, tmp_path: Path) -> None:
+    grid = write_grid(
+        tmp_path, 'mode = ["signals"]\nfetch = ["every-signal", "direction-change"]\n'
+    )
+    fetches = [p.config.backtest.fetch for p in load_grid(grid)]
+    assert fetches == ["every-signal", "direction-change"]
 
 
 def test_grid_multiplies_every_axis_over_the_base_config(base_config: Path, tmp_path: Path) -> None:

@@ -91,7 +91,8 @@ async def test_a_run_uploads_byte_identical_under_its_run_id(
     server, tmp_path: Path, run_folder, log_dir: Path
 ) -> None:
     folder, run_id = copy_of(run_folder, tmp_path)
-    config = desk_config(tmp_path)
+    # No retry is expected here: a timeout roomy enough for a loaded machine (2 s was not).
+    config = desk_config(tmp_path, msgspec.structs.replace(FAST, timeout_secs=15.0))
     (tmp_path / "logs").mkdir()
     log = shutil.copy(log_dir / f"{run_id}.log", tmp_path / "logs")  # the run's Nautilus log
     async with await OmsStore.open(config.oms.database) as store:
@@ -195,12 +196,16 @@ def test_a_file_out_of_attempts_is_failed_until_retry_failed(
             await queue.enqueue(run_uploads(config, folder, run_id, time.time_ns()))
             summary = await queue.drain(config.uploads.wait_secs)
             assert summary.failed and not summary.pending
-            return await store.uploads()
+            return await store.uploads(), await store.alerts()
 
     with emulator.environment():
-        failed = asyncio.run(fail_once())
+        failed, alerts = asyncio.run(fail_once())
     assert {(row.state, row.retries) for row in failed} == {("failed", 2)}
     assert all(row.last_error for row in failed)
+    # Out of attempts: one ERROR alert per file (what the notifier sends to the desk's phones).
+    assert sorted(a.message.split()[2] for a in alerts) == sorted(row.file for row in failed)
+    assert {(a.severity, a.rule) for a in alerts} == {("ERROR", "upload_failed")}
+    assert all("--retry-failed" in a.message for a in alerts)
 
     toml = tmp_path / "desk.toml"
     toml.write_text(
