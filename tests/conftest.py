@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import textual._wait
+import textual.app
+import textual.pilot
 from console_seed import desk_records
 from gcs_emulator import GcsEmulator
 
@@ -53,6 +56,32 @@ def console_state_of_its_own(tmp_path: Path) -> Iterator[None]:
     down after them and undo what they had put back (the GCS emulator's variable, once)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRADE_CONSOLE_STATE_DIR", str(tmp_path / "console-state"))
+        yield
+
+
+IDLE_WAIT_CAP_SECS = 0.1
+"""The longest a Textual pilot waits for the process to go idle (Textual's own cap is 1 s)."""
+
+
+async def _capped_wait_for_idle(
+    min_sleep: float = textual._wait.SLEEP_GRANULARITY, max_sleep: float = 1
+) -> None:
+    await textual._wait.wait_for_idle(min_sleep, min(max_sleep, IDLE_WAIT_CAP_SECS))
+
+
+@pytest.fixture(autouse=True)
+def pilot_idle_wait_capped() -> Iterator[None]:
+    """A pilot's key press or pause ends with Textual's ``wait_for_idle``: it waits until the
+    process's CPU time stops advancing, for at most 1 s. A node replaying on the console's loop
+    keeps the process busy, so there every key cost 2 s of sleep (3 of the suite's 17 minutes).
+
+    The tests do not rely on that sleep: a press returns after the screen has handled every
+    message queued (``Pilot._wait_for_screen``), and what happens later (a fill, a state from
+    the OMS) is awaited with ``wait_for``/``until`` up to a deadline. So the wait is capped at
+    ``IDLE_WAIT_CAP_SECS``; an idle process still returns at once, as before."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(textual.app, "wait_for_idle", _capped_wait_for_idle)
+        patch.setattr(textual.pilot, "wait_for_idle", _capped_wait_for_idle)
         yield
 
 
