@@ -22,6 +22,8 @@ import textual.app
 import textual.pilot
 from console_seed import desk_records
 from gcs_emulator import GcsEmulator
+from textual._context import active_app
+from textual.pilot import Pilot
 
 from core.data.demo_data import generate_demo_data
 from core.oms import OmsStore
@@ -60,28 +62,38 @@ def console_state_of_its_own(tmp_path: Path) -> Iterator[None]:
 
 
 IDLE_WAIT_CAP_SECS = 0.1
-"""The longest a Textual pilot waits for the process to go idle (Textual's own cap is 1 s)."""
+"""The longest a pilot beside a node waits for the process to go idle (Textual's cap: 1 s)."""
 
 
-async def _capped_wait_for_idle(
+async def _settled_then_capped_idle(
     min_sleep: float = textual._wait.SLEEP_GRANULARITY, max_sleep: float = 1
 ) -> None:
+    """Textual's ``wait_for_idle`` for a process that is never idle: the app's and its screen's
+    queued messages handled first and after (what a key opened has mounted before the next key
+    goes), with the CPU-idle wait between them capped at ``IDLE_WAIT_CAP_SECS``."""
+    app = active_app.get(None)
+    pilot = None if app is None else Pilot(app)
+    if pilot is not None:
+        await pilot._wait_for_screen()
     await textual._wait.wait_for_idle(min_sleep, min(max_sleep, IDLE_WAIT_CAP_SECS))
+    if pilot is not None:
+        await pilot._wait_for_screen()
 
 
-@pytest.fixture(autouse=True)
-def pilot_idle_wait_capped() -> Iterator[None]:
-    """A pilot's key press or pause ends with Textual's ``wait_for_idle``: it waits until the
-    process's CPU time stops advancing, for at most 1 s. A node replaying on the console's loop
-    keeps the process busy, so there every key cost 2 s of sleep (3 of the suite's 17 minutes).
+@pytest.fixture
+def pilot_beside_a_node() -> Iterator[None]:
+    """For the tests whose console runs a node on its own loop: after each key (and in a
+    ``pause()``), Textual's pilot waits until the process's CPU time stops advancing, for at
+    most 1 s. A replaying node never lets it stop, so there every key cost 2 s of sleep (the
+    rebalance preview's tests, 175 s of the suite's 17 minutes).
 
-    The tests do not rely on that sleep: a press returns after the screen has handled every
-    message queued (``Pilot._wait_for_screen``), and what happens later (a fill, a state from
-    the OMS) is awaited with ``wait_for``/``until`` up to a deadline. So the wait is capped at
-    ``IDLE_WAIT_CAP_SECS``; an idle process still returns at once, as before."""
+    Those tests need what the sleep stood for, not its length: a key handled, and what it
+    opened mounted, before the next (the screen's queued messages, waited for here), and what
+    happens later (a fill, a state from the OMS) is awaited with ``wait_for`` up to a deadline.
+    A process that can go idle keeps Textual's wait: its end tells that layout work is done."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(textual.app, "wait_for_idle", _capped_wait_for_idle)
-        patch.setattr(textual.pilot, "wait_for_idle", _capped_wait_for_idle)
+        patch.setattr(textual.app, "wait_for_idle", _settled_then_capped_idle)
+        patch.setattr(textual.pilot, "wait_for_idle", _settled_then_capped_idle)
         yield
 
 
