@@ -179,6 +179,11 @@ async def test_after_a_flatten_t_re_arms_and_restores_the_targets_in_force_befor
             [flattened, research] = await store.targets_history()
             assert (flattened.source, flattened.weights) == ("flatten", {BTC: 0.0, ETH: 0.0})
 
+            # The dialog offers a re-arm from the state the console last read (its health
+            # poll), which may still say ACTIVE just after the node halted.
+            await wait_for(
+                pilot, lambda: app.health is not None and app.health.trading_state == "HALTED"
+            )
             await pilot.press("k", "a")
             screen = app.screen
             assert isinstance(screen, KillSwitchScreen)
