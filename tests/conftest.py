@@ -16,8 +16,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import textual._wait
+import textual.app
+import textual.pilot
 from console_seed import desk_records
 from gcs_emulator import GcsEmulator
+from textual._context import active_app
+from textual.pilot import Pilot
 
 from core.data.demo_data import generate_demo_data
 from core.oms import OmsStore
@@ -52,6 +57,42 @@ def console_state_of_its_own(tmp_path: Path) -> Iterator[None]:
     down after them and undo what they had put back (the GCS emulator's variable, once)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRADE_CONSOLE_STATE_DIR", str(tmp_path / "console-state"))
+        yield
+
+
+IDLE_WAIT_CAP_SECS = 0.1
+"""The longest a pilot beside a node waits for the process to go idle (Textual's cap: 1 s)."""
+
+
+async def _settled_then_capped_idle(
+    min_sleep: float = textual._wait.SLEEP_GRANULARITY, max_sleep: float = 1
+) -> None:
+    """Textual's ``wait_for_idle`` for a process that is never idle: the app's and its screen's
+    queued messages handled first and after (what a key opened has mounted before the next key
+    goes), with the CPU-idle wait between them capped at ``IDLE_WAIT_CAP_SECS``."""
+    app = active_app.get(None)
+    pilot = None if app is None else Pilot(app)
+    if pilot is not None:
+        await pilot._wait_for_screen()
+    await textual._wait.wait_for_idle(min_sleep, min(max_sleep, IDLE_WAIT_CAP_SECS))
+    if pilot is not None:
+        await pilot._wait_for_screen()
+
+
+@pytest.fixture
+def pilot_beside_a_node() -> Iterator[None]:
+    """For the tests whose console runs a node on its own loop: after each key (and in a
+    ``pause()``), Textual's pilot waits until the process's CPU time stops advancing, for at
+    most 1 s. A replaying node never lets it stop, so there every key cost 2 s of sleep (the
+    rebalance preview's tests, 175 s of the suite's 17 minutes).
+
+    Those tests need what the sleep stood for, not its length: a key handled, and what it
+    opened mounted, before the next (the screen's queued messages, waited for here), and what
+    happens later (a fill, a state from the OMS) is awaited with ``wait_for`` up to a deadline.
+    A process that can go idle keeps Textual's wait: its end tells that layout work is done."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(textual.app, "wait_for_idle", _settled_then_capped_idle)
+        patch.setattr(textual.pilot, "wait_for_idle", _settled_then_capped_idle)
         yield
 
 

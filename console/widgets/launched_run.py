@@ -13,6 +13,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
@@ -83,7 +84,6 @@ class LaunchedRun(Horizontal, can_focus=True):
         self.fraction = event.done / event.total if event.total else 0.0
         if event.phase == "writing":
             self.fraction = 1.0
-        self.query_one(ProgressBar).update(progress=self.fraction)
         figures = f"{event.phase} · {event.ticks:,} ticks"
         if event.phase == "running":
             if self._running_since is None:
@@ -94,7 +94,7 @@ class LaunchedRun(Horizontal, can_focus=True):
                 rate = (event.ticks - ticks0) / seconds
                 left = seconds * (event.total - event.done) / (event.done - done0)
                 figures += f" · {rate:,.0f} ticks/s · {left:,.0f} s left"
-        self.query_one("#figures", Static).update(figures)
+        self._draw(figures)
 
     def ended(self, event: LaunchEnded) -> None:
         """Show how the run ended: the state its summary and ``runs`` row hold (a run that
@@ -103,13 +103,24 @@ class LaunchedRun(Horizontal, can_focus=True):
         self.run_id, self.folder, self.error = event.run_id, event.folder, event.error
         if self.state == "COMPLETED":
             self.fraction = 1.0
-            self.query_one(ProgressBar).update(progress=1.0)
         text = " ".join(
             part for part in (self.state, event.run_id, event.folder or event.error) if part
         )
-        self.query_one("#figures", Static).update(text)
+        self._draw(text)
         self.set_class(self.state == "COMPLETED", "-done")
         self.set_class(self.state != "COMPLETED", "-failed")
+
+    def _draw(self, figures: str) -> None:
+        """The bar at ``fraction`` and ``figures`` beside it. A run's last report can arrive
+        while the console is closing and this line's parts are already taken down: then there
+        is nothing to draw (and the console must not fail on its way out)."""
+        try:
+            bar = self.query_one(ProgressBar)
+            shown = self.query_one("#figures", Static)
+        except NoMatches:
+            return
+        bar.update(progress=self.fraction)
+        shown.update(figures)
 
     def action_cancel(self) -> None:
         if not self.over:

@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from console_seed import column, config_for, wait_for
 from node_helpers import BTC, ETH, node_config, write_targets
 from textual.widgets import Static
@@ -20,6 +21,9 @@ from console.screens.quit import QuitScreen
 from console.widgets.orders_pane import OrdersPane
 from core.live.lease import NodeLease
 from core.oms import NodeStatus, OmsStore
+
+# The console runs a node on its loop: keys wait for the screen, not for an idle process.
+pytestmark = pytest.mark.usefixtures("pilot_beside_a_node")
 
 
 async def test_console_runs_the_shadow_node_and_stops_it_on_quit(
@@ -176,6 +180,11 @@ async def test_after_a_flatten_t_re_arms_and_restores_the_targets_in_force_befor
             [flattened, research] = await store.targets_history()
             assert (flattened.source, flattened.weights) == ("flatten", {BTC: 0.0, ETH: 0.0})
 
+            # The dialog offers a re-arm from the state the console last read (its health
+            # poll), which may still say ACTIVE just after the node halted.
+            await wait_for(
+                pilot, lambda: app.health is not None and app.health.trading_state == "HALTED"
+            )
             await pilot.press("k", "a")
             screen = app.screen
             assert isinstance(screen, KillSwitchScreen)

@@ -33,6 +33,9 @@ from core.oms.events import TradingStateRecord
 
 SIZE = (140, 40)
 
+# The console runs a node on its loop: keys wait for the screen, not for an idle process.
+pytestmark = pytest.mark.usefixtures("pilot_beside_a_node")
+
 
 @asynccontextmanager
 async def console_with_node(config: AppConfig) -> AsyncIterator[tuple]:

@@ -15,6 +15,7 @@ import msgspec
 import psutil
 import pytest
 from console_seed import table_rows, wait_for
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Collapsible, Input, ProgressBar, Static
 
@@ -28,7 +29,7 @@ from console.widgets.runs_pane import RunsPane
 from core.config import AppConfig
 from core.data.demo_data import generate_demo_data
 from core.oms import OmsStore
-from core.runs.launcher import CANCELLED
+from core.runs.launcher import CANCELLED, LaunchEnded, LaunchProgress
 
 LARGE = (160, 48)
 RUN_TIMEOUT_S = 90.0
@@ -290,6 +291,25 @@ async def test_quitting_the_console_cancels_its_launched_runs_and_leaves_no_proc
     [folder] = (tmp_path / "results" / "backtest_results").iterdir()
     written = summary(str(folder))
     assert (written["status"], written["error"]) == ("CANCELLED", CANCELLED)
+
+
+async def test_a_report_reaching_a_line_the_closing_console_took_down_is_kept_not_drawn() -> None:
+    # A run's last reports can arrive while the console closes and takes the line's parts
+    # down (seen once on a loaded machine, as the console quit with a run going).
+    class OneLine(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LaunchedRun(1, "BTCUSDT.BINANCE")
+
+    app = OneLine()
+    async with app.run_test():
+        line = app.query_one(LaunchedRun)
+        line.progress(LaunchProgress(1, "running", 1, 4, 100, 1.0))
+        assert str(line.query_one("#figures", Static).render()) == "running · 100 ticks"
+        await line.remove_children()
+        line.progress(LaunchProgress(1, "running", 2, 4, 200, 2.0))
+        assert (line.state, line.fraction) == ("running", 0.5)
+        line.ended(LaunchEnded(1, "CANCELLED", "R-1", None, CANCELLED, cancelled=True))
+        assert (line.state, line.run_id, line.error) == ("CANCELLED", "R-1", CANCELLED)
 
 
 async def test_the_launcher_fits_an_80_by_24_terminal(

@@ -186,8 +186,10 @@ def test_a_file_out_of_attempts_is_failed_until_retry_failed(
 ) -> None:
     folder, run_id = copy_of(run_folder, tmp_path)
     emulator = GcsEmulator(folder=tmp_path / "gcs")  # not started: nothing answers
+    # Against nothing, each of the files' attempts lasts its whole timeout (gcsfs retries until
+    # then): a short one keeps the test to seconds, and every attempt still fails.
     config = desk_config(
-        tmp_path, msgspec.structs.replace(FAST, max_attempts=2, timeout_secs=1.0, wait_secs=60.0)
+        tmp_path, msgspec.structs.replace(FAST, max_attempts=2, timeout_secs=0.25, wait_secs=60.0)
     )
 
     async def fail_once() -> list:
