@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-EMULATOR = Path(sys.executable).with_name("gcp-storage-emulator")
+EMULATOR = [sys.executable, str(Path(__file__).with_name("gcs_emulator_launch.py"))]
+"""The emulator, run with its files written atomically (``gcs_emulator_launch``)."""
 
 
 def _last_line(file: IO[bytes]) -> str:
@@ -56,7 +57,7 @@ class GcsEmulator:
         server exits at once with "address already in use"): that start is tried again until
         ``timeout``; any other early exit is reported with the server's last line.
         """
-        argv = [str(EMULATOR), "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"]
+        argv = [*EMULATOR, "start", "--host", "127.0.0.1", "--port", str(self.port), "-q"]
         env = dict(os.environ)
         if self.folder is None:
             argv.append("-M")
