@@ -35,6 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import polars as pl
@@ -91,13 +92,15 @@ def _volume_before(reader: TickReader, instrument: str, at_ns: int, interval_ns:
     return float(pl.from_arrow(reader.read_window(instrument, start, end))["size"].sum())
 
 
-def _sized(reader: TickReader, instrument: str, at_ns: int, interval_ns: int, share: float):
+def _sized(
+    reader: TickReader, instrument: str, at_ns: int, interval_ns: int, share: float
+) -> float:
     lot = LOTS.get(instrument, 1e-6)
     volume = _volume_before(reader, instrument, at_ns, interval_ns)
     return max(round(share * volume / lot), 1) * lot
 
 
-def _params(way: str, horizon: float, interval: float) -> tuple[str | None, dict]:
+def _params(way: str, horizon: float, interval: float) -> tuple[str | None, dict[str, Any]]:
     timing = {"horizon_secs": horizon, "interval_secs": interval}
     return {
         "market": (None, {}),
@@ -107,11 +110,16 @@ def _params(way: str, horizon: float, interval: float) -> tuple[str | None, dict
     }[way]
 
 
-def _outcomes(trial: Trial, buckets: Sequence[float]) -> list[Outcome]:
-    """Each parent's outcome, in submission order (``buckets`` gives each parent's bucket)."""
+def _outcomes(
+    trial: Trial, parents: Sequence[ParentSpec], buckets: Sequence[float]
+) -> list[Outcome]:
+    """Each parent's outcome, in submission order (``buckets`` gives each parent's bucket).
+
+    The size is the parent's as submitted: Nautilus resizes a primary sent as the last slice."""
     cache = trial.engine.cache
     rows = []
-    for (parent_id, arrival), bucket in zip(trial.strategy.arrivals.items(), buckets, strict=True):
+    arrivals = trial.strategy.arrivals.items()
+    for (parent_id, arrival), spec, bucket in zip(arrivals, parents, buckets, strict=True):
         orders = [
             o
             for o in cache.orders()
@@ -121,9 +129,7 @@ def _outcomes(trial: Trial, buckets: Sequence[float]) -> list[Outcome]:
         parent = next(o for o in orders if o.client_order_id.value == parent_id)
         filled = [o for o in orders if o.filled_qty.as_double() > 0]
         qty = sum(o.filled_qty.as_double() for o in filled)
-        size = parent.quantity.as_double()
-        if parent.exec_algorithm_id is not None:
-            size = max(size, sum(o.quantity.as_double() for o in orders if o is not parent))
+        size = spec.quantity
         notional = size * (arrival or 0.0)
         if qty == 0 or not arrival:
             rows.append(Outcome(bucket, float("nan"), 0.0, notional))
@@ -135,7 +141,16 @@ def _outcomes(trial: Trial, buckets: Sequence[float]) -> list[Outcome]:
     return rows
 
 
-def _trial(root, instruments, start, end, parents, folder, model, profiles=None) -> Trial:
+def _trial(
+    root: str,
+    instruments: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    parents: list[ParentSpec],
+    folder: Path,
+    model: str,
+    profiles: dict[str, tuple[float, ...]] | None = None,
+) -> Trial:
     venue = msgspec.structs.replace(VENUE, fill_model=model)
     return run_trial(
         root, instruments, start, end, parents, folder, venue=venue, risk=RISK, profiles=profiles
@@ -167,7 +182,7 @@ def demo(folder: Path, trades: int, horizon: float, interval: float, repeats: in
             began = time.perf_counter()
             trial = _trial(root, [BTC, ETH], start, end, parents, folder / f"{model}-{way}", model)
             try:
-                results[(model, way)] = _outcomes(trial, [b for _, _, b, _, _ in specs])
+                results[(model, way)] = _outcomes(trial, parents, [b for _, _, b, _, _ in specs])
             finally:
                 trial.dispose()
             print(f"  demo {model:<24} {way:<8} {time.perf_counter() - began:5.1f} s")
@@ -195,7 +210,7 @@ def real(folder: Path, horizon: float, interval: float) -> dict:
                     scratch = folder / f"real-{model}-{way}-{bucket}-{side}"
                     trial = _trial(str(root), [BTC], start, end, [parent], scratch, model, flat)
                     try:
-                        rows += _outcomes(trial, [bucket])
+                        rows += _outcomes(trial, [parent], [bucket])
                     finally:
                         trial.dispose()
             results[(model, way)] = rows
