@@ -4,12 +4,16 @@ The demo data set is generated once per session (two days, 50k trades a day) so 
 backtest test replays the same few seconds of work. Nautilus initialises its logging once per
 process and ignores later logging configs, so every config written here logs to the same
 session folder; no test may assert on the log files of a later run. ``gcs_server`` is one
-in-memory GCS emulator for the tests that read or write ``gs://`` roots.
+in-memory GCS emulator for the tests that read or write ``gs://`` roots. ``pg_server`` is one
+real PostgreSQL server per test worker, and ``oms_location`` runs a test once per OMS back end:
+a SQLite file, then a new PostgreSQL database on that server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +25,8 @@ import textual.app
 import textual.pilot
 from console_seed import desk_records
 from gcs_emulator import GcsEmulator
+from pg_server import PASSWORD, PgServer
+from pg_server import available as postgres_available
 from textual._context import active_app
 from textual.pilot import Pilot
 
@@ -134,6 +140,45 @@ def gcs_server() -> Iterator[GcsEmulator]:
             yield emulator
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server on 127.0.0.1 (one per test worker), in a temporary folder.
+
+    The desk's code reaches it as it would a real one: a URL without the password, the
+    password in ``PGPASSWORD`` (set for the session, so that spawned nodes inherit it).
+    """
+    if not postgres_available():
+        pytest.fail(
+            "PostgreSQL's server is not installed (initdb, pg_ctl): `.ci/run` installs "
+            "Debian's postgresql-15, or run `apt-get install postgresql-15`"
+        )
+    server = PgServer()
+    server.start()
+    previous = os.environ.get("PGPASSWORD")
+    os.environ["PGPASSWORD"] = PASSWORD
+    try:
+        yield server
+    finally:
+        if previous is None:
+            os.environ.pop("PGPASSWORD", None)
+        else:
+            os.environ["PGPASSWORD"] = previous
+        server.remove()
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def oms_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's OMS lives, once per back end: a SQLite file under the test's folder, and
+    a new, empty database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "oms.sqlite")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database(f"oms_{os.getpid()}_{next(_DATABASES)}")
 
 
 @pytest.fixture

@@ -178,9 +178,10 @@ async def collect_health(
         counts = await store.upload_counts()
         version = await store.schema_version()
         holder = await store.node_holder()
+        size = await store.size_bytes()
     except OmsError as error:
         return _unreadable(one_line(error), now_ns)
-    oms = (_gcs_component(counts), _oms_component(store, version))
+    oms = (_gcs_component(counts), _oms_component(store, version, size))
     age_s = node_age_s(status, now_ns)
     if status is None or age_s is None or status.node_state == "STOPPED":
         return _without_node(_no_node_components(status, age_s), oms, persisted, now_ns)
@@ -360,9 +361,9 @@ def _gcs_component(counts: dict[str, int]) -> ComponentHealth:
     return ComponentHealth("GCS", "OK", detail)
 
 
-def _oms_component(store: OmsStore, version: int) -> ComponentHealth:
+def _oms_component(store: OmsStore, version: int, size: int) -> ComponentHealth:
     stats = store.stats
-    detail = f"{store.path}, schema v{version}, {format_bytes(store.size_bytes())}"
+    detail = f"{store.path}, schema v{version}, {format_bytes(size)}"
     if stats.pending:
         detail = f"{detail}, {stats.pending} pending"
     if stats.last_error is not None:

@@ -169,11 +169,18 @@ def _encode(value: Any) -> Any:
     return value
 
 
+_WITH_BOOL = (DriftObservation, TradingStateRecord)
+"""Records with a boolean field: stored as 1/0 (SQLite has no boolean; PostgreSQL's
+``BIGINT`` column takes no ``bool``)."""
+
+
 def row(record: Record) -> tuple:
-    """``record``'s values in column order, dicts and tuples as JSON text."""
+    """``record``'s values in column order, dicts and tuples as JSON text, booleans as 1/0."""
     values = msgspec.structs.astuple(record)
     if isinstance(record, _WITH_JSON):
         return tuple(_encode(v) for v in values)
+    if isinstance(record, _WITH_BOOL):
+        return tuple(int(v) if type(v) is bool else v for v in values)
     return values
 
 

@@ -1,14 +1,22 @@
-"""``OmsStore``: the local SQLite order-management store the node writes and the panes read.
+"""``OmsStore``: the order-management store the node writes and the panes read.
 
-One file, in WAL mode, shared by processes: the node (or a backtest) writes through
+Two back ends behind one interface (``core.oms.location``): a local SQLite file, the default,
+and a PostgreSQL server, for a desk whose node and consoles run on different machines.
+
+SQLite: one file, in WAL mode, shared by processes: the node (or a backtest) writes through
 ``submit``; any number of consoles, a second one over SSH included, open the same file and read.
 In WAL mode readers never block the writer nor the writer readers, and every read sees a
 committed state; writers from several processes (an operator's audit entry from a second
 console) queue on SQLite's lock, waiting up to ``busy_timeout_ms``.
 
-Durability: a commit is in the WAL before ``flush`` returns or a listener hears of it. With
-``synchronous=NORMAL`` that survives the process being killed (``kill -9``) at any instant; an
-operating-system crash or power loss may lose the last commits, never the file's consistency.
+PostgreSQL: the same tables, migrations and idempotent ingestion (``core.oms.postgres``).
+Writers queue on an advisory lock; each commit is announced with ``NOTIFY``, so ``watch`` in a
+console on another machine wakes when the node commits, without polling.
+
+Durability: a commit is durable before ``flush`` returns or a listener hears of it. SQLite
+(``synchronous=NORMAL`` in WAL mode) survives the process being killed (``kill -9``) at any
+instant; an operating-system crash or power loss may lose the last commits, never the file's
+consistency. PostgreSQL (``synchronous_commit`` on, its default) survives both.
 
 Panes learn what changed in two cheap ways: in the writing process, ``add_listener`` hears of
 each commit; in any process, ``changes_since(version)`` (or ``watch``) compares a per-table
@@ -19,15 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import aiosqlite
 import msgspec
 
+from core.oms.connection import OmsConnection
 from core.oms.errors import OmsError, OmsMissingError
 from core.oms.events import (
     AuditEntry,
@@ -47,11 +54,11 @@ from core.oms.events import (
     UploadState,
 )
 from core.oms.ingest import decode, is_record, select_columns
+from core.oms.location import parse_location
 from core.oms.notification_record import Notification
 from core.oms.opening import (
     connect,
     database_exists,
-    describe,
     ensure_folder,
     local_path,
     prepare,
@@ -59,6 +66,7 @@ from core.oms.opening import (
 )
 from core.oms.pnl_record import PnlSnapshot
 from core.oms.schema import SCHEMA_VERSION, TABLES
+from core.oms.sqlite_connection import SqliteConnection
 from core.oms.writer import BatchWriter, Commit, WriterStats
 from core.storage.roots import resolve
 
@@ -83,16 +91,28 @@ class OmsStore:
     def __init__(
         self,
         path: str,
-        reader: aiosqlite.Connection,
+        reader: OmsConnection,
         writer: BatchWriter | None,
-        writer_connection: aiosqlite.Connection | None,
+        writer_connection: OmsConnection | None,
+        *,
+        backend: str = "sqlite",
+        url: str | None = None,
     ) -> None:
         self.path = path
-        """The database file's absolute path."""
+        """The database file's absolute path, or the PostgreSQL URL (never with a password)."""
+        self.backend = backend
+        """``sqlite`` or ``postgresql``."""
+        self._url = url
         self._reader = reader
         self._writer = writer
         self._writer_connection = writer_connection
+        self._listener: Any = None  # PostgreSQL's ChangeListener, started by the first watch
         self._closed = False
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether this OMS is on a PostgreSQL server (else a local SQLite file)."""
+        return self.backend == "postgresql"
 
     @classmethod
     async def open(
@@ -106,7 +126,8 @@ class OmsStore:
         busy_timeout_ms: int = 5_000,
         check_integrity: bool = True,
     ) -> Self:
-        """Open (creating or migrating it if needed) the OMS database at ``path``.
+        """Open (creating or migrating it if needed) the OMS database at ``path``: a local
+        file's path, or a ``postgresql://`` URL (see ``core.oms.location``).
 
         ``read_only`` opens an existing, current database without ever writing to it (for
         ``trade-console status``). ``create=False`` opens an existing database only (migrating
@@ -124,6 +145,15 @@ class OmsStore:
             file that is not a (readable, OMS) database, schema from a newer version; or, with
             ``read_only``, a database not yet migrated.
         """
+        location = parse_location(str(path))
+        if location.is_postgres:
+            return await cls._open_postgres(
+                location.target,
+                read_only=read_only,
+                create=create,
+                batch_interval=batch_interval,
+                batch_size=batch_size,
+            )
         local = local_path(path)
         exists = database_exists(local)
         if not exists and (read_only or not create):
@@ -139,28 +169,65 @@ class OmsStore:
                 "once with the console or the node to migrate it",
                 local,
             )
-        writer_connection = None
-        writer = None
+        writer_raw = None
         if not read_only:
-            writer_connection = await connect(local, busy_timeout_ms, read_only=False)
+            writer_raw = await connect(local, busy_timeout_ms, read_only=False)
             try:
-                await prepare(writer_connection, local)
+                await prepare(writer_raw, local)
             except BaseException:
-                await writer_connection.close()
+                await writer_raw.close()
                 raise
         try:
-            reader = await connect(local, busy_timeout_ms, read_only=read_only)
+            reader_raw = await connect(local, busy_timeout_ms, read_only=read_only)
             if not read_only:
-                await reader.execute("PRAGMA query_only = 1")
+                await reader_raw.execute("PRAGMA query_only = 1")
         except BaseException:
-            if writer_connection is not None:
-                await writer_connection.close()
+            if writer_raw is not None:
+                await writer_raw.close()
             raise
+        reader = SqliteConnection(reader_raw, local)
+        writer_connection = None if writer_raw is None else SqliteConnection(writer_raw, local)
+        return cls._assemble(local, reader, writer_connection, batch_interval, batch_size)
+
+    @classmethod
+    async def _open_postgres(
+        cls,
+        url: str,
+        *,
+        read_only: bool,
+        create: bool,
+        batch_interval: float,
+        batch_size: int,
+    ) -> Self:
+        from core.oms.postgres import open_postgres  # psycopg only where PostgreSQL is used
+
+        reader, writer_connection = await open_postgres(url, read_only=read_only, create=create)
+        return cls._assemble(
+            reader.location,
+            reader,
+            writer_connection,
+            batch_interval,
+            batch_size,
+            backend="postgresql",
+            url=url,
+        )
+
+    @classmethod
+    def _assemble(
+        cls,
+        path: str,
+        reader: OmsConnection,
+        writer_connection: OmsConnection | None,
+        batch_interval: float,
+        batch_size: int,
+        **options: Any,
+    ) -> Self:
+        writer = None
         if writer_connection is not None:
             writer = BatchWriter(
-                writer_connection, local, interval=batch_interval, batch_size=batch_size
+                writer_connection, path, interval=batch_interval, batch_size=batch_size
             )
-        return cls(local, reader, writer, writer_connection)
+        return cls(path, reader, writer, writer_connection, **options)
 
     async def __aenter__(self) -> Self:
         return self
@@ -183,6 +250,8 @@ class OmsStore:
             if self._writer is not None:
                 await self._writer.close()
         finally:
+            if self._listener is not None:
+                await self._listener.close()
             if self._writer_connection is not None:
                 await self._writer_connection.close()
             await self._reader.close()
@@ -242,12 +311,16 @@ class OmsStore:
     ) -> AsyncIterator[Changes]:
         """Yield ``Changes`` whenever tables change, from this process or another.
 
-        Commits of this store's own writer are seen at once; those of other processes within
-        ``interval`` seconds. Changes that come while the consumer is busy merge into one.
+        Commits of this store's own writer are seen at once. Those of other processes: on
+        SQLite within ``interval`` seconds (a poll of one small table); on PostgreSQL as soon
+        as the server announces them (``NOTIFY``), with ``interval`` only a safety net while
+        the announcing connection is down. Changes that come while the consumer is busy merge
+        into one.
         """
         last = await self.version() if since is None else since
         nudged = asyncio.Event()
         remove = self.add_listener(lambda _: nudged.set()) if self._writer is not None else None
+        announced = self._announcements()
         try:
             while True:
                 changes = await self.changes_since(last)
@@ -255,11 +328,25 @@ class OmsStore:
                     last = changes.version
                     yield changes
                 nudged.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(nudged.wait(), interval)
+                if announced is not None and announced.connected:
+                    announced.changed.clear()
+                    await _first(nudged, announced.changed, _ANNOUNCED_SAFETY_SECS)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(nudged.wait(), interval)
         finally:
             if remove is not None:
                 remove()
+
+    def _announcements(self) -> Any:
+        # PostgreSQL's commit announcements, heard on one connection per store.
+        if not self.is_postgres or self._url is None:
+            return None
+        if self._listener is None:
+            from core.oms.postgres import ChangeListener
+
+            self._listener = ChangeListener(self._url)
+        return self._listener
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -273,7 +360,7 @@ class OmsStore:
         """The node's open orders (not a backtest's), oldest first: what a node settles at start
         when an earlier session left them (``core.live.orphans``)."""
         return await self._select(
-            OrderEvent, "FROM orders WHERE is_open AND run_id IS NULL ORDER BY ts_event"
+            OrderEvent, "FROM orders WHERE is_open = 1 AND run_id IS NULL ORDER BY ts_event"
         )
 
     async def order_history(self, client_order_id: str) -> list[OrderEvent]:
@@ -371,9 +458,11 @@ class OmsStore:
         run's detail view does not decode the whole queue."""
         return await self._select(
             UploadState,
-            "FROM (SELECT *, coalesce(nullif(destination, ''), file) AS path FROM uploads)"
-            " WHERE substr('/' || rtrim(path, replace(path, '/', '')), -(length(?) + 2))"
-            " = '/' || ? || '/' ORDER BY updated_at DESC",
+            "FROM (SELECT *, '/' || rtrim(coalesce(nullif(destination, ''), file),"
+            " replace(coalesce(nullif(destination, ''), file), '/', '')) AS folder FROM uploads)"
+            " AS listed"
+            " WHERE substr(folder, length(folder) - length(CAST(? AS TEXT)) - 1)"
+            " = '/' || CAST(? AS TEXT) || '/' ORDER BY updated_at DESC",
             (name, name),
         )
 
@@ -389,7 +478,7 @@ class OmsStore:
         rows = await self._fetch(
             "SELECT rtrim(path, replace(path, '/', '')) AS folder, state, count(*)"
             " FROM (SELECT coalesce(nullif(destination, ''), file) AS path, state FROM uploads)"
-            " GROUP BY folder, state"
+            " AS listed GROUP BY folder, state"
         )
         folders: dict[str, dict[str, int]] = {}
         for folder, state, count in rows:
@@ -451,13 +540,21 @@ class OmsStore:
         )
 
     async def schema_version(self) -> int:
-        """The database's schema version (``PRAGMA user_version``)."""
-        rows = await self._fetch("PRAGMA user_version")
+        """The database's schema version (SQLite's ``PRAGMA user_version``; PostgreSQL's
+        ``oms_schema`` table)."""
+        if self.is_postgres:
+            rows = await self._fetch("SELECT max(version) FROM oms_schema")
+        else:
+            rows = await self._fetch("PRAGMA user_version")
         return rows[0][0]
 
-    def size_bytes(self) -> int:
-        """Bytes on disk: the database file and its write-ahead log (which holds the latest
-        commits until a checkpoint copies them into the file)."""
+    async def size_bytes(self) -> int:
+        """Bytes on disk: the SQLite file and its write-ahead log (which holds the latest
+        commits until a checkpoint copies them into the file), or the PostgreSQL database."""
+        if self.is_postgres:
+            from core.oms.postgres import database_size
+
+            return await database_size(self._reader)  # type: ignore[arg-type]
         fs, path = resolve(self.path)
         total = 0
         for name in (path, f"{path}-wal"):
@@ -470,9 +567,9 @@ class OmsStore:
         done: queued, uploading or failed) and ``failed_uploads``."""
         parts = [f"(SELECT count(*) FROM {table})" for table in TABLES]
         parts += [
-            "(SELECT count(*) FROM orders WHERE is_open)",
+            "(SELECT count(*) FROM orders WHERE is_open = 1)",
             "(SELECT count(*) FROM positions WHERE side <> 'FLAT')",
-            "(SELECT count(*) FROM uploads WHERE is_active)",
+            "(SELECT count(*) FROM uploads WHERE is_active = 1)",
             "(SELECT count(*) FROM uploads WHERE state = 'failed')",
         ]
         rows = await self._fetch("SELECT " + ", ".join(parts))
@@ -483,13 +580,17 @@ class OmsStore:
         """``uploads``, ``active_uploads`` and ``failed_uploads`` alone: what the Health pane
         asks every second, without counting the trading tables, which grow all day."""
         rows = await self._fetch(
-            "SELECT count(*), coalesce(sum(is_active), 0),"
-            " coalesce(sum(state = 'failed'), 0) FROM uploads"
+            "SELECT count(*), count(CASE WHEN is_active = 1 THEN 1 END),"
+            " count(CASE WHEN state = 'failed' THEN 1 END) FROM uploads"
         )
         return dict(zip(("uploads", "active_uploads", "failed_uploads"), rows[0], strict=True))
 
     async def integrity_check(self) -> list[str]:
-        """SQLite's full ``integrity_check``: ``["ok"]`` for a sound file, else the problems."""
+        """SQLite's full ``integrity_check``: ``["ok"]`` for a sound file, else the problems.
+        PostgreSQL checks its own pages (checksums, WAL): ``["ok"]`` once it answers."""
+        if self.is_postgres:
+            await self._fetch("SELECT 1")
+            return ["ok"]
         rows = await self._fetch("PRAGMA integrity_check")
         return [row[0] for row in rows]
 
@@ -501,6 +602,20 @@ class OmsStore:
 
     async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
-            return list(await self._reader.execute_fetchall(sql, params))
-        except sqlite3.Error as error:
-            raise describe(error, self.path, "read the OMS database") from None
+            return await self._reader.fetch(sql, params)
+        except self._reader.transient as error:
+            raise self._reader.describe(error, "read the OMS database") from None
+
+
+_ANNOUNCED_SAFETY_SECS = 5.0
+"""On PostgreSQL, how long ``watch`` waits for an announcement before it checks anyway."""
+
+
+async def _first(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    # Until either event is set, or ``timeout``.
+    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

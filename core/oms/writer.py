@@ -1,13 +1,16 @@
-"""The batched writer: records in from anywhere at once, out to SQLite a transaction at a time.
+"""The batched writer: records in from anywhere at once, out to the database a transaction at a
+time.
 
 ``submit`` only appends to an in-memory queue, so a burst of Nautilus events costs the event
 loop microseconds. A writer task wakes on the first record, waits up to ``interval`` for more
 (or until ``batch_size`` are queued) and commits them in one transaction, whose SQL runs in
-aiosqlite's thread: the event loop never waits on the disk.
+aiosqlite's thread (SQLite) or on the server (PostgreSQL): the event loop never waits on it.
 
 Nothing submitted is dropped for being late: the queue is unbounded (``WriterStats.pending``
 shows a backlog). A write that fails for a reason that may pass (a lock held too long, a full
-disk) is retried with the same records in the same order; a record the database refuses
+disk, a PostgreSQL server restarting) is retried with the same records in the same order, and
+since ingestion is idempotent a batch whose commit was lost in flight is written once; a
+record the database refuses
 outright (a NULL key, a wrong type) is set aside alone, counted in ``rejected``, and the rest of
 its batch is written.
 """
@@ -17,33 +20,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiosqlite
-
 from core.errors import one_line
+from core.oms.connection import OmsConnection
 from core.oms.errors import OmsError
 from core.oms.events import Record
 from core.oms.ingest import plan
-from core.oms.opening import describe, rollback
 
 _log = logging.getLogger(__name__)
 
-# Errors that say the record is wrong, not the moment: retrying the same row cannot succeed.
-_REFUSED = (
-    sqlite3.IntegrityError,
-    sqlite3.InterfaceError,
-    sqlite3.ProgrammingError,
-    sqlite3.DataError,
-    TypeError,
-    ValueError,
-    OverflowError,
-)
+# Errors that say the record is wrong whatever the database: retrying cannot succeed.
+_REFUSED = (TypeError, ValueError, OverflowError)
 _RETRY_FIRST = 0.05
 _RETRY_MAX = 2.0
 _CLOSING_ATTEMPTS = 3
@@ -90,7 +82,7 @@ class BatchWriter:
 
     def __init__(
         self,
-        connection: aiosqlite.Connection,
+        connection: OmsConnection,
         path: str,
         *,
         interval: float,
@@ -99,6 +91,7 @@ class BatchWriter:
         if interval < 0 or batch_size <= 0:
             raise ValueError(f"interval {interval} must be >= 0, batch_size {batch_size} > 0")
         self._connection = connection
+        self._refused = (*connection.refused, *_REFUSED)
         self._path = path
         self._interval = interval
         self._batch_size = batch_size
@@ -215,7 +208,7 @@ class BatchWriter:
         try:
             version, tables = await self._transaction(batch)
             rejected = 0
-        except _REFUSED as error:
+        except self._refused as error:
             _log.warning(
                 "OMS %s: a batch was refused (%s); writing its records one by one",
                 self._path,
@@ -241,15 +234,15 @@ class BatchWriter:
     async def _transaction(self, batch: list[Record]) -> tuple[int, frozenset[str]]:
         connection = self._connection
         steps = plan(batch)
-        await connection.execute("BEGIN IMMEDIATE")
+        await connection.begin_write()
         try:
             for step in steps:
                 await connection.executemany(step.sql, step.rows)
             tables = frozenset(step.table for step in steps)
             version = await self._bump(tables)
-            await connection.execute("COMMIT")
+            await connection.commit()
         except BaseException:
-            await rollback(self._connection)
+            await connection.rollback()
             raise
         return version, tables
 
@@ -257,7 +250,7 @@ class BatchWriter:
         connection = self._connection
         tables: set[str] = set()
         rejected = 0
-        await connection.execute("BEGIN IMMEDIATE")
+        await connection.begin_write()
         try:
             for record in batch:
                 await connection.execute("SAVEPOINT record")
@@ -265,25 +258,25 @@ class BatchWriter:
                     steps = plan([record])
                     for step in steps:
                         await connection.executemany(step.sql, step.rows)
-                except _REFUSED as error:
-                    await connection.execute("ROLLBACK TO record")
+                except self._refused as error:
+                    await connection.execute("ROLLBACK TO SAVEPOINT record")
                     rejected += 1
                     self.stats.last_error = f"refused {type(record).__name__}: {one_line(error)}"
                     _log.error("OMS %s: %s", self._path, self.stats.last_error)
                 else:
                     tables.update(step.table for step in steps)
-                await connection.execute("RELEASE record")
+                await connection.execute("RELEASE SAVEPOINT record")
             version = await self._bump(frozenset(tables))
-            await connection.execute("COMMIT")
+            await connection.commit()
         except BaseException:
-            await rollback(self._connection)
+            await connection.rollback()
             raise
         return version, frozenset(tables), rejected
 
     async def _bump(self, tables: frozenset[str]) -> int:
         # Inside the transaction, which holds the write lock: no other process can take the
         # same version number.
-        rows = await self._connection.execute_fetchall("SELECT max(version) FROM table_versions")
+        rows = await self._connection.fetch("SELECT max(version) FROM table_versions")
         version = (rows[0][0] or 0) + 1
         if tables:
             marks = ", ".join("?" for _ in tables)
@@ -291,6 +284,7 @@ class BatchWriter:
                 f"UPDATE table_versions SET version = ? WHERE name IN ({marks})",
                 (version, *sorted(tables)),
             )
+            await self._connection.announce(version)
         return version
 
     def _settle(self) -> None:
@@ -308,8 +302,8 @@ class BatchWriter:
     def _fail(self, error: Exception) -> None:
         self.stats.failures += 1
         failure = (
-            describe(error, self._path, "write to the OMS database")
-            if isinstance(error, sqlite3.Error)
+            self._connection.describe(error, "write to the OMS database")
+            if isinstance(error, self._connection.transient)
             else OmsError(f"cannot write to the OMS database: {one_line(error)}", self._path)
         )
         self.stats.last_error = str(failure)

@@ -124,10 +124,10 @@ async def test_a_v2_database_is_migrated_keeping_its_rows(tmp_path: Path) -> Non
 
 
 async def test_the_database_size_counts_its_write_ahead_log(store: OmsStore) -> None:
-    empty = store.size_bytes()
+    empty = await store.size_bytes()
     store.submit_many([heartbeat(n) for n in range(50)])
     await store.flush()
-    assert store.size_bytes() > empty > 0
+    assert await store.size_bytes() > empty > 0
 
 
 def test_records_refuse_states_the_oms_does_not_know() -> None:
