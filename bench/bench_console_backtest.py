@@ -235,7 +235,7 @@ async def main(args: argparse.Namespace) -> None:
             f"data: {ticks:,} BTC trades over {DAYS} days ({time.perf_counter() - started:.1f} s)"
         )
         config = bench_config(folder, data_root)
-        path = config.oms.database
+        path = config.oms.location
         latencies = Latencies()
         async with await OmsStore.open(path) as store:
             app = TradeConsoleApp(config, store=store, tune_gc=True)

@@ -126,7 +126,7 @@ async def rounds(
 
 async def in_process(data_root: str, folder: Path, count: int, orders: int) -> None:
     config = config_for(folder, data_root, REPLAY_SPEED)
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         session = NodeSession(config, store)
         await session.start()
         try:
@@ -200,7 +200,7 @@ async def console_key(data_root: str, folder: Path, count: int, orders: int) -> 
     from console.app import TradeConsoleApp
 
     config = config_for(folder, data_root, REPLAY_SPEED)
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         app = TradeConsoleApp(config, store=store, node_mode="shadow")
         async with app.run_test(size=(160, 48)) as pilot:
             await until(lambda: app.node is not None and app.node.strategy.is_running, 20)

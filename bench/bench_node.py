@@ -97,7 +97,7 @@ async def write_to_submit(
     config = config_for(folder, data_root, 60.0)
     if configure is not None:
         config = configure(config)
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         session = NodeSession(config, store)
         state = await session.start()
         if state.node_state != "RUNNING":
@@ -146,7 +146,7 @@ async def loop_lag(folder: Path, data_root: str, speed: float, seconds: float) -
 
     config = config_for(folder, data_root, speed)
     lags: list[float] = []
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         app = TradeConsoleApp(config, store=store, node_mode="shadow", tune_gc=True)
         async with app.run_test(size=(160, 48)) as pilot:
             while app.node is None or app.node.engine.state().node_state != "RUNNING":

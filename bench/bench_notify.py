@@ -123,7 +123,7 @@ async def key_to_screen(data_root: str, seconds: float, extras: Extras | None) -
         config = config_for(Path(name), data_root, 60.0)
         if extras is not None:
             config = extras.configure(config)
-        async with await OmsStore.open(config.oms.database) as store:
+        async with await OmsStore.open(config.oms.location) as store:
             app = TradeConsoleApp(config, store=store, node_mode="shadow", tune_gc=True)
             async with app.run_test(size=(160, 48)) as pilot:
                 while app.node is None or app.node.engine.state().node_state != "RUNNING":

@@ -89,7 +89,7 @@ class TradeConsoleApp(App[None]):
 
     ``store`` is an OMS store opened on this event loop (the command line opens it first, so a
     bad database is reported before anything is drawn); without one the app opens
-    ``config.oms.database`` itself and exits with code 2 and the OMS's message if it cannot.
+    ``config.oms.location`` itself and exits with code 2 and the OMS's message if it cannot.
     ``clock`` gives the wall clock in ns (the header's time, health's "now"): tests fix it.
     """
 
@@ -232,7 +232,7 @@ class TradeConsoleApp(App[None]):
         self.theme = remembered_theme(set(self.available_themes)) or self.config.console.theme
         if self.store is None:
             try:
-                self.store = await OmsStore.open(self.config.oms.database)
+                self.store = await OmsStore.open(self.config.oms.location)
             except OmsError as error:
                 self.exit(return_code=EXIT_BAD_INPUT, message=str(error))
                 return

@@ -18,6 +18,7 @@ from typing import Literal
 
 import msgspec
 
+from core.database_url import is_postgres_url, postgres_url_problem
 from core.errors import ConfigError, bounded
 
 _STRUCT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
@@ -190,10 +191,21 @@ class LoggingConfig(msgspec.Struct, **_STRUCT):
 
 
 class OmsConfig(msgspec.Struct, **_STRUCT):
-    """The local order-management store the node writes and the console reads."""
+    """The order-management store the node writes and the console reads."""
 
+    @property
+    def location(self) -> str:
+        """What to open: ``url`` when set, else the ``database`` file."""
+        return self.url or self.database
+
+    url: str = ""
+    """Where the OMS lives: empty (then ``database``) or a path means a local SQLite file, the
+    default for one trading box; ``postgresql://user@host:port/database`` means a PostgreSQL
+    server, for a node and consoles on several machines. Never a password here: it comes from
+    ``PGPASSWORD`` or ``~/.pgpass``."""
     database: str = "artifacts/oms.sqlite"
-    """Local path of the SQLite file (relative paths are from the working directory)."""
+    """Local path of the SQLite file (relative paths are from the working directory), when
+    ``url`` is empty."""
     record_backtests: bool = True
     """Copy each backtest's orders, fills, positions and balances into the OMS, so the dashboard
     shows a run's trading before any node exists; each backtest replaces the previous one's
@@ -590,6 +602,10 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     def fail(field: str, problem: str) -> ConfigError:
         return ConfigError(f"{source}: {field}: {problem}")
 
+    if is_postgres_url(config.oms.url):
+        problem = postgres_url_problem(config.oms.url)
+        if problem is not None:
+            raise fail("oms.url", problem)
     bt = config.backtest
     if bt.chunk_size <= 0:
         raise fail("backtest.chunk_size", f"must be positive, got {bt.chunk_size}")

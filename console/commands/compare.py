@@ -45,7 +45,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
     if args.session:
         if len(runs) != 1:
             raise DataError(f"compare --session takes one run, got {len(runs)}")
-        report = asyncio.run(compare_session(runs[0], config.oms.database))
+        report = asyncio.run(compare_session(runs[0], config.oms.location))
         print(json.dumps(report.to_json()) if args.json else render_session(report))
         return 0 if report.covered else EXIT_NO_SESSION
     comparison = compare_runs(runs)

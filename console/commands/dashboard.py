@@ -57,7 +57,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
 async def _serve(
     config: AppConfig, node_mode: str | None = None, confirm_live: bool = False
 ) -> int:
-    store = await OmsStore.open(config.oms.database)
+    store = await OmsStore.open(config.oms.location)
     app = TradeConsoleApp(
         config, store=store, tune_gc=True, node_mode=node_mode, confirm_live=confirm_live
     )

@@ -59,7 +59,7 @@ def run_demo(args: argparse.Namespace) -> int:
 async def _refuse_a_held_oms(config: AppConfig) -> None:
     from core.live.lease import ensure_free
 
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         await ensure_free(store, down_after_s=config.console.down_after_secs)
 
 

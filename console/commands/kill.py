@@ -54,7 +54,7 @@ def _change(args: argparse.Namespace, state: str, *, flatten: bool) -> int:
     request = check_request(state, actor, args.reason or "", flatten=flatten)
     config = load_config(getattr(args, "config", None))
     create = getattr(args, "create_oms", False)
-    print(asyncio.run(_record(config.oms.database, request, actor, create=create)))
+    print(asyncio.run(_record(config.oms.location, request, actor, create=create)))
     return 0
 
 

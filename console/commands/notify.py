@@ -36,9 +36,9 @@ def run_notify_command(args: argparse.Namespace) -> int:
             print(f"sent    {channel.name} ({result.elapsed_ms:.0f} ms)")
         else:
             print(f"FAILED  {channel.name}: {result.error}")
-    recorded = asyncio.run(_record(config.oms.database, [r for _, _, r in outcomes]))
+    recorded = asyncio.run(_record(config.oms.location, [r for _, _, r in outcomes]))
     if not recorded:
-        print(f"(not recorded: no OMS at {config.oms.database})")
+        print(f"(not recorded: no OMS at {config.oms.location})")
     return 0 if all(result.ok for _, result, _ in outcomes) else 1
 
 

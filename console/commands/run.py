@@ -81,7 +81,7 @@ async def serve_node(
     from core.live.session import NodeSession
 
     loop = asyncio.get_running_loop()
-    store = await OmsStore.open(config.oms.database)
+    store = await OmsStore.open(config.oms.location)
     try:
         with redirect_std_fds(Path(config.logging.directory) / STDIO_LOG) as terminal:
             # Takes the OMS first: with another node on it, one line and exit 2, nothing built.

@@ -61,7 +61,7 @@ def run_status(args: argparse.Namespace) -> int:
     console = config.console
     report = asyncio.run(
         read_status(
-            config.oms.database,
+            config.oms.location,
             now_ns=time.time_ns(),
             stale_after_s=console.stale_after_secs,
             down_after_s=console.down_after_secs,

@@ -52,7 +52,7 @@ def run_uploads_command(args: argparse.Namespace) -> int:
 async def _run(
     config: AppConfig, retry_failed: bool, drain: bool, verify: bool
 ) -> tuple[list[UploadState], DrainSummary | None, tuple[int, int] | None]:
-    async with await OmsStore.open(config.oms.database, read_only=not drain) as store:
+    async with await OmsStore.open(config.oms.location, read_only=not drain) as store:
         summary = verified = None
         if drain:
             queue = UploadQueue(store, config.uploads)

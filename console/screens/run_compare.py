@@ -181,7 +181,7 @@ class SessionCompareScreen(CompareScreen):
         yield KeyFooter()
 
     def read(self) -> Message:
-        database = self.app.config.oms.database  # type: ignore[attr-defined]
+        database = self.app.config.oms.location  # type: ignore[attr-defined]
         return self.Loaded(asyncio.run(compare_session(self.folder, database)))
 
     @on(Loaded)

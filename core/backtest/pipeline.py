@@ -15,7 +15,7 @@ and result files; positions are marked at the last price seen between windows. W
 "direction-change"`` only the target sets that change a side get a window and are applied
 (``core.backtest.signal_fetch``).
 
-The run is also recorded in the OMS (``config.oms.database``): its state and progress in the
+The run is also recorded in the OMS (``config.oms.location``): its state and progress in the
 ``runs`` table and, with ``config.oms.record_backtests``, its orders, fills, positions and
 balances through ``OmsFeed``, so the dashboard shows a run's trading before any node exists.
 The OMS is bookkeeping: one that cannot be opened or written never fails the run; the summary's
@@ -113,7 +113,7 @@ def run_backtest(
     created_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     results_root = config.results.root
     run_id = allocate_run_id(results_root, created_at)
-    recorder = RunRecorder.open(config.oms.database, run_id)
+    recorder = RunRecorder.open(config.oms.location, run_id)
     report = _reporting(progress, recorder)
     scratch = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=_scratch_dir(config)))
     outcome = None

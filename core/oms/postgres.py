@@ -29,9 +29,9 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
+from core.database_url import redact
 from core.errors import one_line
 from core.oms.errors import OmsError, OmsMissingError
-from core.oms.location import redact
 from core.oms.postgres_schema import CREATE_VERSION_TABLE, POSTGRES_MIGRATIONS, VERSION_TABLE
 from core.oms.schema import SCHEMA_VERSION
 

@@ -366,7 +366,7 @@ async def upload_run(config: AppConfig, folder: str | Path, run_id: str) -> Drai
     """Queue a finished run's files and drain the queue (earlier leftovers too) for at most
     ``[uploads] wait_secs``; what is not done by then stays queued. The summary counts this
     run's files only: an earlier run's leftovers drained on the way are not this run's."""
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         queue = UploadQueue(store, config.uploads)
         rows = run_uploads(config, folder, run_id, time.time_ns())
         await queue.enqueue(rows)
