@@ -206,6 +206,12 @@ class OmsConfig(msgspec.Struct, **_STRUCT):
     database: str = "artifacts/oms.sqlite"
     """Local path of the SQLite file (relative paths are from the working directory), when
     ``url`` is empty."""
+    buffer_records: int = 100_000
+    """Records a running node keeps in memory while the OMS cannot be written (a PostgreSQL
+    server restarting, a full disk), written in order once it can. While any are kept the node
+    raises one ERROR alert (``oms_unreachable``); at this many it raises a CRITICAL one
+    (``oms_buffer_full``) and halts trading (nothing is dropped: the halt stops the orders
+    that would add more)."""
     record_backtests: bool = True
     """Copy each backtest's orders, fills, positions and balances into the OMS, so the dashboard
     shows a run's trading before any node exists; each backtest replaces the previous one's
@@ -602,6 +608,8 @@ def validate(config: AppConfig, source: str) -> AppConfig:
     def fail(field: str, problem: str) -> ConfigError:
         return ConfigError(f"{source}: {field}: {problem}")
 
+    if config.oms.buffer_records <= 0:
+        raise fail("oms.buffer_records", f"must be positive, got {config.oms.buffer_records}")
     if is_postgres_url(config.oms.url):
         problem = postgres_url_problem(config.oms.url)
         if problem is not None:

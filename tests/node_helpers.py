@@ -70,7 +70,7 @@ async def alerts_of(store: OmsStore, rule: str) -> list:
 @asynccontextmanager
 async def running(config: AppConfig) -> AsyncIterator[tuple[NodeSession, OmsStore]]:
     """A started node with a price for every instrument, and its OMS; stopped after."""
-    async with await OmsStore.open(config.oms.database) as store:
+    async with await OmsStore.open(config.oms.location) as store:
         session = NodeSession(config, store)
         state = await session.start()
         try:

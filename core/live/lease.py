@@ -4,15 +4,17 @@ Two nodes on one OMS would each trade every target file, their client order ids 
 in the same rows and both would write the same node log. So a node takes its OMS before it
 builds anything, and holds it for its life:
 
-- **The guard**: an exclusive ``fcntl.flock`` on ``<database>.node.lock``, beside the database,
-  held on an open file for as long as the node runs. The kernel drops it when the process ends,
-  however it ends (``kill -9`` included), so on one host a crash never leaves the OMS held, and
-  two nodes can never both hold it. The file is never deleted (deleting it under a running
-  node would let a second one lock a new file); it is not inherited by spawned processes.
+- **The guard**: on SQLite, an exclusive ``fcntl.flock`` on ``<database>.node.lock``, beside
+  the database, held on an open file for as long as the node runs. The kernel drops it when
+  the process ends, however it ends (``kill -9`` included), so on one host a crash never leaves
+  the OMS held, and two nodes can never both hold it. The file is never deleted (deleting it
+  under a running node would let a second one lock a new file); it is not inherited by spawned
+  processes. On PostgreSQL, a session advisory lock held by a connection of the node's own
+  (``core.oms.postgres.NodeLock``): the same guarantee across machines, the server dropping it
+  when the node's session ends.
 - **The name**: a ``NodeHolder`` row in the OMS (pid, host, OS user, since). A second node's
-  refusal and ``trade-console status`` name the holder from it, and a node on another host (an
-  OMS on PostgreSQL, later) can only see this: the row is the truth about *who*, the lock the
-  guard on this host.
+  refusal and ``trade-console status`` name the holder from it: the row is the truth about
+  *who*, the lock the guard.
 
 Taking the OMS: the lock first; held, the node is refused, naming the holder (and saying so
 when it has stopped beating: a hung node still holds the lock, and could wake). Then the row:
@@ -35,6 +37,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
 import msgspec
 
@@ -63,15 +66,25 @@ class NodeLease:
     """The OMS held by this process's node: ``await NodeLease.acquire(store)``, then
     ``await lease.release()`` when the node has stopped (the process ending drops it too)."""
 
-    def __init__(self, store: OmsStore, fd: int, holder: NodeHolder) -> None:
+    def __init__(self, store: OmsStore, guard: _Guard, holder: NodeHolder) -> None:
         self.store = store
         self.holder = holder
         """This node's row in the OMS."""
-        self._fd: int | None = fd
+        self._guard: _Guard | None = guard
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._guard is not None
+
+    def part(self) -> tuple[str, str, str] | None:
+        """The guard as a part of the node, when it is not simply held: on PostgreSQL, a
+        server restart drops the lock until the node takes it back (WARN), and another node
+        may take it meanwhile (DOWN: two nodes could trade on one OMS)."""
+        guard = self._guard
+        problem = None if guard is None else guard.problem
+        if problem is None:
+            return None
+        return ("OMS lock", "DOWN" if "another node" in problem else "WARN", problem)
 
     @classmethod
     async def acquire(
@@ -90,7 +103,7 @@ class NodeLease:
         OmsError
             The lock file cannot be opened, or the OMS cannot be read or written.
         """
-        fd = await _lock(store)
+        guard = await _lock(store)
         try:
             holder = NodeHolder(
                 token=uuid.uuid4().hex,
@@ -111,20 +124,20 @@ class NodeLease:
                 _record_takeover(store, holder, previous, why)
                 await store.flush()
         except BaseException:
-            os.close(fd)
+            await guard.release()
             raise
-        return cls(store, fd, holder)
+        return cls(store, guard, holder)
 
     async def release(self) -> None:
         """Delete this node's row, then drop the lock (the lock even if the OMS refuses)."""
-        fd, self._fd = self._fd, None
-        if fd is None:
+        guard, self._guard = self._guard, None
+        if guard is None:
             return
         try:
             self.store.submit(NodeReleased(token=self.holder.token))
             await self.store.flush()
         finally:
-            os.close(fd)
+            await guard.release()
 
 
 async def ensure_free(store: OmsStore, *, down_after_s: float = DOWN_AFTER_S) -> None:
@@ -138,7 +151,7 @@ async def ensure_free(store: OmsStore, *, down_after_s: float = DOWN_AFTER_S) ->
     NodeLeaseHeld
         Another node holds the OMS.
     """
-    fd = await _lock(store)
+    guard = await _lock(store)
     try:
         me = NodeHolder(
             token="",
@@ -149,7 +162,7 @@ async def ensure_free(store: OmsStore, *, down_after_s: float = DOWN_AFTER_S) ->
         )
         await _judge_holder(store, me, down_after_s)
     finally:
-        os.close(fd)
+        await guard.release()
 
 
 async def _judge_holder(
@@ -173,8 +186,34 @@ async def _judge_holder(
     return previous, why
 
 
-async def _lock(store: OmsStore) -> int:
-    # The file descriptor holding the lock; refused (naming the holder) when another has it.
+class _Guard(Protocol):
+    problem: str | None
+
+    async def release(self) -> None: ...
+
+
+class _FileGuard:
+    """The flock on the lock file beside a SQLite OMS, held by an open descriptor."""
+
+    problem: str | None = None
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def release(self) -> None:
+        os.close(self._fd)
+
+
+async def _lock(store: OmsStore) -> _Guard:
+    # The guard; refused (naming the holder) when another node has it.
+    if store.url is not None:
+        from core.oms.postgres import NodeLock
+
+        lock = await NodeLock.take(store.url)
+        if lock is None:
+            holder = await store.node_holder()
+            raise NodeLeaseHeld(_held(store.path, holder, await _silence(store, holder)))
+        return lock
     database = store.path
     path = lock_path(database)
     try:
@@ -195,7 +234,7 @@ async def _lock(store: OmsStore) -> int:
         raise OmsError(
             f"cannot lock the node's lock file {path} ({error.strerror or error})", database
         ) from None
-    return fd
+    return _FileGuard(fd)
 
 
 def _held(database: str, holder: NodeHolder | None, silence: str | None = None) -> str:

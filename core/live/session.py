@@ -30,6 +30,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -42,7 +43,7 @@ from core.config import AppConfig, drift_log_path
 from core.data.instrument_specs import load_instrument_specs
 from core.data.target_file import check_weights
 from core.data.ticks import one_line
-from core.errors import DataError, TradeConsoleError, task_part
+from core.errors import DataError, TradeConsoleError, bounded, task_part
 from core.execution.algorithms.profile import load_profiles
 from core.execution.algorithms.vwap import VwapExecAlgorithm
 from core.execution.external.routes import ExternalRoutes
@@ -70,7 +71,7 @@ from core.live.watcher import TargetsAccepted, TargetsRejected, TargetWeightWatc
 from core.monitor.loop_lag import LoopLag
 from core.monitor.server import HealthServer
 from core.notify.notifier import Notifier
-from core.oms import OmsStore
+from core.oms import OmsError, OmsStore
 from core.oms.events import (
     AuditEntry,
     NodeStarted,
@@ -207,6 +208,9 @@ class NodeSession:
         """Wall clock when the latest trading state reached Nautilus (for the kill benchmark)."""
         self._held = False
         """A console's kill applied ahead of its OMS record (see ``hold``)."""
+        self._oms_failing = False
+        self._oms_full = False
+        self._recording_halt: asyncio.Task[None] | None = None
         self._started = False
         self.external: ExternalVenues | None = (
             ExternalVenues.from_config(config, store, now_ns=now_ns)
@@ -750,12 +754,69 @@ class NodeSession:
         interval = self.config.node.heartbeat_secs
         while True:
             await asyncio.sleep(interval)
+            self._watch_oms_writer()
             try:
                 await self._apply_persisted_state()
                 await self._check_equity_limits()
             except Exception as error:  # a bad read must not stop the heartbeat
                 _log.error("cannot read the trading state: %s", one_line(error))
             self._beat()
+
+    def _watch_oms_writer(self) -> None:
+        """While the OMS cannot be written (its server restarting, its disk full) the writer
+        keeps every record in memory and retries: one ERROR alert says so (written, with the
+        rest, once the OMS is back; the channels hear it at once from the heartbeat's OMS
+        writer part). At ``[oms] buffer_records`` kept: a CRITICAL alert, and trading halts
+        in this process at once, recorded in the OMS in order with the rest."""
+        stats = self.store.stats
+        failing = stats.last_error is not None and stats.pending > 0
+        if failing and not self._oms_failing:
+            self._alert(
+                "ERROR",
+                "oms_unreachable",
+                f"the OMS cannot be written: {stats.pending} records kept in memory and "
+                f"retried ({bounded(stats.last_error or '', 200)})",
+            )
+        elif not failing and self._oms_failing:
+            _log.warning("the OMS is written again (%d records pending)", stats.pending)
+        self._oms_failing = failing
+        bound = self.config.oms.buffer_records
+        if stats.pending >= bound and not self._oms_full:
+            self._oms_full = True
+            self._halt_unrecorded(bound)
+        elif stats.pending < bound // 2:
+            self._oms_full = False
+
+    def _halt_unrecorded(self, bound: int) -> None:
+        message = (
+            f"{bound} OMS records kept in memory: the OMS has been unreachable too long; "
+            "trading HALTED until it is back and an operator re-arms"
+        )
+        self._alert("CRITICAL", "oms_buffer_full", message)
+        record = TradingStateRecord(
+            ts_event=self._now_ns(),
+            state="HALTED",
+            actor=f"{AUTO_PREFIX}oms_buffer_full",
+            reason=message,
+            source="auto",
+            host=socket.gethostname(),
+        )
+        self.hold("HALTED", record)
+        self.store.submit(record)
+        self._recording_halt = asyncio.get_running_loop().create_task(
+            self._release_once_recorded(), name="node-oms-halt"
+        )
+
+    async def _release_once_recorded(self) -> None:
+        # The halt holds in this process until the OMS has it; then the OMS's state rules
+        # again (HALTED, until an operator re-arms from any console).
+        while True:
+            try:
+                await self.store.flush()
+                break
+            except OmsError:
+                await asyncio.sleep(1.0)
+        await self.apply_state_now()
 
     async def _check_equity_limits(self) -> None:
         if not self.strategy.is_running or self._trading_state == "HALTED":
@@ -819,9 +880,12 @@ class NodeSession:
             parts.extend(self.notifier.parts())
         if self.bucket_probe is not None:
             parts.append(self.bucket_probe.part())
+        if self.lease is not None and (lock := self.lease.part()) is not None:
+            parts.append(lock)
         stats = self.store.stats
         if stats.last_error is not None:
-            parts.append(("OMS writer", "WARN", stats.last_error[:300]))
+            kept = f"{stats.pending} records kept; " if stats.pending else ""
+            parts.append(("OMS writer", "WARN", f"{kept}{stats.last_error}"[:300]))
         else:
             parts.append(("OMS writer", "OK", f"{stats.pending} pending"))
         return tuple(parts)

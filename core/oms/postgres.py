@@ -324,9 +324,94 @@ class ChangeListener:
             await self._task
 
 
+NODE_LOCK = WRITE_LOCK + 2
+"""The session-scoped advisory lock a node holds on its OMS for its whole life."""
+KEEP_SECS = 2.0
+
+
+class NodeLock:
+    """The one-node-per-OMS guard on PostgreSQL: a session advisory lock on a connection of its
+    own, across every machine that reaches the server.
+
+    The server drops the lock when the holder's session ends, however it ends (the process
+    killed, its host gone: keepalives end the session in about 20 s), so a crash never leaves
+    the OMS held. A server restart drops it too: the keeper notices the lost connection,
+    connects again and takes the lock back; ``problem`` says so meanwhile, and says the OMS
+    was taken by another node if the lock is no longer free when the server is back.
+    """
+
+    def __init__(self, url: str, connection: psycopg.AsyncConnection) -> None:
+        self._url = url
+        self._connection: psycopg.AsyncConnection | None = connection
+        self.problem: str | None = None
+        """None while held; else why not (retaking it, or taken by another node)."""
+        self._task = asyncio.get_running_loop().create_task(self._keep(), name="oms-node-lock")
+
+    @classmethod
+    async def take(cls, url: str) -> NodeLock | None:
+        """The lock, or None when another session holds it.
+
+        Raises
+        ------
+        OmsError
+            The server cannot be reached.
+        """
+        connection = await connect_pg(url)
+        if await _try_lock(connection):
+            return cls(url, connection)
+        await connection.close()
+        return None
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(KEEP_SECS)
+            connection = self._connection
+            try:
+                if connection is None or connection.closed or connection.broken:
+                    raise psycopg.OperationalError("the lock's connection was lost")
+                await connection.execute("SELECT 1")
+                continue
+            except psycopg.Error as error:
+                self.problem = f"lost with the server ({one_line(error)}); taking it back"
+                _log.warning("OMS node lock: %s", self.problem)
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            self._connection = None
+            try:
+                connection = await connect_pg(self._url)
+            except OmsError:
+                continue
+            if await _try_lock(connection):
+                self._connection = connection
+                self.problem = None
+                _log.warning("OMS node lock: taken back")
+            else:
+                await connection.close()
+                self.problem = "taken by another node while the server was away"
+                _log.error("OMS node lock: %s", self.problem)
+                return
+
+    async def release(self) -> None:
+        """Let the OMS go (closing the session drops the lock)."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                await connection.close()
+
+
+async def _try_lock(connection: psycopg.AsyncConnection) -> bool:
+    cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK,))
+    return bool((await cursor.fetchone())[0])
+
+
 __all__ = [
     "CHANNEL",
     "ChangeListener",
+    "NodeLock",
     "PgConnection",
     "connect_pg",
     "database_size",

@@ -110,6 +110,11 @@ class OmsStore:
         self._closed = False
 
     @property
+    def url(self) -> str | None:
+        """The PostgreSQL URL this store connects with (never a password); None for SQLite."""
+        return self._url
+
+    @property
     def is_postgres(self) -> bool:
         """Whether this OMS is on a PostgreSQL server (else a local SQLite file)."""
         return self.backend == "postgresql"

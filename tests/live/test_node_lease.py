@@ -1,11 +1,14 @@
-"""One node per OMS, in one process: ``NodeLease`` on a real OMS file and a real lock file.
+"""One node per OMS, in one process: ``NodeLease`` on both back ends, a real OMS file with a
+real lock file, and a real PostgreSQL server with its advisory lock.
 
-flock locks belong to an open file, not to a process, so two leases in this process exclude
-each other as two processes' would (tests/live/test_one_node_per_oms.py runs real nodes).
+flock locks belong to an open file, and advisory locks to a server session, not to a process,
+so two leases in this process exclude each other as two processes' would
+(tests/live/test_one_node_per_oms.py runs real nodes).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import time
@@ -16,6 +19,7 @@ import pytest
 from core.live.lease import NodeLease, NodeLeaseHeld, ensure_free, lock_path
 from core.oms import NodeHolder, NodeStatus, OmsStore
 from core.oms.node_holder import describe_holder
+from core.oms.postgres import NODE_LOCK, connect_pg
 from core.risk.trading_state import operator_name
 
 SECOND = 1_000_000_000
@@ -53,9 +57,30 @@ def beat(age_s: float) -> NodeStatus:
     )
 
 
+async def guard_taken(store: OmsStore) -> bool:
+    """Whether the OMS's guard is taken, as another process would find it: the lock file's
+    flock (SQLite), or the advisory lock from another server session (PostgreSQL)."""
+    if store.url is not None:
+        connection = await connect_pg(store.url)
+        try:
+            cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK,))
+            free = (await cursor.fetchone())[0]
+        finally:
+            await connection.close()  # and the lock with it
+        return not free
+    fd = os.open(lock_path(store.path), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 @pytest.fixture
-async def store(tmp_path: Path):
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as opened:
+async def store(oms_location: str):
+    async with await OmsStore.open(oms_location) as opened:
         yield opened
 
 
@@ -68,8 +93,9 @@ async def test_a_node_holds_the_oms_by_name_and_lets_go_of_it(store: OmsStore) -
         socket.gethostname(),
         operator_name(),
     )
-    assert Path(lock_path(store.path)).exists()
+    assert await guard_taken(store)
     await lease.release()
+    assert not await guard_taken(store)
     assert await store.node_holder() is None
     again = await NodeLease.acquire(store)  # free again
     await again.release()
