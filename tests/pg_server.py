@@ -62,6 +62,8 @@ class PgServer:
     """One PostgreSQL cluster in ``folder`` (a new temporary one when None)."""
 
     def __init__(self, folder: Path | None = None, port: int | None = None) -> None:
+        """``folder`` must be reachable by the ``postgres`` user when running as root (a new
+        folder under the system's temporary folder is)."""
         self.folder = Path(folder or tempfile.mkdtemp(prefix="trade-console-pg-"))
         self.port = port or free_port()
         self._bin = bin_dir()
@@ -83,14 +85,16 @@ class PgServer:
 
     def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         kwargs: dict = {"user": "postgres"} if self._as_postgres else {}
-        return subprocess.run(
+        done = subprocess.run(
             [str(self._bin / argv[0]), *argv[1:]],
             capture_output=True,
             text=True,
-            check=check,
             cwd=self.folder,
             **kwargs,
         )
+        if check and done.returncode:
+            raise RuntimeError(f"{argv[0]} failed: {(done.stderr or done.stdout).strip()}")
+        return done
 
     def init(self) -> None:
         """Make the cluster and the test database (once per folder)."""

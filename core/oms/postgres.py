@@ -326,7 +326,8 @@ class ChangeListener:
 
 NODE_LOCK = WRITE_LOCK + 2
 """The session-scoped advisory lock a node holds on its OMS for its whole life."""
-KEEP_SECS = 2.0
+KEEP_SECS = 1.0
+"""How often a node whose lock went with the server tries to reach it again."""
 
 
 class NodeLock:
@@ -345,6 +346,8 @@ class NodeLock:
         self._connection: psycopg.AsyncConnection | None = connection
         self.problem: str | None = None
         """None while held; else why not (retaking it, or taken by another node)."""
+        self.holdings = 1
+        """How many times this node has taken the lock: 1, plus one per server restart."""
         self._task = asyncio.get_running_loop().create_task(self._keep(), name="oms-node-lock")
 
     @classmethod
@@ -364,13 +367,15 @@ class NodeLock:
 
     async def _keep(self) -> None:
         while True:
-            await asyncio.sleep(KEEP_SECS)
             connection = self._connection
             try:
                 if connection is None or connection.closed or connection.broken:
                     raise psycopg.OperationalError("the lock's connection was lost")
-                await connection.execute("SELECT 1")
-                continue
+                # Nothing is ever sent on this connection: the wait ends only when the server
+                # ends the session (a restart, a crash), at once, or keepalives give up.
+                async for _ in connection.notifies():
+                    pass
+                raise psycopg.OperationalError("the lock's connection was closed")
             except psycopg.Error as error:
                 self.problem = f"lost with the server ({one_line(error)}); taking it back"
                 _log.warning("OMS node lock: %s", self.problem)
@@ -378,19 +383,21 @@ class NodeLock:
                 with contextlib.suppress(Exception):
                     await connection.close()
             self._connection = None
-            try:
-                connection = await connect_pg(self._url)
-            except OmsError:
-                continue
-            if await _try_lock(connection):
+            while self._connection is None:
+                try:
+                    connection = await connect_pg(self._url)
+                except OmsError:
+                    await asyncio.sleep(KEEP_SECS)
+                    continue
+                if not await _try_lock(connection):
+                    await connection.close()
+                    self.problem = "taken by another node while the server was away"
+                    _log.error("OMS node lock: %s", self.problem)
+                    return
                 self._connection = connection
                 self.problem = None
+                self.holdings += 1
                 _log.warning("OMS node lock: taken back")
-            else:
-                await connection.close()
-                self.problem = "taken by another node while the server was away"
-                _log.error("OMS node lock: %s", self.problem)
-                return
 
     async def release(self) -> None:
         """Let the OMS go (closing the session drops the lock)."""
