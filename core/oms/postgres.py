@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,11 +58,26 @@ def to_psycopg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+_SERVER_SAID = re.compile(r'^connection failed: connection to server at "[^"]*", port \d+ failed: ')
+_HINTS = (
+    ("no password supplied", "no password: set PGPASSWORD or add the server to ~/.pgpass"),
+    ("password authentication failed", "the password was refused (PGPASSWORD or ~/.pgpass)"),
+    ("does not exist", "ask the server's administrator to create it (createdb)"),
+    ("connection refused", "no PostgreSQL server answers there: is it running?"),
+    ("timeout expired", "no PostgreSQL server answers there: is it running?"),
+)
+
+
 def describe_pg(error: BaseException, url: str, doing: str) -> OmsError:
-    """One line for a psycopg error met while ``doing`` something with the OMS at ``url``."""
-    reason = one_line(error)
+    """One line for a psycopg error met while ``doing`` something with the OMS at ``url``:
+    what the server said, and for the usual set-up mistakes what to do about it."""
+    reason = _SERVER_SAID.sub("", one_line(error)).replace("FATAL:  ", "")
+    lowered = reason.lower()
+    for marker, hint in _HINTS:
+        if marker in lowered:
+            return OmsError(f"cannot {doing}: {reason}; {hint}", url)
     if isinstance(error, psycopg.OperationalError):
-        return OmsError(f"cannot {doing}: the PostgreSQL server did not answer ({reason})", url)
+        return OmsError(f"cannot {doing}: the PostgreSQL server is unreachable ({reason})", url)
     return OmsError(f"cannot {doing}: {reason}", url)
 
 
