@@ -300,15 +300,28 @@ async def database_size(connection: PgConnection) -> int:
 class ChangeListener:
     """Hears every OMS commit in this process, whoever made it, from ``NOTIFY``.
 
-    ``changed`` is set at each announced commit, and once after each reconnection (a commit
-    may have been missed while the connection was down: the watcher checks the versions).
+    Each watcher ``subscribe``s an event of its own, set at each announced commit and once
+    after each (re)connection (a commit may have been missed while the connection was down:
+    the watcher checks the versions then).
     """
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self.changed = asyncio.Event()
+        self._events: set[asyncio.Event] = set()
         self.connected = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="oms-listen")
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._events.discard(event)
+
+    def _tell(self) -> None:
+        for event in self._events:
+            event.set()
 
     async def _run(self) -> None:
         delay = 0.1
@@ -319,9 +332,9 @@ class ChangeListener:
                 await connection.execute(f"LISTEN {CHANNEL}")
                 self.connected = True
                 delay = 0.1
-                self.changed.set()
+                self._tell()
                 async for _ in connection.notifies():
-                    self.changed.set()
+                    self._tell()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a lost server: listen again when it is back

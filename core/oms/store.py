@@ -325,23 +325,32 @@ class OmsStore:
         last = await self.version() if since is None else since
         nudged = asyncio.Event()
         remove = self.add_listener(lambda _: nudged.set()) if self._writer is not None else None
-        announced = self._announcements()
+        listener = self._announcements()
+        announced = None if listener is None else listener.subscribe()
         try:
             while True:
+                # Cleared before the check: a commit announced after it wakes the wait below.
+                nudged.clear()
+                if announced is not None:
+                    announced.clear()
                 changes = await self.changes_since(last)
                 if changes.tables:
                     last = changes.version
                     yield changes
-                nudged.clear()
-                if announced is not None and announced.connected:
-                    announced.changed.clear()
-                    await _first(nudged, announced.changed, _ANNOUNCED_SAFETY_SECS)
-                else:
+                    continue
+                if announced is None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(nudged.wait(), interval)
+                else:
+                    # Connected, only a safety net; while reconnecting, the poll's interval
+                    # (the listener wakes this as soon as it is back).
+                    safety = _ANNOUNCED_SAFETY_SECS if listener.connected else interval
+                    await _first(nudged, announced, safety)
         finally:
             if remove is not None:
                 remove()
+            if announced is not None:
+                listener.unsubscribe(announced)
 
     def _announcements(self) -> Any:
         # PostgreSQL's commit announcements, heard on one connection per store.

@@ -1,4 +1,5 @@
-"""The OMS across processes: a writer killed with SIGKILL mid-burst, and two processes at once.
+"""The OMS across processes, on both back ends: a writer killed with SIGKILL mid-burst, and two
+processes at once.
 
 The writer is a real child process running the store. After each commit it prints how many
 records it had committed, so the parent knows, when it kills the child, which records must have
@@ -24,24 +25,21 @@ from core.oms import AuditEntry, OmsStore
 ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = """
-import asyncio, sqlite3, sys, time
+import asyncio, sys, time
 from core.oms import Fill, OmsStore, OrderEvent
 
-async def await_seen(path: str, pairs: int) -> None:
+async def await_seen(store: OmsStore, pairs: int) -> None:
     # Hold here until the other process has read this state (its audit entries say what they
     # saw), so the overlap is certain rather than a race the other process wins only on an
     # idle machine.
     deadline = time.monotonic() + 60
-    with sqlite3.connect(path) as reader:
-        while True:
-            seen = reader.execute(
-                "SELECT max(CAST(substr(reason, 5) AS INTEGER)) FROM audit_log"
-            ).fetchone()[0]
-            if seen is not None and seen >= pairs:
-                break
-            if time.monotonic() > deadline:
-                sys.exit(f"the other process did not read {pairs} pairs in 60 s")
-            await asyncio.sleep(0.001)
+    while True:
+        seen = max((int(entry.reason[4:]) for entry in await store.audit(limit=5)), default=-1)
+        if seen >= pairs:
+            break
+        if time.monotonic() > deadline:
+            sys.exit(f"the other process did not read {pairs} pairs in 60 s")
+        await asyncio.sleep(0.001)
     print("seen", pairs, flush=True)
 
 async def main(path: str, limit: int, overlap: bool) -> None:
@@ -51,7 +49,7 @@ async def main(path: str, limit: int, overlap: bool) -> None:
     while limit == 0 or index < limit:
         if overlap and index in (limit // 2, limit - 50):
             await store.flush()
-            await await_seen(path, index)
+            await await_seen(store, index)
         for _ in range(50):  # a burst of 100 records, then let the writer in
             store.submit(Fill(trade_id=f"T-{index}", client_order_id=f"O-{index}",
                 instrument_id="BTCUSDT.BINANCE", strategy_id="S", side="BUY", quantity=1.0,
@@ -87,8 +85,10 @@ def _start_writer(path: Path, limit: int, overlap: bool = False) -> subprocess.P
 
 
 @pytest.mark.parametrize("kill_after", [2_000, 15_000, 40_000])
-async def test_kill_9_mid_burst_loses_no_committed_record(tmp_path: Path, kill_after: int) -> None:
-    path = tmp_path / "oms.sqlite"
+async def test_kill_9_mid_burst_loses_no_committed_record(
+    oms_location: str, kill_after: int
+) -> None:
+    path = oms_location
     child = _start_writer(path, limit=0)  # writes until killed
     reported = 0
     try:
@@ -104,8 +104,9 @@ async def test_kill_9_mid_burst_loses_no_committed_record(tmp_path: Path, kill_a
     reported = max([reported, *(int(line) for line in rest.split())])
     assert reported >= kill_after, errors
 
-    with sqlite3.connect(path) as connection:  # the raw file first, as the child left it
-        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    if not path.startswith("postgresql://"):
+        with sqlite3.connect(path) as connection:  # the raw file first, as the child left it
+            assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     async with await OmsStore.open(path) as store:
         counts = await store.counts()
         pairs = reported // 2
@@ -117,8 +118,8 @@ async def test_kill_9_mid_burst_loses_no_committed_record(tmp_path: Path, kill_a
     assert {f"O-{index}" for index in range(pairs)} <= {o.client_order_id for o in orders}
 
 
-async def test_a_second_process_reads_and_writes_while_the_first_writes(tmp_path: Path) -> None:
-    path = tmp_path / "oms.sqlite"
+async def test_a_second_process_reads_and_writes_while_the_first_writes(oms_location: str) -> None:
+    path = oms_location
     async with await OmsStore.open(path) as store:  # created before the child starts
         child = _start_writer(path, limit=20_000, overlap=True)
         seen: list[int] = []
@@ -181,10 +182,16 @@ print("ok")
 """
 
 
-def test_processes_creating_the_same_new_database_at_once_all_succeed(tmp_path: Path) -> None:
-    # Two shells' `trade-console kill` on a box whose OMS file does not exist yet.
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_creating_the_same_new_database_at_once_all_succeed(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    # Two shells' `trade-console kill` on a box whose OMS does not exist yet.
     for round_ in range(4):
-        path = tmp_path / f"fresh-{round_}.sqlite"
+        if backend == "postgresql":
+            path = request.getfixturevalue("pg_server").new_database(f"fresh_{round_}")
+        else:
+            path = str(tmp_path / f"fresh-{round_}.sqlite")
         start = time.time() + 1.0  # after every interpreter is up
         children = [
             subprocess.Popen(
@@ -200,6 +207,14 @@ def test_processes_creating_the_same_new_database_at_once_all_succeed(tmp_path: 
         for child in children:
             output, errors = child.communicate(timeout=30)
             assert (child.returncode, output.strip()) == (0, "ok"), errors
+        if backend == "postgresql":
+            assert asyncio.run(_audit_count(path)) == 8
+            continue
         with sqlite3.connect(path) as connection:
             assert connection.execute("SELECT count(*) FROM audit_log").fetchone() == (8,)
             assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def _audit_count(location: str) -> int:
+    async with await OmsStore.open(location, read_only=True) as store:
+        return (await store.counts())["audit_log"]
