@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import psycopg
 import pytest
 
 from core.oms import NodeHolder, NodeStatus, OmsError, OmsStore, TradingStateRecord, UploadState
@@ -50,8 +52,8 @@ def heartbeat(
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as opened:
+async def store(oms_location: str):
+    async with await OmsStore.open(oms_location) as opened:
         yield opened
 
 
@@ -215,12 +217,17 @@ async def test_the_oms_warns_with_the_writers_last_error(tmp_path: Path) -> None
 
 
 async def test_an_unreadable_oms_is_down_and_the_trading_state_unknown(store: OmsStore) -> None:
-    with sqlite3.connect(store.path) as other:  # a damaged schema: the table is gone
-        other.execute("DROP TABLE trading_state")
+    # A damaged schema: the table is gone.
+    if store.url is not None:
+        with psycopg.connect(store.url, autocommit=True) as other:
+            other.execute("DROP TABLE trading_state")
+    else:
+        with sqlite3.connect(store.path) as other:
+            other.execute("DROP TABLE trading_state")
     health = await collect_health(store, now_ns=T0)
     assert (health.trading_state, health.node_state) == (UNKNOWN, NO_NODE)
     assert health.component("OMS").state == "DOWN"
-    assert "no such table" in health.component("OMS").detail
+    assert re.search("no such table|does not exist", health.component("OMS").detail)
     assert health.component("GCS").state == "NONE"
 
 

@@ -41,8 +41,8 @@ def holder(token: str, replaces: str | None = None, **fields: object) -> NodeHol
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as opened:
+async def store(oms_location: str):
+    async with await OmsStore.open(oms_location) as opened:
         yield opened
 
 

@@ -27,8 +27,8 @@ def read_run(database: Path) -> RunState:
     return asyncio.run(read())
 
 
-def test_a_background_store_takes_records_from_any_thread(tmp_path: Path) -> None:
-    with BackgroundStore.open(tmp_path / "oms.sqlite") as background:
+def test_a_background_store_takes_records_from_any_thread(oms_location: str) -> None:
+    with BackgroundStore.open(oms_location) as background:
         workers = [
             threading.Thread(
                 target=lambda n=n: [background.submit(fill(n * 100 + i)) for i in range(100)]
@@ -52,8 +52,8 @@ def test_a_background_store_that_cannot_open_leaves_no_thread(tmp_path: Path) ->
     assert background_threads() == []
 
 
-def test_the_recorder_takes_a_run_from_queued_to_completed(tmp_path: Path) -> None:
-    database = tmp_path / "oms.sqlite"
+def test_the_recorder_takes_a_run_from_queued_to_completed(oms_location: str) -> None:
+    database = oms_location
     recorder = RunRecorder.open(database, "BT-1", min_interval_s=3_600)
     recorder.flush()
     assert read_run(database).state == "QUEUED"
@@ -79,8 +79,8 @@ def test_the_recorder_takes_a_run_from_queued_to_completed(tmp_path: Path) -> No
     assert background_threads() == []
 
 
-def test_a_failed_run_keeps_its_last_progress(tmp_path: Path) -> None:
-    database = tmp_path / "oms.sqlite"
+def test_a_failed_run_keeps_its_last_progress(oms_location: str) -> None:
+    database = oms_location
     recorder = RunRecorder.open(database, "BT-1")
     recorder.running("running", 0.4)
     recorder.finish("FAILED", "/results/BT-1", "DataError: no trades")

@@ -50,8 +50,8 @@ def _v2_database(path: Path) -> None:
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as opened:
+async def store(oms_location: str):
+    async with await OmsStore.open(oms_location) as opened:
         yield opened
 
 
@@ -90,8 +90,8 @@ async def test_the_latest_trading_state_is_the_one_in_force(store: OmsStore) -> 
     assert await store.trading_state_history() == [rearm, kill]
 
 
-async def test_a_kill_survives_reopening_the_database(tmp_path: Path) -> None:
-    path = tmp_path / "oms.sqlite"
+async def test_a_kill_survives_reopening_the_database(oms_location: str) -> None:
+    path = oms_location
     kill = TradingStateRecord(ts_event=T0, state="HALTED", actor="ops", reason="runaway orders")
     async with await OmsStore.open(path) as store:
         store.submit(kill)
