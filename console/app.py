@@ -215,6 +215,8 @@ class TradeConsoleApp(App[None]):
         self.dashboard: DashboardScreen | None = None
         self._death_alerted: str | None = None
         """The node_down alert this console wrote (one per death, not one per reading)."""
+        self._oms_lost: str | None = None
+        """Why the OMS cannot be read, while it cannot (one notice per outage)."""
         self.detached: Detached | None = None
         """Set when the console left its node running (``detach``): the caller runs it on."""
         self.state_toasts = StateToasts(self)
@@ -395,9 +397,42 @@ class TradeConsoleApp(App[None]):
 
     @work(exclusive=True, group="oms-watch", exit_on_error=False)
     async def _watch_oms(self) -> None:
+        """Tell the panes what changed, for as long as the console runs.
+
+        The OMS may become unreadable for a while (its PostgreSQL server restarting): one
+        notice says so, the Health pane and the header show the OMS DOWN, the panes keep the
+        last state read; the watch tries again every few seconds and, once back, takes up from
+        the last version it saw, so no change made meanwhile is missed.
+        """
         assert self.store is not None
-        async for changes in self.store.watch(interval=self.poll_interval):
-            self.post_message(self.OmsChanged(changes.tables))
+        since: int | None = None
+        delay = 1.0
+        while True:
+            try:
+                async for changes in self.store.watch(since=since, interval=self.poll_interval):
+                    since = changes.version
+                    if self._oms_lost is not None:
+                        self._oms_back()
+                    delay = 1.0
+                    self.post_message(self.OmsChanged(changes.tables))
+            except OmsError as error:
+                if self._oms_lost is None:
+                    self._oms_lost = one_line(error)
+                    _log.error("the OMS cannot be read: %s", self._oms_lost)
+                    self.notify(
+                        f"{self._oms_lost}; the panes keep the last state read, retrying",
+                        title="OMS unreachable",
+                        severity="error",
+                        timeout=10,
+                    )
+                    self._read_health()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _oms_back(self) -> None:
+        _log.warning("the OMS can be read again (it was: %s)", self._oms_lost)
+        self._oms_lost = None
+        self.notify("the OMS can be read again", title="OMS reachable", timeout=5)
 
     @on(OmsChanged)
     def _oms_changed(self, message: OmsChanged) -> None:

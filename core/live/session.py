@@ -210,6 +210,7 @@ class NodeSession:
         """A console's kill applied ahead of its OMS record (see ``hold``)."""
         self._oms_failing = False
         self._oms_full = False
+        self._state_watch_error: str | None = None
         self._recording_halt: asyncio.Task[None] | None = None
         self._started = False
         self.external: ExternalVenues | None = (
@@ -662,12 +663,28 @@ class NodeSession:
     # -- trading state and heartbeat ----------------------------------------------------------
 
     async def _watch_state(self) -> None:
-        async for changes in self.store.watch(interval=STATE_POLL_SECS):
-            if "trading_state" in changes.tables:
-                try:
-                    await self._apply_persisted_state()
-                except Exception as error:  # a bad read must not end the watch
-                    _log.error("cannot apply the trading state: %s", one_line(error))
+        # How a kill typed in another console or shell reaches this node: it must outlive the
+        # OMS being unreadable for a while (its server restarting). It then takes up from the
+        # last version it saw, and applies the state in force at once (a kill made meanwhile).
+        since: int | None = None
+        delay = 0.5
+        while True:
+            try:
+                async for changes in self.store.watch(since=since, interval=STATE_POLL_SECS):
+                    since = changes.version
+                    self._state_watch_error = None
+                    delay = 0.5
+                    if "trading_state" in changes.tables:
+                        try:
+                            await self._apply_persisted_state()
+                        except Exception as error:  # a bad read must not end the watch
+                            _log.error("cannot apply the trading state: %s", one_line(error))
+            except OmsError as error:
+                if self._state_watch_error is None:
+                    _log.error("the trading-state watch cannot read the OMS: %s", one_line(error))
+                self._state_watch_error = one_line(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def hold(self, state: str, origin: TradingStateRecord | None = None) -> None:
         """Apply a kill (REDUCING or HALTED) at once, before its OMS record is written.
@@ -751,16 +768,26 @@ class NodeSession:
             self._set_state("HALTED", record)
 
     async def _beat_forever(self) -> None:
+        # The beat itself never waits on the OMS: a read that hangs (a server restarting, a
+        # cut network, up to the connection's timeouts) would silence the heartbeat, which the
+        # notifier and the consoles judge the node by. The state is read beside it.
         interval = self.config.node.heartbeat_secs
+        reading: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(interval)
             self._watch_oms_writer()
-            try:
-                await self._apply_persisted_state()
-                await self._check_equity_limits()
-            except Exception as error:  # a bad read must not stop the heartbeat
-                _log.error("cannot read the trading state: %s", one_line(error))
+            if reading is None or reading.done():
+                reading = asyncio.get_running_loop().create_task(
+                    self._read_state_and_limits(), name="node-state-read"
+                )
             self._beat()
+
+    async def _read_state_and_limits(self) -> None:
+        try:
+            await self._apply_persisted_state()
+            await self._check_equity_limits()
+        except Exception as error:  # a bad read must not stop the next ones
+            _log.error("cannot read the trading state: %s", one_line(error))
 
     def _watch_oms_writer(self) -> None:
         """While the OMS cannot be written (its server restarting, its disk full) the writer
@@ -873,7 +900,10 @@ class NodeSession:
         each external venue's poller, the notification channels, the results' bucket, and the
         OMS writer.
         """
-        parts = [*self.watcher.parts(), task_part("state watch", self._state_watch)]
+        state_watch = task_part("state watch", self._state_watch)
+        if state_watch[1] == "OK" and self._state_watch_error is not None:
+            state_watch = ("state watch", "WARN", f"retrying: {self._state_watch_error}"[:300])
+        parts = [*self.watcher.parts(), state_watch]
         if self.external is not None:
             parts.extend(self.external.poller.parts())
         if self.notifier is not None:

@@ -378,10 +378,12 @@ def _unreadable(error: str, now_ns: int) -> Health:
         ComponentHealth(name, "NONE", "OMS unreadable")
         for name in ("node", "data feed", "venue", "GCS")
     )
+    # Neither "no node" nor a mode: with the OMS unreadable (its server restarting) a node
+    # may well be trading; the screen must not say otherwise.
     return Health(
-        mode="BACKTEST",
+        mode=UNKNOWN,
         venues=(),
-        node_state=NO_NODE,
+        node_state=UNKNOWN,
         trading_state=UNKNOWN,
         equity=None,
         components=(*unknown, ComponentHealth("OMS", "DOWN", error)),

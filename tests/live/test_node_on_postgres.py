@@ -20,6 +20,7 @@ from core.config import AppConfig
 from core.live.lease import NodeLease, NodeLeaseHeld
 from core.oms import OmsStore
 from core.oms.postgres import NodeLock
+from core.risk.trading_state import change_trading_state
 
 
 @pytest.fixture
@@ -90,6 +91,11 @@ async def test_a_server_restart_loses_and_doubles_nothing_while_the_node_trades(
         assert [a.severity for a in alerts] == ["ERROR"]
         assert "records kept in memory" in alerts[0].message
         assert session.trading_state == "ACTIVE"  # under the bound: trading went on
+        # The trading-state watch outlived the outage: a kill from another shell still lands.
+        assert all(state == "OK" for name, state, _ in session.parts() if name == "state watch")
+        async with await OmsStore.open(server.url) as shell:
+            await change_trading_state(shell, "HALTED", "ops", "after the restart", source="cli")
+        await until(lambda: session.trading_state == "HALTED", 10, "the kill applied")
 
 
 async def test_the_buffer_bound_halts_trading_and_the_halt_is_recorded_when_back(

@@ -225,7 +225,7 @@ async def test_an_unreadable_oms_is_down_and_the_trading_state_unknown(store: Om
         with sqlite3.connect(store.path) as other:
             other.execute("DROP TABLE trading_state")
     health = await collect_health(store, now_ns=T0)
-    assert (health.trading_state, health.node_state) == (UNKNOWN, NO_NODE)
+    assert (health.mode, health.trading_state, health.node_state) == (UNKNOWN,) * 3
     assert health.component("OMS").state == "DOWN"
     assert re.search("no such table|does not exist", health.component("OMS").detail)
     assert health.component("GCS").state == "NONE"
