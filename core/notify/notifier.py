@@ -117,7 +117,7 @@ class Notifier:
             if not self._stop.is_set():
                 parts.append(("notify watch", "DOWN", "stopped: no alert is sent any more"))
         elif self._error is not None:
-            parts.append(("notify watch", "WARN", f"cannot read the OMS: {self._error}"))
+            parts.append(("notify watch", "WARN", self._error))  # "cannot read the OMS ..."
         return tuple(parts)
 
     # -- the watch thread -------------------------------------------------------------------

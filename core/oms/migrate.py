@@ -166,23 +166,24 @@ async def _copy_all(
     await reader.execute("BEGIN")  # one snapshot of the source for every table
     await writer.execute("BEGIN")
     kept = False
+    doing = "copy into the OMS database"
     try:
         # The writers' lock: no node commits into the target while it is filled and checked.
         await writer.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         await _refuse_rows(writer, location)
         copies = []
         for table in TABLES:
+            doing = f"copy {table} into the OMS database"
             copies.append(await _copy_table(reader, writer, table, path, location))
+        doing = "commit the copy"
         if all(copy.ok for copy in copies):
             await _announce(writer, [copy.table for copy in copies if copy.rows])
             await writer.execute("COMMIT")
             kept = True
         return tuple(copies)
     except psycopg.Error as error:
-        raise OmsError(
-            f"cannot copy into the OMS database ({one_line(error)}); nothing was written",
-            location,
-        ) from None
+        problem = f"cannot {doing} ({one_line(error)}); nothing was written"
+        raise OmsError(problem, location) from None
     except sqlite3.Error as error:
         raise describe(error, path, "read the OMS database") from None
     finally:

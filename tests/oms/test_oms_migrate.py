@@ -220,6 +220,25 @@ async def test_a_server_that_rounds_doubles_fails_the_check_and_keeps_nothing(
     assert pg_server.psql("SELECT count(*) FROM fills", database="migrate_rounding") == "0"
 
 
+async def test_a_row_the_server_refuses_is_one_line_naming_its_table_and_keeps_nothing(
+    pg_server: PgServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SQLite keeps a NUL character in text; PostgreSQL's text cannot hold one.
+    source = tmp_path / "oms.sqlite"
+    async with await OmsStore.open(source) as store:
+        store.submit(order_event("O-1", 1, "ACCEPTED"))
+        store.submit(AuditEntry(entry_id="x1", ts=T0, actor="ops", action="kill", reason="a\x00b"))
+        await store.flush()
+    target = pg_server.new_database("migrate_refused_row")
+    assert await migrate(source, target) == EXIT_BAD_INPUT
+    error = one_line_error(capsys)
+    assert error.startswith(
+        f"trade-console: {target}: cannot copy audit_log into the OMS database ("
+    )
+    assert error.endswith("); nothing was written")
+    assert pg_server.psql("SELECT count(*) FROM orders", database="migrate_refused_row") == "0"
+
+
 def older_schema(path: Path, version: int) -> None:
     with sqlite3.connect(path) as connection:
         for step in MIGRATIONS[:version]:
