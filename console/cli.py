@@ -200,6 +200,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--test", action="store_true", help="send a test message to every channel now"
     )
 
+    oms = commands.add_parser("oms", help="the OMS database itself: move it to PostgreSQL")
+    oms_actions = oms.add_subparsers(dest="oms_action", metavar="ACTION", required=True)
+    migrate = oms_actions.add_parser(
+        "migrate",
+        help="copy a desk's history from a SQLite OMS into an empty PostgreSQL OMS, checked "
+        "table by table (counts and checksums); all or nothing",
+    )
+    migrate.add_argument(
+        "--from", dest="source", required=True, metavar="SQLITE_PATH", help="the SQLite OMS file"
+    )
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL",
+        help="postgresql://user@host:port/database (the password from PGPASSWORD or ~/.pgpass)",
+    )
+
     compare = commands.add_parser(
         "compare",
         parents=[config_option],
@@ -257,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from console.commands.notify import run_notify_command
 
             return run_notify_command(args)
+        if args.command == "oms":
+            from console.commands.oms import run_oms_command
+
+            return run_oms_command(args)
         if args.command == "compare":
             from console.commands.compare import run_compare_command
 

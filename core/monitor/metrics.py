@@ -1,6 +1,7 @@
 """``DeskCollector``: the desk's figures for Prometheus, read at each scrape.
 
-From the OMS (a read-only SQLite connection of the scrape's own, in the server's thread):
+From the OMS (a read-only connection of the scrape's own, in the server's thread: a SQLite file
+or a PostgreSQL server, through ``core.oms.sync_reader``):
 orders by status, fills, denials by rule, alerts by severity, the latest drift per instrument,
 the heartbeat's age, the upload queue by state, equity and PnL, notifications by status. From
 the node's process: the OMS writer's transactions (a summary: ``rate(sum) / rate(count)`` is
@@ -12,10 +13,8 @@ Only the node's own rows count (``run_id IS NULL``): a backtest's orders are not
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,14 +26,15 @@ from prometheus_client.registry import Collector
 
 from core.monitor.loop_lag import LoopLag
 from core.oms import TRADING_STATES, UPLOAD_STATES, WriterStats
+from core.oms.sync_reader import SyncReader, connect_read_only
 
 PREFIX = "trade_console"
 # A denial's reason is "rule: values and limit" for the desk's checks: the rule is the label.
 # Anything else (Nautilus's own engine) is order_denied, so the label set stays small.
 _DENIAL_RULE = """
-    CASE WHEN instr(reason, ': ') BETWEEN 2 AND 48
-          AND instr(substr(reason, 1, instr(reason, ': ') - 1), ' ') = 0
-         THEN substr(reason, 1, instr(reason, ': ') - 1) ELSE 'order_denied' END
+    CASE WHEN strpos(reason, ': ') BETWEEN 2 AND 48
+          AND strpos(substr(reason, 1, strpos(reason, ': ') - 1), ' ') = 0
+         THEN substr(reason, 1, strpos(reason, ': ') - 1) ELSE 'order_denied' END
 """
 
 
@@ -55,17 +55,13 @@ class DeskCollector(Collector):
         self._now_ns = now_ns
 
     def collect(self) -> Iterator[Metric]:
-        uri = Path(self._database).resolve().as_uri() + "?mode=ro"
-        connection = sqlite3.connect(uri, uri=True, timeout=2.0)
-        try:
-            yield from self._from_oms(connection)
-        finally:
-            connection.close()
+        with connect_read_only(self._database, timeout_s=2.0) as reader:
+            yield from self._from_oms(reader)
         yield from self._from_process()
 
-    def _from_oms(self, db: sqlite3.Connection) -> Iterator[Metric]:
+    def _from_oms(self, db: SyncReader) -> Iterator[Metric]:
         orders = _gauge("orders", "The node's orders by current status.", ["status"])
-        for status, count in db.execute(
+        for status, count in db.fetch(
             "SELECT status, count(*) FROM orders WHERE run_id IS NULL GROUP BY status"
         ):
             orders.add_metric([status], count)
@@ -76,7 +72,7 @@ class DeskCollector(Collector):
         denials = CounterMetricFamily(
             f"{PREFIX}_denials", "Orders denied before the venue, by rule.", labels=["rule"]
         )
-        for rule, count in db.execute(
+        for rule, count in db.fetch(
             f"SELECT {_DENIAL_RULE} AS rule, count(*) FROM order_events"
             " WHERE event_type = 'DENIED' AND run_id IS NULL GROUP BY rule"
         ):
@@ -85,7 +81,7 @@ class DeskCollector(Collector):
         alerts = CounterMetricFamily(
             f"{PREFIX}_alerts", "Risk alerts recorded, by severity.", labels=["severity"]
         )
-        for severity, count in db.execute(
+        for severity, count in db.fetch(
             "SELECT severity, count(*) FROM risk_alerts WHERE run_id IS NULL GROUP BY severity"
         ):
             alerts.add_metric([severity], count)
@@ -95,8 +91,9 @@ class DeskCollector(Collector):
             "The latest fill's drift from its reference price, in bps (positive: a cost).",
             ["instrument_id", "reference"],
         )
-        for instrument, reference, bps in db.execute(
-            "SELECT instrument_id, reference, drift_bps FROM drift_observations d"
+        # The latest fill's drift; of fills at the same instant, the costliest.
+        for instrument, reference, bps in db.fetch(
+            "SELECT instrument_id, reference, max(drift_bps) FROM drift_observations d"
             " WHERE run_id IS NULL AND ts_event = (SELECT max(ts_event) FROM drift_observations"
             " WHERE instrument_id = d.instrument_id AND reference = d.reference"
             " AND run_id IS NULL) GROUP BY instrument_id, reference"
@@ -105,7 +102,7 @@ class DeskCollector(Collector):
         yield drift
         yield from self._node(db)
         uploads = _gauge("uploads", "The GCS upload queue's files, by state.", ["state"])
-        counted = dict(db.execute("SELECT state, count(*) FROM uploads GROUP BY state").fetchall())
+        counted = dict(db.fetch("SELECT state, count(*) FROM uploads GROUP BY state"))
         for state in UPLOAD_STATES:
             uploads.add_metric([state], counted.get(state, 0))
         yield uploads
@@ -114,14 +111,14 @@ class DeskCollector(Collector):
             "Messages to the desk's channels, by outcome (tests excluded).",
             labels=["status"],
         )
-        for status, count in db.execute(
+        for status, count in db.fetch(
             "SELECT status, count(*) FROM notifications WHERE kind <> 'test' GROUP BY status"
         ):
             sent.add_metric([status], count)
         yield sent
 
-    def _node(self, db: sqlite3.Connection) -> Iterator[Metric]:
-        beat = db.execute("SELECT ts_event, trading_state, node_state FROM node_status").fetchone()
+    def _node(self, db: SyncReader) -> Iterator[Metric]:
+        beat = db.one("SELECT ts_event, trading_state, node_state FROM node_status")
         age = _gauge("heartbeat_age_seconds", "Seconds since the node's last heartbeat.")
         age.add_metric([], math.nan if beat is None else max(self._now_ns() - beat[0], 0) / 1e9)
         yield age
@@ -129,10 +126,10 @@ class DeskCollector(Collector):
         for state in TRADING_STATES:
             trading.add_metric([state], 1.0 if beat is not None and beat[1] == state else 0.0)
         yield trading
-        pnl = db.execute(
+        pnl = db.one(
             "SELECT currency, equity, equity - session_start_equity, equity - day_start_equity"
             " FROM pnl"
-        ).fetchone()
+        )
         for name, doc, index in (
             ("equity", "The node's equity.", 1),
             ("pnl_session", "PnL since the node started: equity - its start equity.", 2),
@@ -169,5 +166,5 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
     return GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
 
 
-def _one(db: sqlite3.Connection, sql: str) -> int:
-    return db.execute(sql).fetchone()[0]
+def _one(db: SyncReader, sql: str) -> int:
+    return db.fetch(sql)[0][0]

@@ -1,38 +1,40 @@
 """``Notifier``: the node's notifications, run beside it and never in its way.
 
-A thread of its own reads the OMS's ``risk_alerts`` table through its own read-only SQLite
-connection, every ``POLL_SECS``: whoever wrote an alert (the node, a console's ``node_down``,
-``trade-console kill`` from a shell), it is seen here, and nothing on the node's event loop or
-order path waits for it. The node hands it each heartbeat (``observe``: one assignment), from
-which it learns the mode, the trading state and the parts that are DOWN.
+A thread of its own reads the OMS's ``risk_alerts`` table through its own read-only connection
+(``core.oms.sync_reader``: the SQLite file, or the PostgreSQL server), every ``POLL_SECS``:
+whoever wrote an alert (the node, a console's ``node_down``, ``trade-console kill`` from a
+shell), it is seen here, and nothing on the node's event loop or order path waits for it. The
+node hands it each heartbeat (``observe``: one assignment), from which it learns the mode, the
+trading state and the parts that are DOWN.
 
 At start it reads back what earlier nodes sent (``notifications``), so an incident already
 announced and not resolved is not announced again after a restart, and sends the alerts of the
-last ``[notify] catch_up_secs`` no notification covers yet.
+last ``[notify] catch_up_secs`` no notification covers yet. Which alerts are new is kept by an
+``AlertCursor`` (``core.notify.alert_cursor``: how each back end guarantees that no alert is
+missed or read twice). A failed read (a lock held too long, a server restarting) is retried at
+the next poll, the catch-up included, and shown meanwhile as the watch's WARN part.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from core.config import AppConfig
-from core.errors import one_line
+from core.notify.alert_cursor import ALERT_COLUMNS, AlertCursor, alert, cursor_for
 from core.notify.channels import Channel, load_channels
 from core.notify.incidents import IncidentBook, Message, alert_key
 from core.notify.sender import ChannelSender, Outgoing
 from core.notify.text import compose
-from core.oms import NodeStatus, Notification, RiskAlert
+from core.oms import NodeStatus, Notification, OmsError
+from core.oms.sync_reader import SyncReader, connect_read_only
 
 _log = logging.getLogger(__name__)
 POLL_SECS = 0.25
 """How often the OMS is read for new alerts (one indexed read of a few rows)."""
 _BATCH = 500
-_ALERT_COLUMNS = "rowid, alert_id, ts_event, severity, rule, message, instrument_id"
 
 
 class Notifier:
@@ -115,37 +117,40 @@ class Notifier:
             if not self._stop.is_set():
                 parts.append(("notify watch", "DOWN", "stopped: no alert is sent any more"))
         elif self._error is not None:
-            parts.append(("notify watch", "WARN", f"cannot read the OMS: {self._error}"))
+            parts.append(("notify watch", "WARN", self._error))  # "cannot read the OMS ..."
         return tuple(parts)
 
     # -- the watch thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        connection = None
+        reader = None
         try:
-            connection = _connect(self._database)
-            cursor = self._catch_up(connection)
+            reader = connect_read_only(self._database)
+            cursor: AlertCursor | None = None
             while True:
                 try:
-                    cursor = self._poll(connection, cursor)
+                    if cursor is None:
+                        cursor = self._catch_up(reader)
+                    self._poll(reader, cursor)
                     self._error = None
-                except sqlite3.Error as error:  # a locked or failing read: try again
-                    self._error = one_line(error)
-                    _log.warning("notify: cannot read the OMS: %s", self._error)
+                except OmsError as error:  # a locked or failing read: try again
+                    self._error = error.problem
+                    _log.warning("notify: cannot read the OMS: %s", error)
                 if self._stop.wait(self._poll_secs):
-                    self._poll(connection, cursor)  # what was committed before the stop
+                    if cursor is not None:
+                        self._poll(reader, cursor)  # what was committed before the stop
                     return
         except Exception:
             _log.exception("notify: the watch stopped")
         finally:
-            if connection is not None:
-                connection.close()
+            if reader is not None:
+                reader.close()
 
-    def _catch_up(self, connection: sqlite3.Connection) -> int:
+    def _catch_up(self, reader: SyncReader) -> AlertCursor:
         now = self._now_ns()
         since = now - int(self._config.catch_up_secs * 1e9)
         latest: dict[str, tuple[str, str, str, int]] = {}
-        for incident, kind, severity, title, ts in connection.execute(
+        for incident, kind, severity, title, ts in reader.fetch(
             "SELECT incident, kind, severity, title, ts_event FROM notifications"
             " WHERE ts_event >= ? AND kind <> 'test' ORDER BY ts_event",
             (since,),
@@ -154,52 +159,48 @@ class Notifier:
         for incident, (kind, severity, title, ts) in latest.items():
             if kind != "resolved":
                 self._book.restore(incident, severity, title, ts, ts)
-        cursor = connection.execute("SELECT coalesce(max(rowid), 0) FROM risk_alerts").fetchone()[0]
-        missed = connection.execute(
-            f"SELECT {_ALERT_COLUMNS} FROM risk_alerts WHERE run_id IS NULL AND ts_event >= ?"
-            " AND severity IN ('ERROR', 'CRITICAL') AND alert_id NOT IN"
-            " (SELECT alert_id FROM notifications WHERE alert_id IS NOT NULL) ORDER BY rowid",
-            (since,),
-        ).fetchall()
+        cursor = cursor_for(reader, self._now_ns)
+        present, params = cursor.start(reader)
+        missed = [
+            alert(row)
+            for row in reader.fetch(
+                f"SELECT {ALERT_COLUMNS} FROM risk_alerts WHERE run_id IS NULL AND ts_event >= ?"
+                f" AND {present} AND severity IN ('ERROR', 'CRITICAL') AND alert_id NOT IN"
+                " (SELECT alert_id FROM notifications WHERE alert_id IS NOT NULL)"
+                f" ORDER BY {cursor.order}",
+                (since, *params),
+            )
+        ]
         messages = []
-        for row in missed:
-            alert = _alert(row)
-            told = latest.get(alert_key(alert))
-            if told is not None and alert.ts_event <= told[3]:
+        for missed_alert in missed:
+            told = latest.get(alert_key(missed_alert))
+            if told is not None and missed_alert.ts_event <= told[3]:
                 continue  # came before its incident's last message: counted then, or resolved
-            messages += self._book.on_alert(alert, now)
-        self._dispatch(messages, connection)
+            messages += self._book.on_alert(missed_alert, now)
+        cursor.remember(missed)
+        self._dispatch(messages, reader)
         return cursor
 
-    def _poll(self, connection: sqlite3.Connection, cursor: int) -> int:
+    def _poll(self, reader: SyncReader, cursor: AlertCursor) -> None:
         now = self._now_ns()
-        top = connection.execute("SELECT coalesce(max(rowid), 0) FROM risk_alerts").fetchone()[0]
-        cursor = min(cursor, top)  # rows deleted (a backtest's): new rowids restart lower
         messages: list[Message] = []
-        rows = connection.execute(
-            f"SELECT {_ALERT_COLUMNS} FROM risk_alerts WHERE rowid > ? AND run_id IS NULL"
-            " ORDER BY rowid LIMIT ?",
-            (cursor, _BATCH),
-        ).fetchall()
-        for row in rows:
-            cursor = row[0]
-            messages += self._book.on_alert(_alert(row), now)
+        for new in cursor.new_alerts(reader, _BATCH):
+            messages += self._book.on_alert(new, now)
         status = self._status
         if status is not None and status is not self._seen_status:
             self._seen_status = status
             messages += self._book.on_status(status, now)
         messages += self._book.tick(now)
-        self._dispatch(messages, connection)
-        return cursor
+        self._dispatch(messages, reader)
 
-    def _dispatch(self, messages: list[Message], connection: sqlite3.Connection) -> None:
+    def _dispatch(self, messages: list[Message], reader: SyncReader) -> None:
         if not messages:
             return
         status = self._status
         mode = self._mode if status is None else status.mode
         # The state recorded in force, fresher than the last heartbeat (up to a beat old): an
         # automatic halt's alert and its state change are written together.
-        trading = _persisted_state(connection)
+        trading = _persisted_state(reader)
         for message in messages:
             title, body = compose(message, self.desk, mode, trading)
             outgoing = Outgoing(
@@ -209,28 +210,6 @@ class Notifier:
                 sender.put(outgoing)
 
 
-def _connect(database: str) -> sqlite3.Connection:
-    # Read-only, its own: the node's writer and this reader never wait on each other (WAL).
-    uri = Path(database).resolve().as_uri() + "?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, timeout=5.0)
-    connection.execute("PRAGMA query_only = ON")
-    return connection
-
-
-def _alert(row: tuple) -> RiskAlert:
-    _, alert_id, ts_event, severity, rule, message, instrument_id = row
-    return RiskAlert(
-        alert_id=alert_id,
-        ts_event=ts_event,
-        severity=severity,
-        rule=rule,
-        message=message,
-        instrument_id=instrument_id,
-    )
-
-
-def _persisted_state(connection: sqlite3.Connection) -> str:
-    row = connection.execute(
-        "SELECT state FROM trading_state ORDER BY ts_event DESC LIMIT 1"
-    ).fetchone()
+def _persisted_state(reader: SyncReader) -> str:
+    row = reader.one("SELECT state FROM trading_state ORDER BY ts_event DESC LIMIT 1")
     return "ACTIVE" if row is None else row[0]

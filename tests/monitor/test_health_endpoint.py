@@ -1,5 +1,5 @@
-"""The health endpoint over a real OMS file, scraped over HTTP by a real client (urllib), the
-metrics parsed with prometheus-client's own parser."""
+"""The health endpoint over a real OMS (a SQLite file, a PostgreSQL server), scraped over HTTP
+by a real client (urllib), the metrics parsed with prometheus-client's own parser."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from core.oms.status_report import read_status, to_json
 SECOND = 1_000_000_000
 
 
-def serving(database: Path, stats: WriterStats | None = None, lag: LoopLag | None = None):
+def serving(database: Path | str, stats: WriterStats | None = None, lag: LoopLag | None = None):
     config = AppConfig(health=HealthConfig(listen=f"127.0.0.1:{free_port()}"))
     server = HealthServer(
         config, str(database), writer_stats=lambda: stats or WriterStats(), loop_lag=lag
@@ -35,7 +35,7 @@ def serving(database: Path, stats: WriterStats | None = None, lag: LoopLag | Non
     return server
 
 
-async def seeded(path: Path, beat_age_s: float) -> None:
+async def seeded(path: Path | str, beat_age_s: float) -> None:
     now = time.time_ns()
     denied = msgspec.structs.replace(
         order_event("O-9", 2, "DENIED"), reason="max_order_notional: 52,000 over 50,000"
@@ -59,8 +59,8 @@ def families(text: str) -> dict[str, dict[tuple, float]]:
     return parsed
 
 
-async def test_metrics_are_the_oms_figures_in_prometheus_format(tmp_path: Path) -> None:
-    database = tmp_path / "oms.sqlite"
+async def test_metrics_are_the_oms_figures_in_prometheus_format(oms_location: str) -> None:
+    database = oms_location
     await seeded(database, beat_age_s=0.5)
     stats = WriterStats(submitted=12, committed=10, batches=4, commit_seconds=0.02)
     lag = LoopLag()
@@ -113,8 +113,8 @@ async def test_metrics_are_the_oms_figures_in_prometheus_format(tmp_path: Path) 
     }
 
 
-async def test_healthz_is_status_json_and_200_while_the_node_beats(tmp_path: Path) -> None:
-    database = tmp_path / "oms.sqlite"
+async def test_healthz_is_status_json_and_200_while_the_node_beats(oms_location: str) -> None:
+    database = oms_location
     await seeded(database, beat_age_s=0.2)
     server = serving(database)
     try:
@@ -130,8 +130,8 @@ async def test_healthz_is_status_json_and_200_while_the_node_beats(tmp_path: Pat
     assert body["components"]["GCS"] == expected["components"]["GCS"]
 
 
-async def test_healthz_is_503_when_the_node_is_down(tmp_path: Path) -> None:
-    database = tmp_path / "oms.sqlite"
+async def test_healthz_is_503_when_the_node_is_down(oms_location: str) -> None:
+    database = oms_location
     await seeded(database, beat_age_s=60)  # RUNNING, then silent: it died without a stop
     server = serving(database)
     try:

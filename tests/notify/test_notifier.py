@@ -1,4 +1,5 @@
-"""The notifier end to end: a real OMS file, real apprise, a local HTTP server as the channel.
+"""The notifier end to end: a real OMS on both back ends (a SQLite file, a PostgreSQL server),
+real apprise, a local HTTP server as the channel.
 
 Alerts are written to the OMS as the node writes them; the notifier reads them from its own
 thread and connection, and the webhook server records what arrives.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 from node_helpers import until
@@ -69,8 +69,8 @@ async def rows_until(store: OmsStore, ready, what: str, timeout: float = 20.0) -
         await asyncio.sleep(0.02)
 
 
-async def test_a_burst_of_alerts_arrives_as_one_message_per_incident(tmp_path: Path) -> None:
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+async def test_a_burst_of_alerts_arrives_as_one_message_per_incident(oms_location: str) -> None:
+    async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
         notifier = await started(config(hook.url()), store)
         try:
             store.submit_many([alert(n) for n in range(10)])
@@ -93,8 +93,8 @@ async def test_a_burst_of_alerts_arrives_as_one_message_per_incident(tmp_path: P
         assert len(hook.received) == 2
 
 
-async def test_a_halt_is_announced_once_and_resolved_by_the_re_arm(tmp_path: Path) -> None:
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+async def test_a_halt_is_announced_once_and_resolved_by_the_re_arm(oms_location: str) -> None:
+    async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
         notifier = await started(config(hook.url()), store)
         try:
             notifier.observe(heartbeat("ACTIVE"))
@@ -117,13 +117,13 @@ async def test_a_halt_is_announced_once_and_resolved_by_the_re_arm(tmp_path: Pat
 
 
 async def test_a_dead_channel_is_recorded_failed_and_does_not_stop_the_others(
-    tmp_path: Path,
+    oms_location: str,
 ) -> None:
     with HangingServer() as closed:
         dead_port = closed.port
     # Nothing listens on dead_port any more: every connection is refused.
     dead = f"json://127.0.0.1:{dead_port}/hook"
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+    async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
         notifier = await started(config(dead, hook.url()), store)
         try:
             store.submit(alert(1))
@@ -139,9 +139,9 @@ async def test_a_dead_channel_is_recorded_failed_and_does_not_stop_the_others(
         assert parts["notify 2"][0] == "OK" and "1 sent, 0 failed" in parts["notify 2"][1]
 
 
-async def test_a_hanging_channel_holds_up_only_itself(tmp_path: Path) -> None:
+async def test_a_hanging_channel_holds_up_only_itself(oms_location: str) -> None:
     with HangingServer() as hanging:
-        async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+        async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
             cfg = config(hanging.url(), hook.url(), timeout_secs=60)
             notifier = await started(cfg, store)
             try:
@@ -161,9 +161,9 @@ async def test_a_hanging_channel_holds_up_only_itself(tmp_path: Path) -> None:
 
 
 async def test_a_restarted_notifier_sends_what_was_missed_and_nothing_twice(
-    tmp_path: Path,
+    oms_location: str,
 ) -> None:
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+    async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
         first = await started(config(hook.url()), store)
         try:
             store.submit(alert(1))
@@ -183,9 +183,9 @@ async def test_a_restarted_notifier_sends_what_was_missed_and_nothing_twice(
 
 
 async def test_a_restart_after_an_incident_was_resolved_does_not_announce_its_repeats(
-    tmp_path: Path,
+    oms_location: str,
 ) -> None:
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+    async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
         first = await started(config(hook.url(), resolve_after_secs=0.2), store)
         try:
             store.submit_many([alert(n) for n in range(5)])  # one incident, four repeats
@@ -207,10 +207,10 @@ async def test_a_restart_after_an_incident_was_resolved_does_not_announce_its_re
 
 
 async def test_channel_secrets_come_from_the_environment_and_are_never_shown(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    oms_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOOK_PASSWORD", "s3cret-token")
-    async with await OmsStore.open(tmp_path / "oms.sqlite") as store, WebhookServer() as hook:
+    async with await OmsStore.open(oms_location) as store, WebhookServer() as hook:
         notifier = await started(config(hook.url(auth="desk:${HOOK_PASSWORD}@")), store)
         try:
             store.submit(alert(1))
