@@ -17,6 +17,7 @@ the next poll, the catch-up included, and shown meanwhile as the watch's WARN pa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -123,22 +124,27 @@ class Notifier:
     # -- the watch thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        reader = None
+        reader: SyncReader | None = None
         try:
-            reader = connect_read_only(self._database)
             cursor: AlertCursor | None = None
             while True:
                 try:
+                    if reader is None:
+                        reader = connect_read_only(self._database)
                     if cursor is None:
                         cursor = self._catch_up(reader)
                     self._poll(reader, cursor)
                     self._error = None
-                except OmsError as error:  # a locked or failing read: try again
+                except OmsError as error:  # a locked or failing read, a server away: try again
                     self._error = error.problem
                     _log.warning("notify: cannot read the OMS: %s", error)
+                    # What the node's own heartbeat says needs no OMS: an OMS that cannot be
+                    # written is exactly what the channels must hear of now.
+                    self._dispatch(self._from_status(self._now_ns()), None)
                 if self._stop.wait(self._poll_secs):
-                    if cursor is not None:
-                        self._poll(reader, cursor)  # what was committed before the stop
+                    if cursor is not None and reader is not None:
+                        with contextlib.suppress(OmsError):
+                            self._poll(reader, cursor)  # what was committed before the stop
                     return
         except Exception:
             _log.exception("notify: the watch stopped")
@@ -186,21 +192,29 @@ class Notifier:
         messages: list[Message] = []
         for new in cursor.new_alerts(reader, _BATCH):
             messages += self._book.on_alert(new, now)
+        self._dispatch(messages + self._from_status(now), reader)
+
+    def _from_status(self, now: int) -> list[Message]:
+        # The incidents the latest heartbeat opens or resolves, and the reminders due.
+        messages: list[Message] = []
         status = self._status
         if status is not None and status is not self._seen_status:
             self._seen_status = status
             messages += self._book.on_status(status, now)
-        messages += self._book.tick(now)
-        self._dispatch(messages, reader)
+        return messages + self._book.tick(now)
 
-    def _dispatch(self, messages: list[Message], reader: SyncReader) -> None:
+    def _dispatch(self, messages: list[Message], reader: SyncReader | None) -> None:
         if not messages:
             return
         status = self._status
         mode = self._mode if status is None else status.mode
         # The state recorded in force, fresher than the last heartbeat (up to a beat old): an
-        # automatic halt's alert and its state change are written together.
-        trading = _persisted_state(reader)
+        # automatic halt's alert and its state change are written together. With the OMS
+        # unreadable, the heartbeat's.
+        trading = "UNKNOWN" if status is None else status.trading_state
+        if reader is not None:
+            with contextlib.suppress(OmsError):
+                trading = _persisted_state(reader)
         for message in messages:
             title, body = compose(message, self.desk, mode, trading)
             outgoing = Outgoing(

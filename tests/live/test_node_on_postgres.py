@@ -15,8 +15,9 @@ import msgspec
 import pytest
 from node_helpers import BTC, ETH, node_config, running, until, write_targets
 from pg_server import PASSWORD, PgServer
+from webhook_server import WebhookServer
 
-from core.config import AppConfig
+from core.config import AppConfig, NotifyConfig
 from core.live.lease import NodeLease, NodeLeaseHeld
 from core.oms import OmsStore
 from core.oms.postgres import NodeLock
@@ -30,6 +31,13 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PgServer]:
     pg.start()
     yield pg
     pg.remove()
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookServer]:
+    """The desk's notification channel: a local webhook."""
+    with WebhookServer() as server:
+        yield server
 
 
 def on_postgres(config: AppConfig, url: str, **oms: object) -> AppConfig:
@@ -56,9 +64,10 @@ async def oms_fills(store: OmsStore) -> list[tuple[str, str]]:
 
 
 async def test_a_server_restart_loses_and_doubles_nothing_while_the_node_trades(
-    config_writer, tmp_path: Path, demo_root: str, server: PgServer
+    config_writer, tmp_path: Path, demo_root: str, server: PgServer, hook: WebhookServer
 ) -> None:
     config = on_postgres(node_config(config_writer, tmp_path, demo_root), server.url)
+    config = msgspec.structs.replace(config, notify=NotifyConfig(urls=(hook.url(),), desk="D"))
     async with running(config) as (session, store):
         write_targets(config, {BTC: 0.3, ETH: 0.2})
         await until(lambda: len(cache_fills(session)) > 0, 30, "fills before the restart")
@@ -77,6 +86,8 @@ async def test_a_server_restart_loses_and_doubles_nothing_while_the_node_trades(
         )
         kept = store.stats.pending
         assert kept > 0
+        # The desk's channel hears of it now, from the heartbeat: the OMS cannot tell anyone.
+        await until(lambda: any("OMS writer" in t for t in hook.titles()), 20, "the message")
         server.start()
         await until(lambda: store.stats.pending == 0, 30, "the kept records written")
         await store.flush()
