@@ -81,6 +81,26 @@ def describe_pg(error: BaseException, url: str, doing: str) -> OmsError:
     return OmsError(f"cannot {doing}: {reason}", url)
 
 
+def connection_options(
+    read_only: bool, *, timeout_s: float = CONNECT_TIMEOUT_S, name: str = "trade-console"
+) -> dict[str, Any]:
+    """libpq's options for every OMS connection, async or blocking: autocommit (transactions
+    are explicit, and none stays open between reads to hold back the server's vacuum), named
+    for ``pg_stat_activity``, read-only when it only reads, and keepalives, so that a server
+    that vanishes without closing (a cable, a crashed host) is noticed in about 20 s rather
+    than the kernel's two hours."""
+    return {
+        "autocommit": True,
+        "connect_timeout": max(int(timeout_s), 1),
+        "application_name": name,
+        "options": "-c default_transaction_read_only=on" if read_only else "",
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 2,
+    }
+
+
 async def connect_pg(url: str, *, read_only: bool = False) -> psycopg.AsyncConnection:
     """A new autocommit connection (transactions are explicit), named for ``pg_stat_activity``.
 
@@ -89,21 +109,8 @@ async def connect_pg(url: str, *, read_only: bool = False) -> psycopg.AsyncConne
     OmsError
         The server refused or did not answer (one line, the URL without a password).
     """
-    options = "-c default_transaction_read_only=on" if read_only else ""
     try:
-        return await psycopg.AsyncConnection.connect(
-            url,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            application_name="trade-console",
-            options=options,
-            # A server that vanishes without closing (a cable, a crashed host) is noticed in
-            # about 20 s rather than the kernel's two hours.
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=2,
-        )
+        return await psycopg.AsyncConnection.connect(url, **connection_options(read_only))
     except psycopg.Error as error:
         raise describe_pg(error, redact(url), "connect to the OMS database") from None
 

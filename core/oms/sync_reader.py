@@ -136,16 +136,8 @@ def _strpos(text: str | None, part: str | None) -> int | None:
 def _connect_postgres(url: str, timeout_s: float) -> Any:
     import psycopg
 
-    # Autocommit: each read sees the latest commits, and no transaction stays open between
-    # polls (an idle transaction would hold back the server's vacuum).
+    from core.oms.postgres import connection_options
+
     return psycopg.connect(
-        url,
-        autocommit=True,
-        connect_timeout=max(int(timeout_s), 1),
-        application_name="trade-console-reader",
-        options="-c default_transaction_read_only=on",
-        keepalives=1,
-        keepalives_idle=10,
-        keepalives_interval=5,
-        keepalives_count=2,
+        url, **connection_options(True, timeout_s=timeout_s, name="trade-console-reader")
     )
