@@ -3,11 +3,13 @@ own, nothing shared but the server's URL.
 
 One watches the OMS as the console does (``OmsStore.watch``), with polling pushed out to an
 hour, so whatever it sees it heard from the server's ``NOTIFY``; the other is an operator's
-shell running the real CLI (``kill``, ``rearm``, ``status``).
+shell running the real CLI (``kill``, ``rearm``, ``status``, ``uploads``); a batch box runs a
+backtest that lands in the laptop's run list.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -17,6 +19,8 @@ import time
 from pathlib import Path
 
 from pg_server import PgServer
+
+from core.oms import OmsStore
 
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTABLE = Path(sys.executable).with_name("trade-console")
@@ -109,3 +113,33 @@ def test_a_kill_typed_on_one_machine_is_heard_on_the_other_without_polling(
     assert report["trading_change"]["reason"] == "all clear"
     assert report["database"] == url
     assert "Traceback" not in errors, errors
+
+
+def test_a_backtest_run_on_one_machine_is_in_the_run_list_of_the_other(
+    pg_server: PgServer, tmp_path: Path, config_writer, demo_root: str
+) -> None:
+    url = pg_server.new_database("backtest_elsewhere")
+    batch_box = tmp_path / "batch-box"
+    batch_box.mkdir()
+    config_writer(
+        batch_box / "config.toml",
+        data_root=demo_root,
+        results_root=str(batch_box / "results"),
+        oms={"url": url},
+    )
+    ran = cli(batch_box, "backtest")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    laptop = machine(tmp_path, "ops-laptop", url)
+    status = cli(laptop, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    counts = json.loads(status.stdout)["counts"]
+    assert counts["runs"] == 1
+    assert counts["orders"] > 0 and counts["fills"] > 0  # the run's trading, recorded
+    uploads = cli(laptop, "uploads")
+    assert uploads.returncode == 0, uploads.stderr
+    assert asyncio.run(_run_states(url)) == ["COMPLETED"]
+
+
+async def _run_states(url: str) -> list[str]:
+    async with await OmsStore.open(url, read_only=True) as store:
+        return [run.state for run in await store.runs()]
