@@ -409,11 +409,15 @@ class TradeConsoleApp(App[None]):
         delay = 1.0
         while True:
             try:
+                if since is None:
+                    since = await self.store.version()
+                elif self._oms_lost is not None:
+                    await self.store.version()  # it answers again
+                if self._oms_lost is not None:
+                    self._oms_back()
+                    delay = 1.0
                 async for changes in self.store.watch(since=since, interval=self.poll_interval):
                     since = changes.version
-                    if self._oms_lost is not None:
-                        self._oms_back()
-                    delay = 1.0
                     self.post_message(self.OmsChanged(changes.tables))
             except OmsError as error:
                 if self._oms_lost is None:

@@ -5,6 +5,7 @@ No tests here: the console test files import these (as the OMS tests share their
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from textual.widgets import DataTable
 from console.widgets.column_layout import CELL_PADDING
 from console.widgets.line_table import LineTable
 from core.config import AppConfig
+from core.database_url import is_postgres_url
 from core.oms import (
     DriftObservation,
     Fill,
@@ -271,13 +273,19 @@ async def write_records(path: Path | str, records: list[Record]) -> None:
 
 
 def config_for(database: Path | str, theme: str = "trade-dark") -> AppConfig:
-    """The default config with the OMS at ``database``, results beside it (never the
-    checkout's own ``artifacts``, which the demo fills), and the given theme."""
+    """The default config with the OMS at ``database`` (a file, or a PostgreSQL URL), results
+    beside it (never the checkout's own ``artifacts``, which the demo fills; beside a URL, in
+    a new temporary folder), and the given theme."""
     config = AppConfig()
-    results = str(Path(database).parent / "results")
+    if is_postgres_url(str(database)):
+        oms = msgspec.structs.replace(config.oms, url=str(database))
+        results = tempfile.mkdtemp(prefix="trade-console-results-")
+    else:
+        oms = msgspec.structs.replace(config.oms, database=str(database))
+        results = str(Path(database).parent / "results")
     return msgspec.structs.replace(
         config,
-        oms=msgspec.structs.replace(config.oms, database=str(database)),
+        oms=oms,
         results=msgspec.structs.replace(config.results, root=results),
         console=msgspec.structs.replace(config.console, theme=theme),
     )

@@ -670,6 +670,8 @@ class NodeSession:
         delay = 0.5
         while True:
             try:
+                if since is None:
+                    since = await self.store.version()
                 async for changes in self.store.watch(since=since, interval=STATE_POLL_SECS):
                     since = changes.version
                     self._state_watch_error = None

@@ -61,10 +61,11 @@ async def test_a_committed_order_shows_within_the_refresh_interval(tmp_path: Pat
             assert column(pane.table, "order") == ["O-001"]
 
 
-async def test_commits_from_another_connection_show_too(tmp_path: Path) -> None:
-    # Another store on the same file is what the node's process is: no listener reaches the
-    # console, which must notice the commit by itself.
-    path = tmp_path / "oms.sqlite"
+async def test_commits_from_another_connection_show_too(oms_location: str) -> None:
+    # Another store on the same OMS is what the node's process is: no listener reaches the
+    # console, which must notice the commit by itself (a poll on SQLite, the server's
+    # announcement on PostgreSQL).
+    path = oms_location
     async with await OmsStore.open(path) as console_store, await OmsStore.open(path) as node:
         app = console(console_store)
         async with app.run_test(size=SIZE) as pilot:
