@@ -14,9 +14,8 @@ the store when ``handover_s`` of wall time has passed since the last hand-over, 
 state of the run (``running``, at most every ``min_interval_s``) and at ``flush`` and
 ``finish``. A backtest makes thousands of records a second in bursts; handed one
 by one, each burst woke the store's thread and its SQLite thread many times a second, and
-every wake took the interpreter lock from the engine's thread for a few small transactions
-(measured in ``bench/bench_backtest.py``: most of what recording cost). The order of the
-records is kept; the dashboard sees them at most ``handover_s`` later.
+every wake took the interpreter lock from the engine's thread for a few small transactions.
+The order of the records is kept; the dashboard sees them at most ``handover_s`` later.
 """
 
 from __future__ import annotations
