@@ -93,9 +93,10 @@ class TradeFlowExecClient(ExecutionClient):
         self._venue_ids: dict[str, VenueOrderId] = {}
         self._trade_ids = itertools.count(1)
         self._cache_ref = cache
-        msgbus.subscribe(
-            topic=f"data.trades.{venue}.*", handler=self.on_trade, priority=TRADES_FIRST
-        )
+        self._trades_topic = f"data.trades.{venue}.*"
+        self._trade_handler = self.on_trade
+        self._listening = False
+        self._listen_while_working()
 
     def _start(self) -> None:
         self._set_connected(True)
@@ -135,6 +136,26 @@ class TradeFlowExecClient(ExecutionClient):
         for cancel in command.cancels:
             self.cancel_order(cancel)
 
+    def _listen_while_working(self) -> None:
+        """Subscribe to the venue's trades only while they can fill something.
+
+        A trade with no order working (and no impact model summing volume) changes nothing:
+        without a subscription the message bus skips the call, which was most of this client's
+        cost (a Python call per trade tick, millions in a backtest). Subscribing inside a
+        publish does not deliver the trade being published (the bus iterates its list as it
+        was), so an order still only fills from the trades after it was added.
+        """
+        wanted = not self.matcher.idle_everywhere()
+        if wanted == self._listening:
+            return
+        if wanted:
+            self._msgbus.subscribe(
+                topic=self._trades_topic, handler=self._trade_handler, priority=TRADES_FIRST
+            )
+        else:
+            self._msgbus.unsubscribe(topic=self._trades_topic, handler=self._trade_handler)
+        self._listening = wanted
+
     def stop_filling(self) -> None:
         """Stop filling: the node holding this venue is stopping (its orders get settled)."""
         self._filling = False
@@ -161,6 +182,7 @@ class TradeFlowExecClient(ExecutionClient):
         )
         for fill in fills:
             self._fill(fill, instrument)
+        self._listen_while_working()
 
     # Internals ---------------------------------------------------------------------------
 
@@ -204,12 +226,14 @@ class TradeFlowExecClient(ExecutionClient):
                 arrival_ns=now + self._latency_ns if self._latency_ns > 0 else 0,
             )
         )
+        self._listen_while_working()
 
     def _cancel(self, client_order_id: ClientOrderId, instrument: str) -> None:
         order = self._cache_ref.order(client_order_id)
         if order is None:
             return
         working = self.matcher.cancel(client_order_id.value, instrument)
+        self._listen_while_working()
         venue_id = self._venue_ids.get(client_order_id.value)
         if working is None or order.is_closed:
             self.generate_order_cancel_rejected(

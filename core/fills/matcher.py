@@ -105,6 +105,10 @@ class TradeFlowMatcher:
         impact model needs its volume (the per-trade fast path)."""
         return self._impact is None and not self._working.get(instrument)
 
+    def idle_everywhere(self) -> bool:
+        """Whether every trade of the venue can be skipped: ``idle`` for all instruments."""
+        return self._impact is None and not any(self._working.values())
+
     def working(self, instrument: str | None = None) -> list[WorkingOrder]:
         """The orders still working, oldest first (of ``instrument``, or all)."""
         if instrument is not None:

@@ -68,6 +68,10 @@ class BackgroundStore:
         """Queue ``record``; returns at once, from any thread."""
         self.store.submit(record)
 
+    def submit_many(self, records: list[Record]) -> None:
+        """Queue ``records`` in order; returns at once, from any thread."""
+        self.store.submit_many(records)
+
     def call[T](self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` (e.g. ``store.orders()``) on the store's loop and wait for it."""
         return self._wait(coroutine)
