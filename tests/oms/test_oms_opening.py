@@ -1,4 +1,9 @@
-"""Opening the OMS database: creation, migration, and every file it must refuse untouched."""
+"""Opening a SQLite OMS: creation, migration, and every file it must refuse untouched.
+
+These are about files (folders, permissions, damaged pages, WAL); what they check on a
+PostgreSQL server (a newer schema, another program's tables, an older schema migrated, every
+set-up mistake in one line) is in ``test_oms_postgres.py``.
+"""
 
 from __future__ import annotations
 
