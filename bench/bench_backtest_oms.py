@@ -1,0 +1,145 @@
+"""Benchmark: what recording a backtest into the OMS costs, on SQLite and on PostgreSQL.
+
+Prints figures; asserts nothing. ``run_backtest`` (the whole pipeline, as ``bench_backtest.py``
+times it) runs on the demo data, each run in a fresh spawned process (``bench_backtest``'s
+``_in_fresh_process``), interleaved so that machine noise hits all three alike, ``--repeat``
+times each; medians are compared:
+
+- off: ``[oms] record_backtests = false`` (the OMS, a SQLite file, gets the run's ``runs`` row
+  only);
+- sqlite: recording the run's orders, fills, positions and balances into a fresh SQLite file;
+- postgresql: the same into a fresh database on a PostgreSQL 15 server the bench starts on
+  127.0.0.1 (``bench/oms_backends.py``).
+
+Each recording's cost is its median's excess over off's, as % of off's (goal, issue 19: < 3%
+on PostgreSQL). After each recorded run its OMS is opened and its fills counted, beside the
+fills the run reports, so a run that recorded nothing cannot pass for a cheap one.
+
+Usage: ``uv run python bench/bench_backtest_oms.py [--data-root DIR] [--repeat N]
+[--backend sqlite,postgresql]`` (generates the demo data under ``artifacts/bench-data``, as
+``bench_backtest.py`` does, when ``--data-root`` is not given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_backtest import _in_fresh_process, _peak_rss_mb  # noqa: E402
+from oms_backends import BenchDatabases, parse_backends  # noqa: E402
+
+GOAL_PERCENT = 3.0
+
+
+def recorded_run(data_root: str, work_dir: str, location: str, record: bool) -> dict:
+    """Time ``run_backtest`` end to end, its OMS at ``location``; count the fills recorded."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from core.backtest.pipeline import run_backtest
+    from core.config import AppConfig, DataConfig, LoggingConfig, OmsConfig, ResultsConfig
+    from core.oms import OmsStore
+    from core.oms.location import parse_location
+
+    is_postgres = parse_location(location).is_postgres
+    config = AppConfig(
+        data=DataConfig(root=data_root),
+        results=ResultsConfig(root=work_dir),
+        logging=LoggingConfig(directory=str(Path(work_dir) / "logs")),
+        oms=OmsConfig(
+            url=location if is_postgres else "",
+            database=str(Path(work_dir) / "oms.sqlite") if is_postgres else location,
+            record_backtests=record,
+        ),
+    )
+    started = time.perf_counter()
+    outcome = run_backtest(config)
+    seconds = time.perf_counter() - started
+    if outcome.status != "COMPLETED":
+        raise SystemExit(f"backtest failed: {outcome.error}")
+
+    async def count() -> dict[str, int]:
+        async with await OmsStore.open(location, read_only=True) as store:
+            return await store.counts()
+
+    counts = asyncio.run(count())
+    stats = outcome.summary["execution_stats"]
+    return {
+        "seconds": seconds,
+        "ticks": stats["ticks_processed"],
+        "fills": stats["fills"],
+        "fills_recorded": counts["fills"],
+        "oms_problem": stats.get("oms"),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def demo_data(data_root: str | None) -> str:
+    """``--data-root``, or the demo data where ``bench_backtest.py`` keeps it (made if missing)."""
+    if data_root is not None:
+        return data_root
+    root = ROOT / "artifacts" / "bench-data"
+    if not (root / "raw_tick_data").exists():
+        from core.data.demo_data import generate_demo_data
+
+        print(f"generating demo data in {root} ...", flush=True)
+        generate_demo_data(str(root))
+    return str(root)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (median reported)")
+    parser.add_argument(
+        "--backend", default="sqlite,postgresql", help="back ends, comma-separated (default both)"
+    )
+    args = parser.parse_args()
+    data_root = demo_data(args.data_root)
+    with BenchDatabases(parse_backends(args.backend)) as databases:
+        variants = ["off", *databases.backends]
+        runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+        for index in range(args.repeat):  # interleaved
+            for variant in variants:
+                work = databases.folder / f"{variant}-{index}"
+                backend = "sqlite" if variant == "off" else variant
+                location = databases.fresh(backend, f"backtest_{variant}")
+                runs[variant].append(
+                    _in_fresh_process(
+                        recorded_run, data_root, str(work), location, variant != "off"
+                    )
+                )
+                last = runs[variant][-1]
+                print(
+                    f"  run {index + 1} {variant:<10} {last['seconds']:6.2f} s  "
+                    f"fills {last['fills']:,}, recorded {last['fills_recorded']:,}"
+                    + (f"  ({last['oms_problem']})" if last["oms_problem"] else ""),
+                    flush=True,
+                )
+    off = statistics.median(run["seconds"] for run in runs["off"])
+    first = runs["off"][0]
+    print(
+        f"data: {data_root} ({first['ticks']:,} ticks, {first['fills']:,} fills); "
+        f"medians of {args.repeat}, interleaved"
+    )
+    print(f"  recording off ([oms] record_backtests = false): {off:7.2f} s")
+    for variant in variants[1:]:
+        seconds = statistics.median(run["seconds"] for run in runs[variant])
+        spread = ", ".join(f"{run['seconds']:.2f}" for run in runs[variant])
+        cost = 100 * (seconds - off) / off
+        print(
+            f"  recording to {variant:<10}: {seconds:7.2f} s, cost {cost:+5.1f}% of the run "
+            f"(goal < {GOAL_PERCENT:g}%); runs {spread}; peak "
+            f"{max(run['peak_rss_mb'] for run in runs[variant]):.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
