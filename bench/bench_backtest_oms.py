@@ -12,8 +12,11 @@ times each; medians are compared:
   127.0.0.1 (``bench/oms_backends.py``).
 
 Each recording's cost is its median's excess over off's, as % of off's (goal, issue 19: < 3%
-on PostgreSQL). After each recorded run its OMS is opened and its fills counted, beside the
-fills the run reports, so a run that recorded nothing cannot pass for a cheap one.
+on PostgreSQL), in wall time and in CPU time (user + system of the run's process and of its
+conversion worker). On a shared machine the CPU time is the steadier figure; it leaves out what
+the PostgreSQL server spends, in a process of its own (on the desk, another machine). After
+each recorded run its OMS is opened and its fills counted, beside the fills the run reports, so
+a run that recorded nothing cannot pass for a cheap one.
 
 Usage: ``uv run python bench/bench_backtest_oms.py [--data-root DIR] [--repeat N]
 [--backend sqlite,postgresql]`` (generates the demo data under ``artifacts/bench-data``, as
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import sys
 import time
@@ -36,6 +40,13 @@ from bench_backtest import _in_fresh_process, _peak_rss_mb  # noqa: E402
 from oms_backends import BenchDatabases, parse_backends  # noqa: E402
 
 GOAL_PERCENT = 3.0
+
+
+def _cpu_seconds() -> float:
+    # This process's and its finished children's (the conversion worker's) user + system time.
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def recorded_run(data_root: str, work_dir: str, location: str, record: bool) -> dict:
@@ -59,9 +70,11 @@ def recorded_run(data_root: str, work_dir: str, location: str, record: bool) -> 
             record_backtests=record,
         ),
     )
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     outcome = run_backtest(config)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
     if outcome.status != "COMPLETED":
         raise SystemExit(f"backtest failed: {outcome.error}")
 
@@ -73,6 +86,7 @@ def recorded_run(data_root: str, work_dir: str, location: str, record: bool) -> 
     stats = outcome.summary["execution_stats"]
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "ticks": stats["ticks_processed"],
         "fills": stats["fills"],
         "fills_recorded": counts["fills"],
@@ -118,25 +132,30 @@ def main() -> None:
                 )
                 last = runs[variant][-1]
                 print(
-                    f"  run {index + 1} {variant:<10} {last['seconds']:6.2f} s  "
-                    f"fills {last['fills']:,}, recorded {last['fills_recorded']:,}"
+                    f"  run {index + 1} {variant:<10} {last['seconds']:6.2f} s "
+                    f"(CPU {last['cpu_seconds']:6.2f} s)  fills {last['fills']:,}, "
+                    f"recorded {last['fills_recorded']:,}"
                     + (f"  ({last['oms_problem']})" if last["oms_problem"] else ""),
                     flush=True,
                 )
-    off = statistics.median(run["seconds"] for run in runs["off"])
+
+    def median(variant: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[variant])
+
+    off, off_cpu = median("off", "seconds"), median("off", "cpu_seconds")
     first = runs["off"][0]
     print(
         f"data: {data_root} ({first['ticks']:,} ticks, {first['fills']:,} fills); "
         f"medians of {args.repeat}, interleaved"
     )
-    print(f"  recording off ([oms] record_backtests = false): {off:7.2f} s")
+    print(f"  recording off ([oms] record_backtests = false): {off:7.2f} s, CPU {off_cpu:7.2f} s")
     for variant in variants[1:]:
-        seconds = statistics.median(run["seconds"] for run in runs[variant])
-        spread = ", ".join(f"{run['seconds']:.2f}" for run in runs[variant])
-        cost = 100 * (seconds - off) / off
+        seconds, cpu = median(variant, "seconds"), median(variant, "cpu_seconds")
         print(
-            f"  recording to {variant:<10}: {seconds:7.2f} s, cost {cost:+5.1f}% of the run "
-            f"(goal < {GOAL_PERCENT:g}%); runs {spread}; peak "
+            f"  recording to {variant:<10}: {seconds:7.2f} s, "
+            f"cost {100 * (seconds / off - 1):+5.1f}% of the run; "
+            f"CPU {cpu:7.2f} s, cost {100 * (cpu / off_cpu - 1):+5.1f}% "
+            f"(goal < {GOAL_PERCENT:g}%); peak "
             f"{max(run['peak_rss_mb'] for run in runs[variant]):.0f} MB"
         )
 
