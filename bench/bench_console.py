@@ -17,10 +17,15 @@ node would:
   and the objects the garbage collector tracks, each minute (flat is the target: tables keep
   200 rows, reads ask for 200), and the latency per minute.
 
-Targets (issue 3): p99 under 100 ms at 1,000 events/s; memory flat over a 10-minute run.
+Each back end of ``--backend`` (default ``sqlite``; ``sqlite,postgresql`` for both, one after
+the other at each size) gets a fresh OMS: a SQLite file in a temporary folder, or a database on
+a PostgreSQL 15 server the bench starts on 127.0.0.1 (``bench/oms_backends.py``), where the
+console's ``watch`` wakes on the server's ``NOTIFY`` instead of polling every 20 ms.
+
+Targets (issues 3 and 19): p99 under 100 ms at 1,000 events/s; memory flat over a 10-minute run.
 
 Usage: ``uv run python bench/bench_console.py [--seconds S] [--minutes M] [--refresh R]
-[--sizes 80x24,160x48]``
+[--sizes 80x24,160x48] [--backend sqlite,postgresql]``
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from array import array
 from pathlib import Path
@@ -48,13 +52,14 @@ FRAME_RATE = int(os.environ["TEXTUAL_FPS"])
 """The console's frame rate in this run (``console.FRAME_RATE`` unless the environment's)."""
 
 
+from oms_backends import BenchDatabases, parse_backends  # noqa: E402
 from textual.message import Message  # noqa: E402
 
 from console.app import TradeConsoleApp  # noqa: E402
 from console.widgets.drift_pane import DriftPane  # noqa: E402
 from console.widgets.orders_pane import OrdersPane  # noqa: E402
 from console.widgets.table_pane import TablePane  # noqa: E402
-from core.config import AppConfig  # noqa: E402
+from core.config import AppConfig, OmsConfig  # noqa: E402
 from core.oms import (  # noqa: E402
     BalanceSnapshot,
     DriftObservation,
@@ -245,10 +250,18 @@ def describe(
 
 
 async def run_phase(
-    path: str, rate: int, seconds: float, first: int, latencies: Latencies
+    path: str,
+    rate: int,
+    seconds: float,
+    first: int,
+    latencies: Latencies,
+    commits_file: str | None = None,
 ) -> tuple[list[str], float]:
-    """Feed ``rate`` records/s for ``seconds``; the latency lines and the console's CPU use."""
-    commits_file = f"{path}.commits"
+    """Feed ``rate`` records/s for ``seconds``; the latency lines and the console's CPU use.
+
+    The feeder logs its commits to ``commits_file`` (default: beside the SQLite file).
+    """
+    commits_file = commits_file or f"{path}.commits"
     process = psutil.Process()
     cpu_before = process.cpu_times()
     started = time.perf_counter()
@@ -287,49 +300,75 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-async def measure(size: tuple[int, int], seconds: float, minutes: float, refresh: float) -> None:
+async def measure(
+    backend: str,
+    path: str,
+    commits_file: str,
+    size: tuple[int, int],
+    seconds: float,
+    minutes: float,
+    refresh: float,
+) -> None:
     """The rate phases, then (``minutes`` > 0) the soak, on a fresh OMS at one terminal size."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = str(Path(folder) / "oms.sqlite")
-        latencies = Latencies()
-        async with await OmsStore.open(path) as store:
-            # As the command line runs it (collector tuned), at this size and refresh interval.
-            app = TradeConsoleApp(AppConfig(), store=store, refresh_interval=refresh, tune_gc=True)
-            async with app.run_test(size=size, message_hook=latencies.hook) as pilot:
-                await pilot.pause(1.0)
-                print(f"console at {size[0]}x{size[1]}, refresh interval {refresh * 1000:.0f} ms")
-                first = 0
-                for rate in (100, 1000):
-                    lines, cpu = await run_phase(path, rate, seconds, first, latencies)
-                    first += 10_000_000
-                    print(f"  {rate} events/s for {seconds:.0f} s, console CPU {cpu * 100:.0f}%:")
-                    print("\n".join(lines))
-                if minutes <= 0:
-                    return
-                print(f"  soak at 1000 events/s for {minutes:g} min, RSS each minute:")
-                memory = [rss_mb()]
-                for minute in range(round(minutes)):
-                    lines, cpu = await run_phase(path, 1000, 60.0, first, latencies)
-                    first += 10_000_000
-                    memory.append(rss_mb())
-                    print(
-                        f"  minute {minute + 1}: RSS {memory[-1]:.1f} MB, CPU {cpu * 100:.0f}%, "
-                        f"{len(gc.get_objects()):,} objects tracked"
-                    )
-                    print("\n".join(lines))
-                database_mb = Path(path).stat().st_size / 2**20
+    latencies = Latencies()
+    async with await OmsStore.open(path) as store:
+        oms = OmsConfig(url=path) if store.is_postgres else OmsConfig(database=path)
+        # As the command line runs it (collector tuned), at this size and refresh interval.
+        app = TradeConsoleApp(
+            AppConfig(oms=oms), store=store, refresh_interval=refresh, tune_gc=True
+        )
+        async with app.run_test(size=size, message_hook=latencies.hook) as pilot:
+            await pilot.pause(1.0)
+            print(
+                f"console at {size[0]}x{size[1]} on {backend}, "
+                f"refresh interval {refresh * 1000:.0f} ms"
+            )
+            first = 0
+            for rate in (100, 1000):
+                lines, cpu = await run_phase(path, rate, seconds, first, latencies, commits_file)
+                first += 10_000_000
+                print(f"  {rate} events/s for {seconds:.0f} s, console CPU {cpu * 100:.0f}%:")
+                print("\n".join(lines))
+            if minutes <= 0:
+                return
+            print(f"  soak at 1000 events/s for {minutes:g} min, RSS each minute:")
+            memory = [rss_mb()]
+            for minute in range(round(minutes)):
+                lines, cpu = await run_phase(path, 1000, 60.0, first, latencies, commits_file)
+                first += 10_000_000
+                memory.append(rss_mb())
                 print(
-                    f"  RSS before the soak {memory[0]:.1f} MB, peak {max(memory):.1f} MB, "
-                    f"last {memory[-1]:.1f} MB; database {database_mb:.0f} MB"
+                    f"  minute {minute + 1}: RSS {memory[-1]:.1f} MB, CPU {cpu * 100:.0f}%, "
+                    f"{len(gc.get_objects()):,} objects tracked"
                 )
+                print("\n".join(lines))
+            database_mb = await store.size_bytes() / 2**20
+            print(
+                f"  RSS before the soak {memory[0]:.1f} MB, peak {max(memory):.1f} MB, "
+                f"last {memory[-1]:.1f} MB; database {database_mb:.0f} MB"
+            )
 
 
 async def main(
-    sizes: list[tuple[int, int]], seconds: float, minutes: float, refresh: float
+    sizes: list[tuple[int, int]],
+    seconds: float,
+    minutes: float,
+    refresh: float,
+    backends: list[str],
 ) -> None:
-    for index, size in enumerate(sizes):
-        # The soak runs once, at the last size (the grid: the most drawing).
-        await measure(size, seconds, minutes if index == len(sizes) - 1 else 0, refresh)
+    with BenchDatabases(backends) as databases:
+        for index, size in enumerate(sizes):
+            for backend in databases.backends:
+                # The soak runs once per back end, at the last size (the grid: the most drawing).
+                await measure(
+                    backend,
+                    databases.fresh(backend, "console"),
+                    str(databases.folder / f"commits-{backend}.txt"),
+                    size,
+                    seconds,
+                    minutes if index == len(sizes) - 1 else 0,
+                    refresh,
+                )
 
 
 if __name__ == "__main__":
@@ -343,9 +382,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--sizes", default="80x24,160x48", help="terminal sizes (default 80x24,160x48)"
     )
+    parser.add_argument(
+        "--backend", default="sqlite", help="OMS back ends, comma-separated: sqlite,postgresql"
+    )
     args = parser.parse_args()
     sizes = [
         (int(width), int(height))
         for width, height in (size.split("x") for size in args.sizes.split(","))
     ]
-    asyncio.run(main(sizes, args.seconds, args.minutes, args.refresh))
+    asyncio.run(main(sizes, args.seconds, args.minutes, args.refresh, parse_backends(args.backend)))
