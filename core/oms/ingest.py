@@ -49,9 +49,23 @@ _WITH_JSON = (RiskAlert, AuditEntry, NodeStatus, RoutedOrder, TargetsRecord, Pnl
 
 
 @dataclass(frozen=True)
+class _Latest:
+    """How a state table's upsert picks between two records of one key: by ``rank``; on a
+    tie the first stays (a ``>`` guard) or the later replaces it (``>=``)."""
+
+    key: tuple[str, ...]
+    rank: tuple[str, ...]
+    ties_to_later: bool
+
+
+@dataclass(frozen=True)
 class _Statement:
     table: str
     sql: str
+    latest: _Latest | None = None
+    """For a state table's upsert: the rule its guard applies, so that a batch can send only
+    the row that would win for each key (the others would each cost a round of the upsert,
+    to be overwritten or ignored in the same transaction)."""
 
 
 def _history(table: str, fields: Sequence[str]) -> _Statement:
@@ -64,7 +78,13 @@ def _history(table: str, fields: Sequence[str]) -> _Statement:
     )
 
 
-def _state(table: str, fields: Sequence[str], key: Sequence[str], newer: str) -> _Statement:
+def _state(
+    table: str,
+    fields: Sequence[str],
+    key: Sequence[str],
+    newer: str,
+    latest: _Latest | None = None,
+) -> _Statement:
     columns = ", ".join(fields)
     marks = ", ".join("?" for _ in fields)
     updates = ", ".join(f"{f} = excluded.{f}" for f in fields if f not in key)
@@ -72,6 +92,7 @@ def _state(table: str, fields: Sequence[str], key: Sequence[str], newer: str) ->
         table,
         f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates} WHERE {newer}",
+        latest,
     )
 
 
@@ -90,7 +111,13 @@ _CLEAR_BACKTESTS = tuple(
 _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
     OrderEvent: (
         _history("order_events", _ORDER),
-        _state("orders", _ORDER, ("client_order_id",), "excluded.sequence > orders.sequence"),
+        _state(
+            "orders",
+            _ORDER,
+            ("client_order_id",),
+            "excluded.sequence > orders.sequence",
+            _Latest(("client_order_id",), ("sequence",), ties_to_later=False),
+        ),
     ),
     Fill: (_history("fills", _fields(Fill)),),
     PositionSnapshot: (
@@ -102,6 +129,7 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
             # Two fills at one instant give two snapshots with the same ts_event: the one
             # that had taken more fills is the later.
             "(excluded.ts_event, excluded.sequence) > (positions.ts_event, positions.sequence)",
+            _Latest(("position_id",), ("ts_event", "sequence"), ties_to_later=False),
         ),
     ),
     BalanceSnapshot: (
@@ -110,6 +138,7 @@ _STATEMENTS: dict[type, tuple[_Statement, ...]] = {
             _fields(BalanceSnapshot),
             ("account_id", "currency"),
             "excluded.ts_event >= balances.ts_event",
+            _Latest(("account_id", "currency"), ("ts_event",), ties_to_later=True),
         ),
     ),
     DriftObservation: (_history("drift_observations", _fields(DriftObservation)),),
@@ -225,10 +254,33 @@ def plan(records: Iterable[Record]) -> list[Step]:
 
 def _grouped(by_type: dict[type, list[tuple]]) -> list[Step]:
     return [
-        Step(statement.table, statement.sql, rows)
+        Step(statement.table, statement.sql, _winners(record_type, statement, rows))
         for record_type, rows in by_type.items()
         for statement in _STATEMENTS[record_type]
     ]
+
+
+def _winners(record_type: type, statement: _Statement, rows: list[tuple]) -> list[tuple]:
+    # The rows a state table's upsert would keep, one per key, as applying them one by one
+    # in order would leave it: the best rank, the first or the last of equals by the guard.
+    latest = statement.latest
+    if latest is None or len(rows) < 2:
+        return rows
+    fields = _fields(record_type)
+    key_at = [fields.index(name) for name in latest.key]
+    rank_at = [fields.index(name) for name in latest.rank]
+    chosen: dict[tuple, tuple] = {}
+    for values in rows:
+        key = tuple(values[i] for i in key_at)
+        held = chosen.get(key)
+        if held is None:
+            chosen[key] = values
+            continue
+        rank = tuple(values[i] for i in rank_at)
+        held_rank = tuple(held[i] for i in rank_at)
+        if rank > held_rank or (latest.ties_to_later and rank == held_rank):
+            chosen[key] = values
+    return list(chosen.values())
 
 
 def select_columns(record_type: type[msgspec.Struct]) -> str:
