@@ -52,9 +52,9 @@ class OmsConnection(Protocol):
         """End the open transaction, if the database has not already ended it."""
         ...
 
-    async def announce(self, version: int) -> None:
+    async def announce(self, version: int, tables: frozenset[str]) -> None:
         """Inside a writing transaction: tell other processes, on commit, that ``version``
-        was committed (a no-op where they poll)."""
+        was committed and which ``tables`` it wrote (a no-op where they poll)."""
         ...
 
     async def close(self) -> None: ...

@@ -44,7 +44,7 @@ from core.oms.errors import OmsError
 from core.oms.location import parse_location
 from core.oms.node_holder import describe_holder, holder_gone
 from core.oms.opening import connect, describe
-from core.oms.postgres import CHANNEL, WRITE_LOCK, connect_pg
+from core.oms.postgres import CHANNEL, WRITE_LOCK, announcement, connect_pg
 from core.oms.schema import TABLES
 from core.oms.store import OmsStore
 from core.oms.table_digest import TableDigest
@@ -270,7 +270,7 @@ async def _announce(writer: psycopg.AsyncConnection, tables: list[str]) -> None:
     await writer.execute(
         "UPDATE table_versions SET version = %s WHERE name = ANY(%s)", (version, tables)
     )
-    await writer.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(version)))
+    await writer.execute("SELECT pg_notify(%s, %s)", (CHANNEL, announcement(version, tables)))
 
 
 async def _rollback(connection: aiosqlite.Connection | psycopg.AsyncConnection) -> None:

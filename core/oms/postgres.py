@@ -169,8 +169,10 @@ class PgConnection:
         with contextlib.suppress(psycopg.Error):
             await connection.execute("ROLLBACK")
 
-    async def announce(self, version: int) -> None:
-        await self._require().execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(version)))
+    async def announce(self, version: int, tables: frozenset[str]) -> None:
+        await self._require().execute(
+            "SELECT pg_notify(%s, %s)", (CHANNEL, announcement(version, tables))
+        )
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -304,31 +306,73 @@ async def database_size(connection: PgConnection) -> int:
     return int(rows[0][0])
 
 
+def announcement(version: int, tables: frozenset[str] | list[str]) -> str:
+    """The ``NOTIFY`` payload of a commit: its version and the tables it wrote
+    (``"42 fills,orders"``), so that a watcher need not ask which."""
+    return f"{version} {','.join(sorted(tables))}"
+
+
+def _parse(payload: str) -> tuple[int, frozenset[str]] | None:
+    version, _, tables = payload.partition(" ")
+    if not version.isdigit() or not tables:
+        return None  # not ours, or without its tables: the watcher asks
+    return int(version), frozenset(tables.split(","))
+
+
+class Subscription:
+    """One watcher's view of the announcements: the commits heard since it last looked."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.heard: dict[int, frozenset[str]] = {}
+        self.gap = True
+        """Something may have been missed (just subscribed, reconnected, a payload without
+        tables): the watcher must ask the database which tables changed."""
+
+    def take(self, since: int) -> tuple[int, frozenset[str]] | None:
+        """The changes after ``since`` from what was heard, when it is known to be all of
+        them (every version from ``since + 1`` on, each commit taking the next version); None
+        when the watcher must ask."""
+        heard, self.heard = self.heard, {}
+        gap, self.gap = self.gap, False
+        if gap:
+            return None
+        later = sorted(v for v in heard if v > since)
+        if not later or later != list(range(since + 1, later[-1] + 1)):
+            return None if later else (since, frozenset())
+        return later[-1], frozenset().union(*(heard[v] for v in later))
+
+
 class ChangeListener:
     """Hears every OMS commit in this process, whoever made it, from ``NOTIFY``.
 
-    Each watcher ``subscribe``s an event of its own, set at each announced commit and once
-    after each (re)connection (a commit may have been missed while the connection was down:
-    the watcher checks the versions then).
+    Each watcher ``subscribe``s; its event is set at each announced commit, and once after
+    each (re)connection, when the subscription is marked as having a gap (a commit may have
+    been missed while the connection was down).
     """
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._events: set[asyncio.Event] = set()
+        self._subscriptions: set[Subscription] = set()
         self.connected = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name="oms-listen")
 
-    def subscribe(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self._events.add(event)
-        return event
+    def subscribe(self) -> Subscription:
+        subscription = Subscription()
+        self._subscriptions.add(subscription)
+        return subscription
 
-    def unsubscribe(self, event: asyncio.Event) -> None:
-        self._events.discard(event)
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
 
-    def _tell(self) -> None:
-        for event in self._events:
-            event.set()
+    def _tell(self, payload: str | None) -> None:
+        parsed = None if payload is None else _parse(payload)
+        for subscription in self._subscriptions:
+            if parsed is None:
+                subscription.gap = True
+            else:
+                subscription.heard[parsed[0]] = parsed[1]
+            subscription.event.set()
 
     async def _run(self) -> None:
         delay = 0.1
@@ -339,9 +383,9 @@ class ChangeListener:
                 await connection.execute(f"LISTEN {CHANNEL}")
                 self.connected = True
                 delay = 0.1
-                self._tell()
-                async for _ in connection.notifies():
-                    self._tell()
+                self._tell(None)
+                async for notice in connection.notifies():
+                    self._tell(notice.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a lost server: listen again when it is back

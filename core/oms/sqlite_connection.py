@@ -53,7 +53,7 @@ class SqliteConnection:
     async def rollback(self) -> None:
         await rollback(self.raw)
 
-    async def announce(self, version: int) -> None:
+    async def announce(self, version: int, tables: frozenset[str]) -> None:
         """Nothing to do: readers in other processes poll ``table_versions``."""
 
     async def close(self) -> None:

@@ -284,7 +284,7 @@ class BatchWriter:
                 f"UPDATE table_versions SET version = ? WHERE name IN ({marks})",
                 (version, *sorted(tables)),
             )
-            await self._connection.announce(version)
+            await self._connection.announce(version, tables)
         return version
 
     def _settle(self) -> None:

@@ -202,3 +202,16 @@ async def test_two_writers_from_two_processes_number_their_commits_in_order(
             cursor = await raw.execute("SELECT max(version) FROM table_versions")
             latest = (await cursor.fetchone())[0]
         assert latest == one.stats.batches + two.stats.batches
+
+
+def test_a_commit_announces_its_version_and_tables_and_gaps_make_a_watcher_ask() -> None:
+    from core.oms.postgres import Subscription, announcement
+
+    assert announcement(7, frozenset({"orders", "fills"})) == "7 fills,orders"
+    heard = Subscription()
+    assert heard.take(0) is None  # just subscribed: ask the database once
+    heard.heard = {1: frozenset({"fills"}), 2: frozenset({"orders"})}
+    assert heard.take(0) == (2, frozenset({"fills", "orders"}))
+    heard.heard = {5: frozenset({"fills"})}  # 3 and 4 were not heard
+    assert heard.take(2) is None
+    assert heard.take(5) == (5, frozenset())  # nothing new
