@@ -315,8 +315,8 @@ async def test_a_source_a_running_node_holds_is_refused(
         (
             "oms.sqlite",
             "postgresql://desk@127.0.0.1:{down}/oms",
-            "postgresql://desk@127.0.0.1:{down}/oms: cannot connect to the OMS database: the "
-            "PostgreSQL server did not answer",
+            "postgresql://desk@127.0.0.1:{down}/oms: cannot connect to the OMS database: "
+            "Connection refused; no PostgreSQL server answers there: is it running?",
         ),
         ("{url}", "{url}", "the source must be a SQLite OMS file, not a PostgreSQL URL"),
     ],
