@@ -136,6 +136,7 @@ class WindowTrades:
         self.row_groups_skipped = 0
         self._seen_ids = TradeIdSet()
         self._fed_until = start_ns  # ticks before this were handed out already
+        self._cursor = 0  # files before this one hold nothing still to hand out
         start = _datetime(start_ns)
         end = _datetime(end_ns)
         self._files = [self._footer(base, day) for day in days_between(start, end)]
@@ -151,7 +152,25 @@ class WindowTrades:
         handed out yet): the final mark.
         """
         low, high = window
-        needed = [f for f in self._files if f.selected and _touches(f, self._fed_until, high)]
+        files = self._files
+        # Files in time order: those wholly before what is still to hand out are passed for
+        # good, and the scan stops at the first file starting after the window, so a take
+        # costs the same on a 5-year period as on a day.
+        while self._cursor < len(files) and (
+            not files[self._cursor].selected or _last_ts(files[self._cursor]) < self._fed_until
+        ):
+            passed = files[self._cursor]
+            if passed.table is not None:  # rows never needed again: empty, never refetched
+                passed.table = TRADE_SCHEMA.empty_table()
+            self._cursor += 1
+        needed = []
+        stop = self._cursor
+        for stop in range(self._cursor, len(files)):
+            day_file = files[stop]
+            if day_file.selected and _first_ts(day_file) >= high:
+                break
+            if day_file.selected and _touches(day_file, self._fed_until, high):
+                needed.append(day_file)
         for day_file in needed:
             if day_file.table is None:
                 self._fetch(day_file)
@@ -166,7 +185,7 @@ class WindowTrades:
         if before >= 0 and ts[before] >= self._fed_until:
             first = before
         self._fed_until = high
-        for day_file in self._files:  # rows wholly before this window are never needed again
+        for day_file in files[self._cursor : stop + 1]:  # rows wholly before this window
             if day_file.table is not None and _last_ts(day_file) < low:
                 day_file.table = TRADE_SCHEMA.empty_table()  # empty, not None: never refetched
         return table.slice(first, last - first)
@@ -194,17 +213,25 @@ class WindowTrades:
         previous: tuple[int, str] | None = None
         for day_file in self._files:
             previous = check_order(day_file.spans, previous, day_file.url)
-        chosen: set[tuple[int, int]] = set()
+        chosen: set[int] = set()  # indices into groups
         lows = np.array([span[0] for _, _, span in groups], dtype=np.int64)
         highs = np.array([span[1] for _, _, span in groups], dtype=np.int64)
         for low, high in self._windows:
-            overlapping = np.flatnonzero((lows < high) & (highs >= low))
-            chosen.update((groups[i][0], groups[i][1]) for i in overlapping)
+            # Groups are in time order (checked above): those overlapping the window are a run.
+            chosen.update(
+                range(
+                    int(np.searchsorted(highs, low, side="left")),
+                    int(np.searchsorted(lows, high, side="left")),
+                )
+            )
             before = int(np.searchsorted(lows, low, side="left")) - 1
             if before >= 0:
-                chosen.add((groups[before][0], groups[before][1]))
+                chosen.add(before)
+        by_file: dict[int, list[int]] = {}
+        for i in sorted(chosen):
+            by_file.setdefault(groups[i][0], []).append(groups[i][1])
         for file_index, day_file in enumerate(self._files):
-            day_file.selected = sorted(i for f, i in chosen if f == file_index)
+            day_file.selected = by_file.get(file_index, [])
             self.row_groups_skipped += sum(1 for s in day_file.spans if s is not None) - len(
                 day_file.selected
             )
@@ -295,6 +322,11 @@ def _touches(day_file: _DayFile, low: int, high: int) -> bool:
     """Whether a selected row group of ``day_file`` holds ticks of ``[low, high)``."""
     spans = [day_file.spans[i] for i in day_file.selected]
     return any(span is not None and span[0] < high and span[1] >= low for span in spans)
+
+
+def _first_ts(day_file: _DayFile) -> int:
+    spans = [day_file.spans[i] for i in day_file.selected]
+    return min(span[0] for span in spans if span is not None)
 
 
 def _last_ts(day_file: _DayFile) -> int:
