@@ -35,7 +35,6 @@ from typing import IO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from core.data.layout import TRADE_SCHEMA, days_between, trades_path
 from core.data.ticks import (
@@ -49,6 +48,7 @@ from core.data.ticks import (
     conform,
     one_line,
     parquet_file,
+    read_footer,
     read_groups,
     row_group_spans,
 )
@@ -89,7 +89,10 @@ class _DayFile:
     rows: int
     spans: list[tuple[int, int] | None]
     selected: list[int]
-    metadata: pq.FileMetaData  # kept: fetching the row groups later must not re-read it
+    # The raw footer, kept so fetching the row groups later need not read it again; raw, not
+    # parsed (72 KB against 600 KB a demo file: 0.26 GB, not 2.2 GB, over 5 years of files),
+    # and dropped once the file's rows are fetched.
+    footer: bytes | None
     table: pa.Table | None = None
 
 
@@ -194,12 +197,13 @@ class WindowTrades:
         path = trades_path(base, day, self.instrument_id)
         url = to_url(self._fs, path)
         with self._open(path, url, day) as handle:
-            parquet = parquet_file(handle, url)
+            footer = read_footer(handle, url)
+            parquet = parquet_file(handle, url, footer)
             check_schema(parquet.schema_arrow, TRADE_SCHEMA, url)
             metadata = parquet.metadata
             spans = row_group_spans(metadata, source=url)
             check_day(parquet, spans, day, url)  # what no window would read from this file
-        return _DayFile(day, path, url, handle.size, metadata.num_rows, spans, [], metadata)
+        return _DayFile(day, path, url, handle.size, metadata.num_rows, spans, [], footer)
 
     def _select(self) -> None:
         """Each file's row groups overlapping a window, plus the one holding the last trade
@@ -240,10 +244,8 @@ class WindowTrades:
         tables = []
         url = day_file.url
         with self._open(day_file.path, url, day_file.day) as handle:
-            try:
-                parquet = pq.ParquetFile(handle, metadata=day_file.metadata, pre_buffer=True)
-            except (pa.ArrowException, OSError, ValueError) as exc:
-                raise DataError(f"not a readable parquet file: {one_line(exc)}", url) from None
+            assert day_file.footer is not None, "a day file's rows are fetched once"
+            parquet = parquet_file(handle, url, day_file.footer)
             for index, table in read_groups(parquet, day_file.selected, TRADE_SCHEMA.names, url):
                 self.row_groups_read += 1
                 ts = check_rows(table, parquet.metadata, index, url)
@@ -259,6 +261,7 @@ class WindowTrades:
                 if high > low:
                     tables.append(conform(table.slice(low, high - low), TRADE_SCHEMA))
         day_file.table = pa.concat_tables(tables) if tables else TRADE_SCHEMA.empty_table()
+        day_file.footer = None
 
     def _open(self, path: str, url: str, day: dt.date) -> _SizedFile:
         try:
