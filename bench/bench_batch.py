@@ -7,7 +7,10 @@ each, as ``run_batch`` starts it) is started, every worker imports Nautilus (tim
 once-per-worker cost), then ``run_batch`` runs the grid through the cluster's address and its
 wall time is taken. Printed: runs/s and ticks/s per mode, the speed-up from 1 to 2 workers,
 the median per-run wall time and each worker's peak memory; then a projection from those
-per-run costs to 100+ backtests and to a 5-year signal-driven backtest.
+per-run costs to 100+ backtests (the 5-year run is ``bench_five_years.py``'s). Then where
+the speed-up short of 2x goes (from the scheduler's task stream): contention (each task's
+time beside another against alone), the workers' idle head, hand-over gaps between tasks and
+the tail (the last task running alone); the load average is printed beside each figure.
 
 Usage: ``uv run python bench/bench_batch.py [--data-root DIR] [--slices N] [--workers 1,2]``
 (generates the demo data under artifacts/demo-data when missing).
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
+import os
 import resource
 import statistics
 import sys
@@ -70,9 +75,39 @@ def write_grid(work: Path, data_root: str, mode: str, slices: int) -> Path:
     return grid
 
 
+def task_spans(records: list[dict]) -> dict[int, tuple[str, float, float]]:
+    """Each backtest task's (worker, compute start, compute stop), by grid point index, from
+    the scheduler's task stream (wall-clock seconds; the workers share this machine's clock)."""
+    spans = {}
+    for record in records:
+        for part in record.get("startstops", ()):
+            if part["action"] == "compute":
+                index = int(str(record["key"]).split("-")[-2])  # backtest-<batch>-<index>-try<n>
+                spans[index] = (record["worker"], part["start"], part["stop"])
+    return spans
+
+
+def breakdown(mode: dict) -> dict[str, float]:
+    """Where a batch's worker-seconds went: in tasks, before each worker's first task (head),
+    between its tasks (hand-over: result back, next task dispatched) and after its last one
+    until the batch returned (tail: the last task running alone, and the batch's own end)."""
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for worker, start, stop in mode["tasks"].values():
+        by_worker.setdefault(worker, []).append((start, stop))
+    end = mode["began"] + mode["wall_s"]
+    parts = {"tasks": 0.0, "head": 0.0, "gaps": 0.0, "tail": 0.0}
+    for spans in by_worker.values():
+        spans.sort()
+        parts["tasks"] += sum(stop - start for start, stop in spans)
+        parts["head"] += spans[0][0] - mode["began"]
+        parts["gaps"] += sum(b[0] - a[1] for a, b in itertools.pairwise(spans))
+        parts["tail"] += end - spans[-1][1]
+    return parts
+
+
 def measure(workers: int, grids: dict[str, Path]) -> dict:
     """Start a cluster of ``workers``, warm it, run each grid; return the figures."""
-    from distributed import Client
+    from distributed import Client, get_task_stream
 
     from core.runs.batch import local_cluster, run_batch
     from core.runs.batch_grid import load_grid
@@ -85,8 +120,9 @@ def measure(workers: int, grids: dict[str, Path]) -> dict:
         for mode, grid in grids.items():
             points = load_grid(grid)
             cpu = sum(client.run(_cpu_seconds).values())
-            began = time.perf_counter()
-            results = run_batch(points, scheduler=cluster.scheduler_address)
+            began, began_epoch = time.perf_counter(), time.time()
+            with get_task_stream(client) as stream:
+                results = run_batch(points, scheduler=cluster.scheduler_address)
             wall = time.perf_counter() - began
             cpu = sum(client.run(_cpu_seconds).values()) - cpu
             failed = [r.error for r in results if r.status != "COMPLETED"]
@@ -107,6 +143,9 @@ def measure(workers: int, grids: dict[str, Path]) -> dict:
                 # to dispatch, result hand-back and the idle tail of the last runs.
                 "busy": sum(r.wall_seconds for r in results) / (wall * workers),
                 "worker_cores": cpu / wall,  # CPU seconds of all workers per second of wall
+                "tasks": task_spans(stream.data),
+                "began": began_epoch,
+                "load": os.getloadavg(),
             }
         figures["peak_rss_mb"] = max(client.run(_peak_rss_mb).values())
     return figures
@@ -166,21 +205,49 @@ def report(rows: list[dict], slices: int) -> None:
         return
     for mode in ("full", "signals"):
         ratio = two[mode]["runs_per_s"] / one[mode]["runs_per_s"]
-        print(f"speed-up 1 -> 2 workers, {mode}: {ratio:.2f}x (target 1.8x)")
+        print(
+            f"speed-up 1 -> 2 workers, {mode}: {ratio:.2f}x (target 1.8x); load average (1 min)"
+            f" {one[mode]['load'][0]:.1f} after the 1-worker batch,"
+            f" {two[mode]['load'][0]:.1f} after the 2-worker one"
+        )
+        report_remainder(mode, one[mode], two[mode])
     full_day = one["full"]["run_wall_median_s"] * slices  # one worker, no contention
-    signals_day = one["signals"]["run_wall_median_s"] * slices
     rss = two["peak_rss_mb"]
     print(
         "\nprojection (per-run cost measured above, one worker process per core):\n"
-        f"- one demo day (800k trades) costs {full_day:.1f} s full-tick and {signals_day:.1f} s "
-        f"signal-driven in one worker; a worker peaks at {rss:.0f} MB.\n"
+        f"- one demo day (800k trades) costs {full_day:.1f} s full-tick in one worker; a worker "
+        f"peaks at {rss:.0f} MB.\n"
         f"- 100 concurrent 1-day full-tick backtests: {100 * full_day / 2 / 60:.1f} min on these "
         f"2 cores; on a 32-core host {100 * full_day / 32 / 60:.1f} min and {32 * rss / 1024:.1f}"
         f" GB for 32 workers (100 at once would need {100 * rss / 1024:.0f} GB: queue them).\n"
-        f"- a 5-year signal-driven backtest (1,826 days, demo activity) is one path-dependent "
-        f"run: about {1826 * signals_day / 60:.0f} min in one process; split into yearly "
-        f"segments on 5 workers about {1826 * signals_day / 5 / 60:.0f} min, but each segment "
-        "then starts from fresh balances."
+        "- a 5-year signal-driven backtest is one path-dependent run, measured by "
+        "bench/bench_five_years.py.\n"
+    )
+
+
+def report_remainder(name: str, one: dict, two: dict) -> None:
+    """Where the speed-up short of 2x goes: contention (the same tasks take longer beside each
+    other), head, hand-over gaps and the tail, in seconds of the 2-worker batch's wall."""
+    a, b = breakdown(one), breakdown(two)
+    pairs = [
+        (one["tasks"][i][2] - one["tasks"][i][1], span[2] - span[1])
+        for i, span in two["tasks"].items()
+        if i in one["tasks"]
+    ]
+    per_task = statistics.median(beside / alone for alone, beside in pairs) if pairs else 0.0
+    ideal = one["wall_s"] / 2
+    print(
+        f"  {name}: 1 worker {one['wall_s']:.2f} s = tasks {a['tasks']:.2f} + head {a['head']:.2f}"
+        f" + gaps {a['gaps']:.2f} + tail {a['tail']:.2f} s; 2 workers {two['wall_s']:.2f} s ="
+        f" (tasks {b['tasks']:.2f} + head {b['head']:.2f} + gaps {b['gaps']:.2f} + tail"
+        f" {b['tail']:.2f}) / 2 worker-seconds"
+    )
+    # Each part: the 2-worker batch's, less half the 1-worker batch's; they sum to the excess.
+    print(
+        f"  {name}: {two['wall_s'] - ideal:+.2f} s over half the 1-worker wall = contention"
+        f" {(b['tasks'] - a['tasks']) / 2:+.2f} s (a task takes {per_task:.2f}x its time alone,"
+        f" median) + head {(b['head'] - a['head']) / 2:+.2f} s + hand-over gaps"
+        f" {(b['gaps'] - a['gaps']) / 2:+.2f} s + tail {(b['tail'] - a['tail']) / 2:+.2f} s"
     )
 
 

@@ -10,6 +10,7 @@ the last traded price of its instrument (cash accounts), plus unrealized PnL (ma
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 
 from nautilus_trader.accounting.accounts.margin import MarginAccount
@@ -36,8 +37,9 @@ class EquityRecorderConfig(ActorConfig, frozen=True):
 class EquityRecorder(Actor):
     """Samples portfolio value, cash, margin and unrealized PnL into plain columns.
 
-    Samples are plain Python lists (one per column) so that a 3-day run at one-minute intervals
-    costs a few hundred kilobytes and converts to a table in one call.
+    Samples are typed arrays (one per column, 8 bytes a value), so a run at one-minute
+    intervals costs 40 bytes a sample (a 5-year run's 3.5M samples 140 MB; Python lists of
+    floats cost 32 bytes a value, four times as much) and converts to a table in one call.
     """
 
     def __init__(self, config: EquityRecorderConfig) -> None:
@@ -46,12 +48,12 @@ class EquityRecorder(Actor):
             raise ValueError(f"interval_secs must be positive, got {config.interval_secs}")
         self._instrument_ids = [InstrumentId.from_str(i) for i in config.instrument_ids]
         self._valuation = Currency.from_str(config.valuation_currency)
-        self.columns: dict[str, list] = {
-            "ts_event": [],
-            "portfolio_value": [],
-            "cash_balance": [],
-            "margin_used": [],
-            "unrealized_pnl": [],
+        self.columns: dict[str, array] = {
+            "ts_event": array("q"),
+            "portfolio_value": array("d"),
+            "cash_balance": array("d"),
+            "margin_used": array("d"),
+            "unrealized_pnl": array("d"),
         }
         self.on_sample: Callable[[int], None] | None = None
         """Called with the sample's timestamp (ns): the backtest turns it into progress."""

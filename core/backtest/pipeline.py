@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ import msgspec
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from core.backtest.account_trim import AccountEventTrim
 from core.backtest.catalog_feed import CatalogFeed, WindowFeed
 from core.backtest.equity import NANOS_PER_SECOND, EquityRecorder, EquityRecorderConfig
 from core.backtest.inputs import BacktestInputs, prepare_inputs
@@ -301,7 +302,7 @@ def _simulate(
     feed: CatalogFeed | WindowFeed,
     report: ProgressCallback,
     guard: NodeGuard,
-) -> tuple[list[dict], list[dict], dict[str, float], dict[str, list], list[str]]:
+) -> tuple[list[dict], list[dict], dict[str, float], Mapping[str, Sequence[float]], list[str]]:
     """Run the engine over the feed; return orders, fills, last prices, equity samples and
     the parents an execution algorithm was still working when the period ended."""
     span = max(inputs.end_ns - inputs.start_ns, 1)
@@ -342,6 +343,7 @@ def _simulate(
         engine = node.get_engines()[0]
         install_desk_fills(engine, config.venues)  # the honest fill models' venue clients
         engine.add_actor(equity_recorder)
+        engine.add_actor(AccountEventTrim())  # a long run's account history stays a day's
         if guard.recording:
             guard.submit(BacktestStarted(run_id=run_id))  # this run replaces the last one
             feed_config = OmsFeedConfig(

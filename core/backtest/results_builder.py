@@ -9,9 +9,10 @@ is a bug, and the summary says by how much.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from core.backtest.inputs import BacktestInputs
@@ -43,7 +44,7 @@ def build_results(
     starting_value: float,
     orders: list[dict],
     fills: list[dict],
-    equity: Mapping[str, list],
+    equity: Mapping[str, Sequence[float]],
     last_prices: Mapping[str, float],
     execution: Mapping[str, Any],
     interval_seconds: int,
@@ -88,15 +89,24 @@ def build_results(
     return tables, summary
 
 
-def _equity_frame(equity: Mapping[str, list], start_ns: int, starting_value: float) -> pl.DataFrame:
+def _equity_frame(
+    equity: Mapping[str, Sequence[float]], start_ns: int, starting_value: float
+) -> pl.DataFrame:
     """The recorder's samples, opened by the starting value at the window's start."""
+    first = {
+        "ts_event": start_ns,
+        "portfolio_value": starting_value,
+        "cash_balance": starting_value,
+        "margin_used": 0.0,
+        "unrealized_pnl": 0.0,
+    }
+    # Through numpy, not Python lists: a 5-year run's columns hold millions of samples.
     frame = pl.DataFrame(
         {
-            "ts_event": [start_ns, *equity["ts_event"]],
-            "portfolio_value": [starting_value, *equity["portfolio_value"]],
-            "cash_balance": [starting_value, *equity["cash_balance"]],
-            "margin_used": [0.0, *equity["margin_used"]],
-            "unrealized_pnl": [0.0, *equity["unrealized_pnl"]],
+            name: np.concatenate(
+                ([value], np.asarray(equity[name], np.int64 if name == "ts_event" else float))
+            )
+            for name, value in first.items()
         },
         schema={
             "ts_event": pl.Int64,

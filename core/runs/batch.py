@@ -34,6 +34,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 from core.config import AppConfig
 from core.errors import ConfigError
 from core.runs.batch_grid import GridPoint
+from core.runs.batch_order import longest_first
 from core.runs.progress import ProgressThrottle
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def run_batch(
             owner[future.key] = point.index
             queue.add(future)
 
-        for point in points:
+        for point in longest_first(points):  # the tail is then a short run (batch_order)
             submit(point, 1)
         results: dict[int, RunResult] = {}
         for future in queue:
