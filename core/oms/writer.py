@@ -301,11 +301,12 @@ class BatchWriter:
 
     def _fail(self, error: Exception) -> None:
         self.stats.failures += 1
-        failure = (
-            self._connection.describe(error, "write to the OMS database")
-            if isinstance(error, self._connection.transient)
-            else OmsError(f"cannot write to the OMS database: {one_line(error)}", self._path)
-        )
+        if isinstance(error, OmsError):  # already one line naming the OMS (a lost server)
+            failure = error
+        elif isinstance(error, self._connection.transient):
+            failure = self._connection.describe(error, "write to the OMS database")
+        else:
+            failure = OmsError(f"cannot write to the OMS database: {one_line(error)}", self._path)
         self.stats.last_error = str(failure)
         _log.error("%s (%d records kept, retrying)", failure, self.stats.pending)
         for _, future in self._waiters:
