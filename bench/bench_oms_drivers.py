@@ -35,49 +35,35 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from bench_oms import STATUSES, order_records  # noqa: E402
 from oms_backends import BenchDatabases  # noqa: E402
 
 from core.oms import OmsStore, OrderEvent  # noqa: E402
-from core.oms.ingest import plan  # noqa: E402
+from core.oms.ingest import plan, row  # noqa: E402
 from core.oms.postgres import to_psycopg  # noqa: E402
 
 ROWS_PER_TRANSACTION = 500
-STATUSES = ("INITIALIZED", "SUBMITTED", "ACCEPTED", "FILLED")
-T0 = 1_767_571_200_000_000_000
 
 Write = Callable[[list[Sequence[Any]]], Awaitable[None]]
 
 
 def order_events(first: int, orders: int) -> list[OrderEvent]:
-    """``orders`` orders' four events each, in the order a node reports them."""
+    """``orders`` orders' four events each, in the order a node reports them (``bench_oms``'s
+    orders, without their fills and positions)."""
     return [
-        OrderEvent(
-            client_order_id=f"O-{n}",
-            event_id=f"O-{n}-{sequence}",
-            event_type=status,
-            sequence=sequence,
-            ts_event=T0 + n * 1_000_000 + sequence,
-            status=status,
-            instrument_id="BTCUSDT.BINANCE",
-            strategy_id="REBAL-001",
-            side="BUY",
-            order_type="MARKET",
-            quantity=0.1,
-            filled_qty=0.1 if status == "FILLED" else 0.0,
-            avg_px=94_000.0 if status == "FILLED" else None,
-            operation_id=f"op-{n // 10}",
-            decision_price=93_999.0,
-            created_at=T0 + n * 1_000_000,
-        )
+        record
         for n in range(first, first + orders)
-        for sequence, status in enumerate(STATUSES, start=1)
+        for record in order_records(n)
+        if isinstance(record, OrderEvent)
     ]
 
 
 def upsert(events: list[OrderEvent]) -> tuple[str, list[tuple]]:
-    """The OMS's ``orders`` upsert (``?`` parameters) and its rows for ``events``."""
-    (step,) = [step for step in plan(events) if step.table == "orders"]
-    return step.sql, step.rows
+    """The OMS's ``orders`` upsert (``?`` parameters) and a row per event: each order's first
+    event inserts, the next three update (a batch of the store would send only each order's
+    latest; the drivers are compared on the statement's full work)."""
+    (step,) = [step for step in plan(events[:1]) if step.table == "orders"]
+    return step.sql, [row(event) for event in events]
 
 
 def numbered(sql: str) -> str:
