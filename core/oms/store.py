@@ -355,8 +355,10 @@ class OmsStore:
                     # (the listener wakes this as soon as it is back).
                     safety = _ANNOUNCED_SAFETY_SECS if listener.connected else interval
                     await _first(nudged, heard.event, safety)
-                    if nudged.is_set():
-                        heard.gap = True  # this process's commit: ask, do not wait for it
+                    if nudged.is_set() or not heard.event.is_set():
+                        # This process's commit (ask, do not wait for its announcement), or
+                        # the safety net's time: ask the server once.
+                        heard.gap = True
         finally:
             if remove is not None:
                 remove()

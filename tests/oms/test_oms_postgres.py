@@ -215,3 +215,27 @@ def test_a_commit_announces_its_version_and_tables_and_gaps_make_a_watcher_ask()
     heard.heard = {5: frozenset({"fills"})}  # 3 and 4 were not heard
     assert heard.take(2) is None
     assert heard.take(5) == (5, frozenset())  # nothing new
+
+
+async def test_a_commit_never_announced_is_still_seen_at_the_safety_nets_interval(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    import core.oms.store as store_module
+
+    monkeypatch.setattr(store_module, "_ANNOUNCED_SAFETY_SECS", 0.2)
+    url = pg_server.new_database("unannounced")
+    async with await OmsStore.open(url) as store:
+        watch = store.watch(interval=3600.0)
+        pending = asyncio.ensure_future(anext(watch))
+        await asyncio.sleep(0.5)  # subscribed and listening
+        # A writer that bumps the counters without NOTIFY (as no trade-console writer does).
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as raw:
+            await raw.execute(
+                "UPDATE table_versions SET version = (SELECT max(version) + 1"
+                " FROM table_versions) WHERE name = 'fills'"
+            )
+        changes = await asyncio.wait_for(pending, 10)
+        await watch.aclose()
+        assert changes.tables == {"fills"}
