@@ -336,7 +336,14 @@ class NodeSession:
                 with contextlib.suppress(Exception):
                     await self._external_kill
             await self.external.stop()
-        for task in (self._heartbeat, self._state_watch, self._flattening, self._lag_task):
+        tasks = (
+            self._heartbeat,
+            self._state_watch,
+            self._flattening,
+            self._lag_task,
+            self._recording_halt,  # an OMS still away at the stop: the halt stays in its queue
+        )
+        for task in tasks:
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

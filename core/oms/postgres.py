@@ -493,16 +493,3 @@ class NodeLock:
 async def _try_lock(connection: psycopg.AsyncConnection) -> bool:
     cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK,))
     return bool((await cursor.fetchone())[0])
-
-
-__all__ = [
-    "CHANNEL",
-    "ChangeListener",
-    "NodeLock",
-    "PgConnection",
-    "connect_pg",
-    "database_size",
-    "describe_pg",
-    "open_postgres",
-    "to_psycopg",
-]
